@@ -1,0 +1,70 @@
+"""Command line: ``python -m fer_core analyze VIDEO --out DIR [--every N]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from fer_core.errors import FerError
+
+log = logging.getLogger("fer_core")
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fer_core.detect import DetectorSettings
+    from fer_core.pipeline import PipelineSettings
+    from fer_core.video import analyze_video
+
+    settings = PipelineSettings(detector=DetectorSettings(upsample=args.upsample,
+                                                          max_search_width=args.max_search_width),
+                                model_dir=str(args.model))
+    with tqdm(unit="frame", desc=args.video.name, disable=args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total or None
+            bar.update(done - bar.n)
+
+        analysis = analyze_video(args.video, args.out, every=args.every, settings=settings, progress=progress,
+                                 write_video=not args.no_video)
+    for warning in analysis.warnings:
+        log.warning("%s", warning)
+    for face in analysis.faces:
+        rate = f"{face.blinks_per_minute:.1f}/min" if face.blinks_per_minute is not None else "n/a"
+        log.info("face #%d: %.1f s on screen, mostly %s (%.0f%%), %d blinks (%s)", face.track_id,
+                 face.time_on_screen_s, face.dominant_emotion, 100 * face.emotion_share[face.dominant_emotion],
+                 face.blink_count, rate)
+    outputs = [p for p in vars(analysis.outputs).values() if p is not None]
+    log.info("%d frames analysed in %.1f s; wrote %s", analysis.frames_analysed, analysis.seconds_taken,
+             ", ".join(str(p) for p in outputs))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fer_core.model_file import DEFAULT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(prog="python -m fer_core", description="Facial emotion analysis of videos.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    analyze = commands.add_parser("analyze", help="analyse a video file; write table, summary, annotated video")
+    analyze.add_argument("video", type=Path)
+    analyze.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
+    analyze.add_argument("--every", type=int, default=1, help="analyse every n-th frame (default: every frame)")
+    analyze.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="emotion model folder")
+    analyze.add_argument("--upsample", type=int, default=0, help="dlib upsampling: 1 finds smaller faces, slower")
+    analyze.add_argument("--max-search-width", type=int, default=640,
+                         help="search wider frames downscaled to this width (0: full size)")
+    analyze.add_argument("--no-video", action="store_true", help="skip the annotated MP4")
+    analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        return _analyze(args)
+    except FerError as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

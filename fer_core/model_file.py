@@ -1,0 +1,49 @@
+"""The shipped model's files: ``emotion.tflite`` and ``model.json`` (labels and preprocessing travel with it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_core.errors import ModelFileError
+from fer_core.labels import EMOTIONS
+
+MODEL_FILE = "emotion.tflite"
+MODEL_META = "model.json"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "emotion"
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What serving needs to prepare a face exactly as in training.
+
+    The network takes float32 (N, input_size, input_size, 1) with gray levels 0..255 (it scales them itself);
+    ``labels[i]`` names output ``i``. The face crop is resized with ``resize`` (an OpenCV interpolation name).
+    """
+
+    labels: tuple[str, ...] = EMOTIONS
+    input_size: int = 48
+    color: str = "gray"
+    value_range: tuple[float, float] = (0.0, 255.0)
+    resize: str = "area"
+    weights: int = 0
+    name: str = ""
+
+
+def read_meta(model_dir: Path) -> ModelMeta:
+    """Read ``model_dir/model.json``; raises :class:`ModelFileError` with a fix when it is missing or broken."""
+    path = Path(model_dir) / MODEL_META
+    try:
+        raw = json.loads(path.read_text())
+        meta = ModelMeta(**{**raw, "labels": tuple(raw["labels"]), "value_range": tuple(raw["value_range"])})
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"{path} is missing: the emotion model folder must hold {MODEL_FILE} and {MODEL_META} "
+                             "(restore them with `git checkout models/` or train one with `python -m fer_core.train`)"
+                             ) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path} is not valid model metadata ({exc}); restore it with `git checkout models/`"
+                             ) from exc
+    if len(meta.labels) < 2 or meta.input_size < 8:
+        raise ModelFileError(f"{path}: implausible metadata {meta}")
+    return meta

@@ -1,0 +1,70 @@
+"""Face identities across frames: greedy IoU association, a track ends after it is unseen for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer_core.geometry import box_iou
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """``min_iou``: a detection continues a track when their boxes overlap at least this much (lower follows faster
+    motion but may swap close faces). ``max_unseen_s``: a track unseen for longer than this ends; a face that comes
+    back later gets a new identity."""
+
+    min_iou: float = 0.2
+    max_unseen_s: float = 1.0
+
+
+@dataclass
+class Track:
+    """One face identity: ``track_id`` (1, 2, ...), last ``box`` (4,), times first and last seen (seconds)."""
+
+    track_id: int
+    box: np.ndarray
+    first_seen_s: float
+    last_seen_s: float
+    hits: int = 1
+    state: dict = field(default_factory=dict)  # per-face state owned by the track (blink detector, smoothing)
+
+
+class IouTracker:
+    """``update(boxes, time_s)`` assigns a track id to each box (N, 4); ``ended`` lists tracks closed by it."""
+
+    def __init__(self, settings: TrackerSettings = TrackerSettings()) -> None:
+        self.settings = settings
+        self.reset()
+
+    def reset(self) -> None:
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 1
+
+    def update(self, boxes: np.ndarray, time_s: float) -> tuple[list[Track], list[Track]]:
+        """Match boxes to live tracks; returns (the track of each box, in box order; tracks that ended now)."""
+        boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+        live = list(self.tracks.values())
+        assigned: list[Track | None] = [None] * len(boxes)
+        if live and len(boxes):
+            iou = box_iou(boxes, np.stack([t.box for t in live]))
+            for flat in np.argsort(-iou, axis=None, kind="stable"):
+                i, j = divmod(int(flat), len(live))
+                if iou[i, j] < self.settings.min_iou:
+                    break
+                if assigned[i] is None and live[j] is not None:
+                    assigned[i], live[j] = live[j], None
+        result = []
+        for box, track in zip(boxes, assigned):
+            if track is None:
+                track = Track(self._next_id, box, time_s, time_s)
+                self.tracks[track.track_id] = track
+                self._next_id += 1
+            else:
+                track.box, track.last_seen_s, track.hits = box, time_s, track.hits + 1
+            result.append(track)
+        ended = [t for t in self.tracks.values() if time_s - t.last_seen_s > self.settings.max_unseen_s]
+        for track in ended:
+            del self.tracks[track.track_id]
+        return result, ended

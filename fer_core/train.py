@@ -1,0 +1,202 @@
+"""Train an Xception-family emotion network on FER2013 and write a run folder.
+
+    python -m fer_core.train --out runs/xception-w32
+
+Reads the Training split (``--data``: .npz, Kaggle csv or class folders), selects the best epoch on PublicTest
+(``--val``), and writes to ``--out``:
+
+- ``settings.json``   every setting of the run, the data files and the software versions
+- ``history.json``    one row per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate
+- ``best.keras``      the checkpoint with the best validation accuracy (kept while training)
+- ``metrics.json``    accuracy, per-class precision/recall/F1 and confusion matrix of the best checkpoint on ``--val``
+- ``emotion.tflite``  the best checkpoint converted for LiteRT serving, with ``model.json`` (labels, preprocessing)
+
+The run is resumable: start the same command again and it continues from the last finished epoch
+(``backup/`` holds that state and is removed when the run ends).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse
+import json
+import logging
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.datasets import FACE_SIZE, LabelledFaces, load_faces
+from fer_core.labels import EMOTIONS
+from fer_core.metrics import classification_report
+from fer_core.model_file import MODEL_FILE, MODEL_META, ModelMeta
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = os.environ.get("FER_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared/data/fer2013"))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Every knob of a training run; saved as ``settings.json``."""
+
+    data: str = f"{DEFAULT_DATA}/train.npz"
+    val: str = f"{DEFAULT_DATA}/val.npz"
+    block_widths: tuple[int, ...] = (32, 64, 128, 256)  # (16, 32, 64, 128) with stem 8 is the mini-Xception
+    stem_width: int = 8
+    l2: float = 1e-3  # weight decay on every kernel
+    epochs: int = 80
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_factor: float = 0.5  # learning rate multiplied by this when val_loss stalls ...
+    lr_patience: int = 4  # ... for this many epochs
+    min_learning_rate: float = 1e-5
+    early_stop_patience: int = 12  # epochs without a better val_accuracy before stopping
+    class_weight_power: float = 0.5  # class weight = (n / (k * n_class)) ** power; 1 = fully balanced, 0 = none
+    shift: float = 0.1  # augmentation: random shift, fraction of the image
+    zoom: float = 0.1  # augmentation: random zoom in or out, fraction
+    rotation_degrees: float = 10.0  # augmentation: random rotation, +- degrees
+    horizontal_flip: bool = True
+    seed: int = 1
+    versions: dict = field(default_factory=dict)
+
+
+def class_weights(y: np.ndarray, power: float) -> dict[int, float]:
+    """Inverse-frequency class weights ``(n / (k * n_c)) ** power``; power 1 balances the classes fully."""
+    counts = np.bincount(y, minlength=len(EMOTIONS)).astype(float)
+    weights = (len(y) / (len(EMOTIONS) * np.maximum(counts, 1))) ** power
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
+    import keras
+    import tensorflow as tf
+
+    x = faces.x[..., None].astype("float32")
+    y = keras.utils.to_categorical(faces.y, len(EMOTIONS)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        weights = class_weights(faces.y, settings.class_weight_power)
+        w = np.array([weights[int(c)] for c in faces.y], dtype="float32")
+        ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(len(x), seed=settings.seed,
+                                                                    reshuffle_each_iteration=True)
+    ds = ds.batch(settings.batch_size)
+    if training:
+        augment = keras.Sequential([
+            *([keras.layers.RandomFlip("horizontal", seed=settings.seed)] if settings.horizontal_flip else []),
+            keras.layers.RandomRotation(settings.rotation_degrees / 360.0, fill_mode="reflect", seed=settings.seed),
+            keras.layers.RandomZoom(settings.zoom, settings.zoom, fill_mode="reflect", seed=settings.seed),
+            keras.layers.RandomTranslation(settings.shift, settings.shift, fill_mode="reflect", seed=settings.seed),
+        ], name="augment")
+        ds = ds.map(lambda a, b, c: (augment(a, training=True), b, c), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _history_callback(path: Path):
+    import keras
+
+    class HistoryFile(keras.callbacks.Callback):
+        """Writes history.json after every epoch; on resume, rows of epochs being redone are replaced."""
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            rows = json.loads(path.read_text()) if path.exists() else []
+            rows = [r for r in rows if r["epoch"] < epoch + 1]
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            rows.append(row)
+            path.write_text(json.dumps(rows, indent=1))
+
+    return HistoryFile()
+
+
+def convert_to_tflite(model, out_dir: Path) -> Path:
+    """Convert a Keras model to ``out_dir/emotion.tflite`` (float32) and write ``model.json`` beside it."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    target = out_dir / MODEL_FILE
+    target.write_bytes(converter.convert())
+    meta = ModelMeta(labels=EMOTIONS, input_size=FACE_SIZE, weights=int(model.count_params()), name=model.name)
+    (out_dir / MODEL_META).write_text(json.dumps(asdict(meta), indent=1))
+    return target
+
+
+def train(settings: TrainSettings, out_dir: Path) -> dict:
+    """Train, keep the best checkpoint, evaluate it on ``settings.val`` and convert it. Returns the metrics."""
+    import keras
+    import tensorflow as tf
+
+    from fer_core.network import build_xception
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = TrainSettings(**{**asdict(settings), "versions": {
+        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "numpy": np.__version__}})
+    (out_dir / "settings.json").write_text(json.dumps(asdict(settings), indent=1))
+    keras.utils.set_random_seed(settings.seed)
+
+    train_faces = load_faces(settings.data, usage="Training")
+    val_faces = load_faces(settings.val, usage="PublicTest")
+    log.info("training on %d faces from %s, selecting on %d faces from %s",
+             len(train_faces), train_faces.source, len(val_faces), val_faces.source)
+    log.info("class weights: %s", class_weights(train_faces.y, settings.class_weight_power))
+
+    model = build_xception(FACE_SIZE, len(EMOTIONS), tuple(settings.block_widths), settings.stem_width,
+                           settings.l2, name="xception_" + "-".join(map(str, settings.block_widths)))
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=False)
+    log.info("%s: %d weights", model.name, model.count_params())
+    best = out_dir / "best.keras"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=settings.lr_factor,
+                                          patience=settings.lr_patience, min_lr=settings.min_learning_rate),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.early_stop_patience),
+        _history_callback(out_dir / "history.json"),
+    ]
+    started = time.time()
+    model.fit(_dataset(train_faces, settings, training=True), epochs=settings.epochs,
+              validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)
+    log.info("training took %.0f s", time.time() - started)
+
+    model = keras.models.load_model(best)
+    probabilities = model.predict(val_faces.x[..., None].astype("float32"), batch_size=512, verbose=0)
+    metrics = {"split": f"PublicTest ({val_faces.source}); used for checkpoint selection and early stopping",
+               **classification_report(val_faces.y, probabilities.argmax(1))}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    convert_to_tflite(model, out_dir)
+    shutil.rmtree(out_dir / "backup", ignore_errors=True)
+    log.info("best checkpoint: accuracy %.4f on %s", metrics["accuracy"], val_faces.source)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainSettings()
+    parser = argparse.ArgumentParser(prog="python -m fer_core.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a backup)")
+    for name, value in asdict(defaults).items():
+        if name == "versions":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        elif isinstance(value, tuple):
+            parser.add_argument(flag, type=int, nargs="+", default=list(value))
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    args["block_widths"] = tuple(args["block_widths"])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    train(TrainSettings(**args), out)
+
+
+if __name__ == "__main__":
+    main()
