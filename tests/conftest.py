@@ -1,0 +1,43 @@
+"""Shared fixtures: paths to the team's real media and FER2013 files (never copied into the repo).
+
+``FER_SHARED_DATA`` overrides the data folder (default: ``../shared/data`` beside the checkout). Tests that need
+a file skip with the reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+MEDIA = SHARED_DATA / "media"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test media {path} is absent (set FER_SHARED_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    return _need(MEDIA)
+
+
+@pytest.fixture(scope="session")
+def video_path():
+    """``video_path("wifs2018_demo_0001_blink.mp4")`` -> Path, skipping when the file is absent."""
+    return lambda name: _need(MEDIA / "videos" / name)
+
+
+@pytest.fixture(scope="session")
+def image_path():
+    return lambda name: _need(MEDIA / "images" / name)
+
+
+@pytest.fixture(scope="session")
+def fer2013_dir() -> Path:
+    return _need(SHARED_DATA / "fer2013")
