@@ -20,8 +20,9 @@ def eye_aspect_ratio(eye: np.ndarray) -> float:
 @dataclass(frozen=True)
 class BlinkSettings:
     """``closed_ratio``: eyes count as closed when EAR < closed_ratio x the person's open-eye baseline (the median
-    EAR of the last ``baseline_window`` open-eye samples), so narrow eyes are not always "closed"; until
-    ``baseline_min_samples`` samples exist, ``fallback_threshold`` (absolute EAR) is used instead.
+    EAR of the last ``baseline_window`` samples; blinks are a few percent of frames, so the median is the open
+    eye), so narrow eyes are not always "closed". Nothing is judged during the first ``baseline_min_samples``
+    samples (a third of a second at 30 fps), while the baseline forms.
     ``reopen_ratio`` > closed_ratio gives hysteresis against flicker. A closure counts as a blink when it lasts at
     least ``min_closed_frames`` samples and at most ``max_closed_s`` seconds (longer: eyes shut or looking down)."""
 
@@ -29,7 +30,6 @@ class BlinkSettings:
     reopen_ratio: float = 0.8
     baseline_window: int = 150
     baseline_min_samples: int = 10
-    fallback_threshold: float = 0.2
     min_closed_frames: int = 2
     max_closed_s: float = 0.8
 
@@ -37,7 +37,7 @@ class BlinkSettings:
 @dataclass(frozen=True)
 class BlinkState:
     """After one sample: ``closed`` eyes closed now, ``blink`` a blink ended on this sample, ``count`` blinks so far,
-    ``threshold`` the EAR under which eyes count as closed."""
+    ``threshold`` the EAR under which eyes count as closed (0 while the baseline forms)."""
 
     closed: bool
     blink: bool
@@ -54,7 +54,7 @@ class BlinkDetector:
 
     def reset(self) -> None:
         self.count = 0
-        self._open_samples: deque[float] = deque(maxlen=self.settings.baseline_window)
+        self._samples: deque[float] = deque(maxlen=self.settings.baseline_window)
         self._closed_since: float | None = None
         self._closed_frames = 0
         self._first_time: float | None = None
@@ -62,29 +62,25 @@ class BlinkDetector:
 
     @property
     def baseline(self) -> float | None:
-        """Median open-eye EAR, or None while fewer than ``baseline_min_samples`` samples are known."""
-        if len(self._open_samples) < self.settings.baseline_min_samples:
+        """Median recent EAR (the open eye), or None while fewer than ``baseline_min_samples`` are known."""
+        if len(self._samples) < self.settings.baseline_min_samples:
             return None
-        return float(np.median(self._open_samples))
-
-    def _thresholds(self) -> tuple[float, float]:
-        baseline = self.baseline
-        if baseline is None:
-            t = self.settings.fallback_threshold
-            return t, t * self.settings.reopen_ratio / self.settings.closed_ratio
-        return baseline * self.settings.closed_ratio, baseline * self.settings.reopen_ratio
+        return float(np.median(self._samples))
 
     def update(self, ear: float, time_s: float) -> BlinkState:
         if self._first_time is None:
             self._first_time = time_s
         self._last_time = time_s
-        close_below, reopen_above = self._thresholds()
+        baseline = self.baseline
+        self._samples.append(ear)
+        if baseline is None:
+            return BlinkState(False, False, self.count, 0.0)
+        close_below = baseline * self.settings.closed_ratio
+        reopen_above = baseline * self.settings.reopen_ratio
         blink = False
         if self._closed_since is None:
             if ear < close_below:
                 self._closed_since, self._closed_frames = time_s, 1
-            else:
-                self._open_samples.append(ear)
         elif ear < reopen_above:
             self._closed_frames += 1
         else:
@@ -93,7 +89,6 @@ class BlinkDetector:
                      and duration <= self.settings.max_closed_s)
             self.count += int(blink)
             self._closed_since, self._closed_frames = None, 0
-            self._open_samples.append(ear)
         return BlinkState(self._closed_since is not None, blink, self.count, close_below)
 
     def rate_per_minute(self) -> float | None:

@@ -14,35 +14,35 @@ from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, ModelMeta, read_m
 _INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
 
-def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta, margin: float) -> np.ndarray:
-    """Crop each box (N, 4) of a uint8 (H, W) image as a square widened by ``margin`` on each side, resize it as in
-    training: float32 (N, size, size, 1), gray levels 0..255 (the network scales them itself)."""
+def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta) -> np.ndarray:
+    """Crop each detector box (N, 4) of a uint8 (H, W) image as the model's metadata says (a square widened by
+    ``crop_margin`` and moved by ``crop_shift``) and resize it as in training: float32 (N, size, size, 1), gray
+    levels 0..255 (the network scales them itself)."""
     size = meta.input_size
     out = np.empty((len(boxes), size, size, 1), dtype=np.float32)
     height, width = gray.shape[:2]
     for i, box in enumerate(np.asarray(boxes).reshape(-1, 4)):
-        x1, y1, x2, y2 = square_crop_box(box, margin, width, height)
-        crop = gray[y1:y2, x1:x2]
+        x1, y1, x2, y2 = square_crop_box(box, meta.crop_margin, meta.crop_shift)
+        crop = gray[max(y1, 0):min(y2, height), max(x1, 0):min(x2, width)]
         if crop.size == 0:
             out[i] = 0.0
             continue
+        pads = (max(-y1, 0), max(y2 - height, 0), max(-x1, 0), max(x2 - width, 0))
+        if any(pads):  # the square reaches past the image edge: mirror, as training augmentation fills
+            crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REFLECT)
         out[i, :, :, 0] = cv2.resize(crop, (size, size), interpolation=_INTERPOLATION[meta.resize])
     return out
 
 
 class EmotionClassifier:
-    """LiteRT interpreter over ``model_dir/emotion.tflite``. ``predict(faces)`` runs one batched call.
+    """LiteRT interpreter over ``model_dir/emotion.tflite`` (with ``model.json``). ``predict(faces)`` runs one
+    batched call; ``num_threads`` LiteRT threads (1 leaves the other core to detection and decoding)."""
 
-    ``margin``: the face box is widened by this fraction of its side before cropping, so that the crop frames
-    the face like FER2013's images do.
-    """
-
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, num_threads: int = 1, margin: float = 0.1):
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
         model_dir = Path(model_dir)
         self.meta = read_meta(model_dir)
-        self.margin = margin
         path = model_dir / MODEL_FILE
         if not path.is_file():
             raise ModelFileError(f"{path} is missing: restore it with `git checkout models/` or train a model with "
@@ -67,7 +67,7 @@ class EmotionClassifier:
 
     def prepare(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """See :func:`prepare_faces`: (N, size, size, 1) float32 crops of ``boxes`` in ``gray``."""
-        return prepare_faces(gray, boxes, self.meta, self.margin)
+        return prepare_faces(gray, boxes, self.meta)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1), in one call."""

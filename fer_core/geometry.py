@@ -28,10 +28,12 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return boxes
 
 
-def square_crop_box(box: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
-    """The square (4,) around ``box`` whose side is the box's longer side times ``1 + 2 * margin``, clipped."""
+def square_crop_box(box: np.ndarray, margin: float, shift_y: float = 0.0) -> np.ndarray:
+    """The square int (4,) around ``box`` whose side is the box's longer side times ``1 + 2 * margin``, its centre
+    moved down by ``shift_y`` box sides (negative: up). Not clipped: it may reach outside the image."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * margin)
-    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
-    square = np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]).round()
-    return clip_boxes(square, width, height)[0]
+    longer = max(x2 - x1, y2 - y1)
+    side = round(longer * (1.0 + 2.0 * margin))
+    left = round((x1 + x2) / 2.0 - side / 2.0)
+    top = round((y1 + y2) / 2.0 + shift_y * longer - side / 2.0)
+    return np.array([left, top, left + side, top + side], dtype=np.int64)

@@ -19,7 +19,11 @@ class ModelMeta:
     """What serving needs to prepare a face exactly as in training.
 
     The network takes float32 (N, input_size, input_size, 1) with gray levels 0..255 (it scales them itself);
-    ``labels[i]`` names output ``i``. The face crop is resized with ``resize`` (an OpenCV interpolation name).
+    ``labels[i]`` names output ``i``. A detector box is turned into the square crop the network was trained on by
+    widening it by ``crop_margin`` of its side on each side and moving it by ``crop_shift`` sides down (negative:
+    up); the crop is resized with ``resize`` (an OpenCV interpolation name). The crop defaults were measured by
+    running dlib's HOG detector on upscaled FER2013 PublicTest faces: its boxes cover 79-94% of the image side
+    (median 94%, mean 86%) and sit 5% of the side below the image centre.
     """
 
     labels: tuple[str, ...] = EMOTIONS
@@ -27,6 +31,8 @@ class ModelMeta:
     color: str = "gray"
     value_range: tuple[float, float] = (0.0, 255.0)
     resize: str = "area"
+    crop_margin: float = 0.08
+    crop_shift: float = -0.06
     weights: int = 0
     name: str = ""
 

@@ -23,14 +23,12 @@ from fer_core.track import IouTracker, TrackerSettings
 @dataclass(frozen=True)
 class PipelineSettings:
     """``smoothing``: weight of the past in an exponential moving average of each face's probabilities
-    (0 = raw per-frame output; 0.6 steadies a live view at the cost of about 3 frames of lag).
-    ``crop_margin``: the face box is widened by this fraction per side before classification."""
+    (0 = raw per-frame output; 0.6 steadies a live view at the cost of about 3 frames of lag)."""
 
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     blink: BlinkSettings = field(default_factory=BlinkSettings)
     smoothing: float = 0.0
-    crop_margin: float = 0.1
     model_dir: str = str(DEFAULT_MODEL_DIR)
 
 
@@ -48,7 +46,7 @@ class FramePipeline:
     def __init__(self, settings: PipelineSettings = PipelineSettings(),
                  classifier: EmotionClassifier | None = None) -> None:
         self.settings = settings
-        self.classifier = classifier or EmotionClassifier(settings.model_dir, margin=settings.crop_margin)
+        self.classifier = classifier or EmotionClassifier(settings.model_dir)
         self.detector = FaceDetector(settings.detector)
         self.landmarks = LandmarkPredictor()
         self.tracker = IouTracker(settings.tracker)

@@ -1,0 +1,75 @@
+"""Evaluate an emotion model on any labelled FER2013 split.
+
+    python -m fer_core.evaluate --model models/emotion --data ../shared/data/fer2013/val.npz [--json]
+
+``--model`` is a model folder (``emotion.tflite`` + ``model.json``, served by LiteRT exactly as the dashboard
+serves it) or a Keras ``.keras`` file. ``--data`` is an ``.npz``, a Kaggle ``fer2013.csv`` (with ``--usage``) or a
+folder of class folders. Prints accuracy, per-class precision/recall/F1 and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.datasets import LabelledFaces, load_faces
+from fer_core.errors import FerError
+from fer_core.labels import EMOTIONS
+from fer_core.metrics import classification_report
+
+log = logging.getLogger(__name__)
+
+
+def predict_faces(model: Path, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probabilities (N, 7) for uint8 (N, 48, 48) FER2013 faces, from a model folder or a ``.keras`` file."""
+    x = faces[..., None].astype(np.float32)
+    if model.suffix == ".keras":
+        import keras
+
+        return keras.models.load_model(model).predict(x, batch_size=batch_size, verbose=0)
+    from fer_core.classifier import EmotionClassifier
+
+    classifier = EmotionClassifier(model, num_threads=2)
+    return np.concatenate([classifier.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def evaluate(model: Path, data: LabelledFaces) -> dict:
+    """The classification report (see :func:`fer_core.metrics.classification_report`) of ``model`` on ``data``."""
+    probabilities = predict_faces(model, data.x)
+    return {"model": str(model), "data": data.source, **classification_report(data.y, probabilities.argmax(1))}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{report['data']}: {report['n']} faces, accuracy {report['accuracy']:.4f}, "
+             f"macro F1 {report['macro_f1']:.4f}", "", f"{'':10s} precision  recall      f1  support"]
+    for label, row in report["per_class"].items():
+        lines.append(f"{label:10s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:8d}")
+    lines += ["", "confusion matrix (rows true, columns predicted)", "      " + "".join(f"{e[:4]:>6s}" for e in EMOTIONS)]
+    lines += [f"{e[:4]:6s}" + "".join(f"{v:6d}" for v in row) for e, row in zip(EMOTIONS, report["confusion_matrix"])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_core.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="model folder or .keras file")
+    parser.add_argument("--data", type=Path, required=True, help=".npz, fer2013.csv or folder of class folders")
+    parser.add_argument("--usage", default="PublicTest", help="rows of a fer2013.csv to use (default PublicTest)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        report = evaluate(args.model, load_faces(args.data, usage=args.usage))
+    except FerError as exc:
+        log.error("%s", exc)
+        return 2
+    sys.stdout.write((json.dumps(report) if args.json else format_report(report)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

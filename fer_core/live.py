@@ -1,0 +1,286 @@
+"""Live webcam sessions: one pipeline per browser session, and a bounded, thread-safe history of what it saw.
+
+The frame thread calls :meth:`LiveSession.process` for every frame; the page polls :meth:`LiveSession.snapshot`.
+Nothing here knows Streamlit. Shapes: images are BGR uint8 (H, W, 3); times are seconds since the stream started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from fer_core.draw import annotate
+from fer_core.export import records_table
+from fer_core.labels import EMOTIONS
+from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.records import MIN_SECONDS_FOR_RATE, FaceRecord, FaceSummary
+
+log = logging.getLogger(__name__)
+
+
+class SharedClassifier:
+    """An emotion classifier shared by several threads (sessions): calls are serialised by a lock, because one
+    LiteRT interpreter must not run two calls at once. Offers what :class:`FramePipeline` uses."""
+
+    def __init__(self, classifier) -> None:
+        self.inner = classifier
+        self._lock = threading.Lock()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.inner.labels
+
+    @property
+    def meta(self):
+        return self.inner.meta
+
+    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Probabilities (N, len(labels)) for boxes (N, 4) in a uint8 (H, W) image."""
+        with self._lock:
+            return self.inner.classify(gray, boxes)
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities (N, len(labels)) for prepared faces (N, size, size, 1)."""
+        with self._lock:
+            return self.inner.predict(faces)
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """What is drawn on the returned frame: probability bars for ``emotions``, and the 68 landmarks when
+    ``landmarks``."""
+
+    emotions: tuple[str, ...] = EMOTIONS
+    landmarks: bool = False
+
+
+class FaceHistory:
+    """What one face track did. Keeps at most ``max_points`` records: when full, every second point of the older
+    half is dropped (thinning), so the chart still spans the whole session at a coarser step. Running totals
+    (frames, emotion counts, probability sums, blinks) count every frame, thinned or not."""
+
+    def __init__(self, track_id: int, max_points: int) -> None:
+        if max_points < 4:
+            raise ValueError(f"max_points must be >= 4, got {max_points}")
+        self.track_id = track_id
+        self.max_points = max_points
+        self.points: list[FaceRecord] = []
+        self.thinned = 0
+        self.frames = 0
+        self.first_seen_s: float | None = None
+        self.last_seen_s = 0.0
+        self.emotion_counts = dict.fromkeys(EMOTIONS, 0)
+        self.probability_sum = np.zeros(len(EMOTIONS))
+        self.blink_count = 0
+
+    def add(self, record: FaceRecord) -> None:
+        if len(self.points) >= self.max_points:
+            half = len(self.points) // 2
+            kept = self.points[:half:2]
+            self.thinned += half - len(kept)
+            self.points = kept + self.points[half:]
+        self.points.append(record)
+        self.frames += 1
+        if self.first_seen_s is None:
+            self.first_seen_s = record.time_s
+        self.last_seen_s = record.time_s
+        if record.emotion in self.emotion_counts:
+            self.emotion_counts[record.emotion] += 1
+        self.probability_sum += np.asarray(record.probabilities[:len(EMOTIONS)], dtype=np.float64)
+        self.blink_count = max(self.blink_count, record.blink_count)
+
+    def summary(self) -> FaceSummary:
+        """The same summary :func:`fer_core.records.summarize` gives, from the running totals."""
+        first = self.first_seen_s or 0.0
+        on_screen = self.last_seen_s - first
+        share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
+        mean = self.probability_sum / max(self.frames, 1)
+        return FaceSummary(
+            track_id=self.track_id, first_seen_s=first, last_seen_s=self.last_seen_s, time_on_screen_s=on_screen,
+            frames=self.frames, dominant_emotion=max(share, key=share.get) if share else "",
+            emotion_share=share, mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)},
+            blink_count=self.blink_count,
+            blinks_per_minute=60.0 * self.blink_count / on_screen if on_screen >= MIN_SECONDS_FOR_RATE else None)
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """A consistent copy of a live buffer: frames processed, frames per second over the last few seconds,
+    seconds since the stream started, kept records per face (time order), the faces of the latest frame, one
+    summary per face, points merged away by thinning, faces forgotten because too many were seen, and the last
+    error of the frame thread (with traceback) or None."""
+
+    frames: int
+    fps: float
+    duration_s: float
+    faces: dict[int, list[FaceRecord]]
+    current: list[FaceRecord]
+    summaries: list[FaceSummary]
+    thinned_points: int = 0
+    dropped_faces: int = 0
+    error: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.faces
+
+    def table(self) -> pd.DataFrame:
+        """The kept records as the exported table (columns :data:`fer_core.records.TABLE_COLUMNS`), time order."""
+        records = sorted((r for rs in self.faces.values() for r in rs), key=lambda r: (r.time_s, r.track_id))
+        return records_table(records)
+
+    def summary(self) -> dict:
+        """A JSON summary shaped like a video analysis summary (``faces`` holds one entry per face)."""
+        return {"source": "webcam", "frames_analysed": self.frames, "duration_s": self.duration_s,
+                "fps": self.fps, "thinned_points": self.thinned_points, "dropped_faces": self.dropped_faces,
+                "faces": [s.as_dict() for s in self.summaries]}
+
+
+class LiveBuffer:
+    """Thread-safe history of a live stream. The frame thread calls :meth:`add` once per frame; readers call
+    :meth:`snapshot`. Bounded: ``max_points_per_face`` records per face (older points thinned, see
+    :class:`FaceHistory`) and ``max_faces`` faces (the face unseen the longest is forgotten first, and counted)."""
+
+    def __init__(self, max_points_per_face: int = 600, max_faces: int = 12, fps_window: int = 90) -> None:
+        self.max_points_per_face = max_points_per_face
+        self.max_faces = max_faces
+        self._lock = threading.Lock()
+        self._frame_times: deque[float] = deque(maxlen=fps_window)
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faces: dict[int, FaceHistory] = {}
+            self._current: list[FaceRecord] = []
+            self._frames = 0
+            self._last_time = 0.0
+            self._dropped_faces = 0
+            self._error: str | None = None
+            self._frame_times.clear()
+
+    def add(self, time_s: float, records: list[FaceRecord]) -> None:
+        """Record one processed frame at ``time_s`` and the faces found in it (possibly none)."""
+        with self._lock:
+            self._frames += 1
+            self._last_time = time_s
+            self._frame_times.append(time_s)
+            self._current = list(records)
+            for record in records:
+                face = self._faces.get(record.track_id)
+                if face is None:
+                    if len(self._faces) >= self.max_faces:
+                        oldest = min(self._faces.values(), key=lambda f: f.last_seen_s)
+                        del self._faces[oldest.track_id]
+                        self._dropped_faces += 1
+                    face = self._faces[record.track_id] = FaceHistory(record.track_id, self.max_points_per_face)
+                face.add(record)
+
+    def set_error(self, message: str | None) -> None:
+        with self._lock:
+            self._error = message
+
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            times = self._frame_times
+            span = times[-1] - times[0] if len(times) > 1 else 0.0
+            return LiveSnapshot(
+                frames=self._frames, fps=(len(times) - 1) / span if span > 0 else 0.0, duration_s=self._last_time,
+                faces={k: list(f.points) for k, f in sorted(self._faces.items())}, current=list(self._current),
+                summaries=[f.summary() for _, f in sorted(self._faces.items())],
+                thinned_points=sum(f.thinned for f in self._faces.values()), dropped_faces=self._dropped_faces,
+                error=self._error)
+
+
+class LiveSession:
+    """One browser session's live analysis: :meth:`process` runs the pipeline on a frame, stores the records in
+    :attr:`buffer` and returns the annotated frame. The pipeline is built on the first frame (about 1.5 s: the
+    landmark model loads) and rebuilt, keeping face identities, when :meth:`configure` changes its settings.
+
+    An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
+    the frame goes back unannotated, so a bad frame never ends the stream."""
+
+    def __init__(self, classifier, settings: PipelineSettings = PipelineSettings(),
+                 display: DisplaySettings = DisplaySettings(), buffer: LiveBuffer | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline) -> None:
+        self.classifier = classifier
+        self.buffer = buffer or LiveBuffer()
+        self._clock = clock
+        self._factory = pipeline_factory
+        self._lock = threading.Lock()
+        self._settings = settings
+        self._display = display
+        self._pipeline: FramePipeline | None = None
+        self._start: float | None = None
+        self._frame_index = 0
+
+    def configure(self, settings: PipelineSettings | None = None, display: DisplaySettings | None = None) -> None:
+        """New settings, applied from the next frame (safe to call while frames are processed)."""
+        with self._lock:
+            if settings is not None:
+                self._settings = settings
+            if display is not None:
+                self._display = display
+
+    @property
+    def settings(self) -> PipelineSettings:
+        return self._settings
+
+    @property
+    def display(self) -> DisplaySettings:
+        return self._display
+
+    def reset(self) -> None:
+        """Start a new recording: clear the buffer, forget faces and restart the clock."""
+        with self._lock:
+            if self._pipeline is not None:
+                self._pipeline.reset()
+            self._start = None
+            self._frame_index = 0
+        self.buffer.clear()
+
+    def process(self, image: np.ndarray) -> np.ndarray:
+        """Analyse one BGR (H, W, 3) uint8 frame; returns the annotated frame (same shape), never raises."""
+        try:
+            with self._lock:
+                settings, display = self._settings, self._display
+                pipeline = self._current_pipeline(settings)
+                now = self._clock()
+                if self._start is None:
+                    self._start = now
+                time_s, index = now - self._start, self._frame_index
+                self._frame_index += 1
+                result = pipeline.process(image, time_s, index)
+            self.buffer.add(time_s, result.records)
+            return annotate(image, result.records, result.landmarks if display.landmarks else None,
+                            emotions=display.emotions)
+        except Exception:  # noqa: BLE001 - the frame thread must survive; the error is shown on the page
+            message = traceback.format_exc()
+            log.exception("live frame failed")
+            self.buffer.set_error(message)
+            return image
+
+    def _current_pipeline(self, settings: PipelineSettings) -> FramePipeline:
+        old = self._pipeline
+        if old is None or old.settings != settings:
+            new = self._factory(settings, classifier=self.classifier)
+            if old is not None:
+                new.tracker = old.tracker  # keep identities (and per-face state) across a settings change
+            self._pipeline = new
+        return self._pipeline
+
+    def snapshot(self) -> LiveSnapshot:
+        return self.buffer.snapshot()
+
+
+def with_detector(settings: PipelineSettings, **changes) -> PipelineSettings:
+    """``settings`` with some :class:`fer_core.detect.DetectorSettings` fields changed."""
+    return replace(settings, detector=replace(settings.detector, **changes))

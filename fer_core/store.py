@@ -1,0 +1,144 @@
+"""History of saved live sessions and video analyses in one SQLite file.
+
+Each entry holds a name, a kind (``live`` or ``video``), its creation time (UTC), the JSON summary and the records
+table (Parquet bytes). Every write is one transaction, so a failed save leaves no half entry. A connection is
+opened per call, so one :class:`HistoryStore` may be used from several threads, and several processes may write
+to the same file (SQLite serialises writers; ``timeout_s`` is how long a writer waits for the lock).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+KINDS = ("live", "video")
+DATA_DIR_ENV = "FER_DATA_DIR"
+DB_NAME = "history.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL CHECK (length(name) > 0),
+    kind TEXT NOT NULL CHECK (kind IN ('live', 'video')),
+    created_at TEXT NOT NULL,
+    summary_json TEXT NOT NULL,
+    table_parquet BLOB NOT NULL
+)
+"""
+
+
+def default_data_dir(root: str | Path | None = None) -> Path:
+    """``$FER_DATA_DIR`` if set, else ``data/`` under ``root`` (the repository root by default)."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(root) if root is not None else Path(__file__).resolve().parents[1] / "data"
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One saved entry without its payload: id, name, kind, creation time (aware UTC datetime), faces, seconds."""
+
+    id: int
+    name: str
+    kind: str
+    created_at: datetime
+    faces: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One saved entry with its summary (the JSON document as saved) and records table."""
+
+    info: EntryInfo
+    summary: dict
+    table: pd.DataFrame
+
+
+class HistoryStore:
+    """The history database at ``path`` (a SQLite file; its folder is created when missing)."""
+
+    def __init__(self, path: str | Path, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    @classmethod
+    def in_folder(cls, folder: str | Path | None = None) -> "HistoryStore":
+        """The store ``history.sqlite3`` in ``folder`` (default :func:`default_data_dir`)."""
+        return cls(Path(folder or default_data_dir()) / DB_NAME)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=self.timeout_s)
+        try:
+            with db:  # commit on success, roll back on any exception
+                yield db
+        finally:
+            db.close()
+
+    def save(self, name: str, kind: str, summary: dict, table: pd.DataFrame,
+             created_at: datetime | None = None) -> int:
+        """Save one entry in one transaction; returns its id. Raises ValueError for an empty name or unknown
+        kind, TypeError for a summary that is not JSON; nothing is written then."""
+        name = name.strip()
+        if not name:
+            raise ValueError("give the entry a name")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        summary_json = json.dumps(summary)
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO entries (name, kind, created_at, summary_json, table_parquet) VALUES (?, ?, ?, ?, ?)",
+                (name, kind, created, summary_json, buffer.getvalue()))
+            entry_id = int(cursor.lastrowid)
+        log.info("saved %s entry %d (%s) to %s", kind, entry_id, name, self.path)
+        return entry_id
+
+    def list(self) -> list[EntryInfo]:
+        """Every entry, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, name, kind, created_at, summary_json FROM entries "
+                              "ORDER BY created_at DESC, id DESC").fetchall()
+        return [_info(*row) for row in rows]
+
+    def load(self, entry_id: int) -> Entry:
+        """The entry ``entry_id``; raises KeyError when there is none."""
+        with self._connect() as db:
+            row = db.execute("SELECT id, name, kind, created_at, summary_json, table_parquet FROM entries "
+                             "WHERE id = ?", (int(entry_id),)).fetchone()
+        if row is None:
+            raise KeyError(f"no history entry {entry_id}")
+        info = _info(*row[:5])
+        return Entry(info, json.loads(row[4]), pd.read_parquet(io.BytesIO(row[5])))
+
+    def delete(self, entry_id: int) -> bool:
+        """Delete the entry ``entry_id``; False when there was none."""
+        with self._connect() as db:
+            deleted = db.execute("DELETE FROM entries WHERE id = ?", (int(entry_id),)).rowcount
+        return deleted > 0
+
+
+def _info(entry_id: int, name: str, kind: str, created_at: str, summary_json: str) -> EntryInfo:
+    summary = json.loads(summary_json)
+    return EntryInfo(entry_id, name, kind, datetime.fromisoformat(created_at), len(summary.get("faces", [])),
+                     float(summary.get("duration_s") or 0.0))

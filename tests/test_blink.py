@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from fer_core.blink import BlinkDetector, BlinkSettings, eye_aspect_ratio
+
+
+def eye(width: float, height: float) -> np.ndarray:
+    """Six landmarks p1..p6 of an eye ``width`` wide and ``height`` tall (p1, p4 corners; p2, p3 top)."""
+    w, h = width, height
+    return np.array([[0, 0], [w / 3, -h / 2], [2 * w / 3, -h / 2], [w, 0], [2 * w / 3, h / 2], [w / 3, h / 2]])
+
+
+@pytest.mark.parametrize("width, height, expected", [(30, 9, 0.3), (30, 0, 0.0), (20, 10, 0.5)])
+def test_eye_aspect_ratio(width, height, expected):
+    assert eye_aspect_ratio(eye(width, height)) == pytest.approx(expected)
+
+
+def test_eye_aspect_ratio_of_a_degenerate_eye_is_zero():
+    assert eye_aspect_ratio(np.zeros((6, 2))) == 0.0
+
+
+def run(ears, fps=30.0, settings=BlinkSettings()):
+    detector = BlinkDetector(settings)
+    states = [detector.update(e, i / fps) for i, e in enumerate(ears)]
+    return detector, states
+
+
+def test_one_blink_is_counted_once_when_the_eye_reopens():
+    ears = [0.30] * 30 + [0.10] * 4 + [0.30] * 30
+    detector, states = run(ears)
+    assert detector.count == 1
+    assert [i for i, s in enumerate(states) if s.blink] == [34]
+    assert [i for i, s in enumerate(states) if s.closed] == [30, 31, 32, 33]
+
+
+def test_a_single_frame_dip_is_noise_not_a_blink():
+    detector, _ = run([0.30] * 30 + [0.10] + [0.30] * 30)
+    assert detector.count == 0
+
+
+def test_eyes_closed_longer_than_a_blink_are_not_a_blink():
+    detector, _ = run([0.30] * 30 + [0.05] * 45 + [0.30] * 30)  # 1.5 s closed
+    assert detector.count == 0
+
+
+def test_narrow_eyes_are_judged_against_their_own_baseline():
+    # Open EAR 0.17 is below the usual fixed 0.2 threshold; a fixed threshold would see the eyes as always closed.
+    ears = ([0.17] * 40 + [0.06] * 4) * 3 + [0.17] * 40
+    detector, states = run(ears)
+    assert detector.count == 3
+    assert sum(s.closed for s in states[40:]) == 12
+
+
+def test_flicker_around_the_threshold_is_held_by_hysteresis():
+    # After a closure, values between the close (0.21) and reopen (0.24) thresholds keep the eye closed.
+    ears = [0.30] * 30 + [0.10, 0.10, 0.22, 0.10, 0.10] + [0.30] * 30
+    detector, _ = run(ears)
+    assert detector.count == 1
+
+
+def test_rate_per_minute():
+    detector, _ = run(([0.30] * 56 + [0.10] * 4) * 6 + [0.30])  # 6 blinks in 361 frames at 30 fps, 12 s
+    assert detector.count == 6
+    assert detector.rate_per_minute() == pytest.approx(60 * 6 / (360 / 30))
+
+
+def test_nothing_is_judged_before_the_baseline_forms():
+    detector, states = run([0.05] * 5 + [0.30] * 30, settings=BlinkSettings(baseline_min_samples=10))
+    assert detector.count == 0 and not any(s.closed for s in states)
+
+
+def test_reset_forgets_everything():
+    detector, _ = run([0.30] * 30 + [0.10] * 4 + [0.30] * 3)
+    detector.reset()
+    assert detector.count == 0 and detector.baseline is None and detector.rate_per_minute() is None
