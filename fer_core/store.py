@@ -102,7 +102,7 @@ class HistoryStore:
             raise ValueError("give the entry a name")
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        summary_json = json.dumps(summary)
+        summary_json = json.dumps(summary, default=_plain)
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
         created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
@@ -136,6 +136,13 @@ class HistoryStore:
         with self._connect() as db:
             deleted = db.execute("DELETE FROM entries WHERE id = ?", (int(entry_id),)).rowcount
         return deleted > 0
+
+
+def _plain(value):
+    """numpy scalars and arrays as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _info(entry_id: int, name: str, kind: str, created_at: str, summary_json: str) -> EntryInfo:

@@ -1,0 +1,150 @@
+"""The live buffer (bounded, thinned, thread-safe) and the live session (pipeline per session, errors kept)."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.labels import EMOTIONS
+from fer_core.live import DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier, with_detector
+from fer_core.pipeline import FrameResult, PipelineSettings
+from fer_core.records import FaceRecord
+
+
+def _record(t: float, track_id: int = 1, emotion: str = "Happy", blinks: int = 0) -> FaceRecord:
+    p = [0.0] * len(EMOTIONS)
+    p[EMOTIONS.index(emotion)] = 1.0
+    return FaceRecord(time_s=t, frame_index=int(t * 30), track_id=track_id, x1=0, y1=0, x2=10, y2=10,
+                      detection_score=1.0, probabilities=tuple(p), emotion=emotion, emotion_probability=1.0,
+                      ear=0.3, eyes_closed=False, blink=False, blink_count=blinks)
+
+
+def test_face_history_thins_older_points_and_keeps_totals():
+    face = FaceHistory(1, max_points=10)
+    for i in range(100):
+        face.add(_record(i / 10, emotion="Happy" if i < 50 else "Sad", blinks=i // 20))
+    times = [r.time_s for r in face.points]
+    assert len(times) <= 10
+    assert times[0] == 0.0 and times[-1] == pytest.approx(9.9)  # still spans the whole session
+    assert times == sorted(times)
+    assert face.thinned == 100 - len(times)
+    summary = face.summary()
+    assert summary.frames == 100
+    assert summary.emotion_share["Happy"] == pytest.approx(0.5)
+    assert summary.blink_count == 4
+    assert summary.time_on_screen_s == pytest.approx(9.9)
+    assert summary.blinks_per_minute == pytest.approx(60 * 4 / 9.9)
+
+
+def test_buffer_snapshot_is_a_copy_and_counts_frames():
+    buffer = LiveBuffer(max_points_per_face=50)
+    buffer.add(0.0, [])
+    for i in range(1, 31):
+        buffer.add(i / 30, [_record(i / 30, 1), _record(i / 30, 2, "Sad")])
+    snap = buffer.snapshot()
+    assert snap.frames == 31 and snap.fps == pytest.approx(30.0)
+    assert sorted(snap.faces) == [1, 2] and len(snap.faces[1]) == 30
+    assert [r.track_id for r in snap.current] == [1, 2]
+    buffer.add(2.0, [_record(2.0, 1)])
+    assert len(snap.faces[1]) == 30  # the snapshot does not change afterwards
+    table = snap.table()
+    assert len(table) == 60 and table["time_s"].is_monotonic_increasing
+    assert [f["dominant_emotion"] for f in snap.summary()["faces"]] == ["Happy", "Sad"]
+    buffer.clear()
+    assert buffer.snapshot().empty and buffer.snapshot().frames == 0
+
+
+def test_buffer_forgets_the_face_unseen_longest_and_counts_it():
+    buffer = LiveBuffer(max_faces=2)
+    buffer.add(0.0, [_record(0.0, 1)])
+    buffer.add(1.0, [_record(1.0, 2)])
+    buffer.add(2.0, [_record(2.0, 2), _record(2.0, 3)])
+    snap = buffer.snapshot()
+    assert sorted(snap.faces) == [2, 3] and snap.dropped_faces == 1
+
+
+def test_buffer_under_concurrent_writer_and_readers():
+    buffer = LiveBuffer(max_points_per_face=64)
+    stop = threading.Event()
+    seen = []
+
+    def read() -> None:
+        while not stop.is_set():
+            snap = buffer.snapshot()
+            for records in snap.faces.values():
+                assert len(records) <= 64
+                assert [r.time_s for r in records] == sorted(r.time_s for r in records)
+            seen.append(snap.frames)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    for i in range(3000):
+        buffer.add(i / 30, [_record(i / 30, 1 + i % 3)])
+    stop.set()
+    for r in readers:
+        r.join()
+    final = buffer.snapshot()
+    assert final.frames == 3000
+    assert sum(s.frames for s in final.summaries) == 3000
+    assert seen == sorted(seen)
+
+
+class _FakePipeline:
+    """Stands in for FramePipeline: one face per frame, or raises on a frame full of 255."""
+
+    def __init__(self, settings, classifier=None):
+        self.settings = settings
+        self.tracker = object()
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+    def process(self, image, time_s, frame_index):
+        if image.min() == 255:
+            raise RuntimeError("bad frame")
+        return FrameResult([_record(time_s)], {})
+
+
+def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
+    ticks = iter(np.arange(0, 100, 0.5))
+    built = []
+
+    def factory(settings, classifier=None):
+        built.append(_FakePipeline(settings, classifier))
+        return built[-1]
+
+    session = LiveSession(classifier=None, clock=lambda: float(next(ticks)), pipeline_factory=factory)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    out = session.process(frame)
+    assert out.shape == frame.shape and out is not frame
+    assert session.process(np.full_like(frame, 255)) is not None
+    snap = session.snapshot()
+    assert snap.frames == 1 and "bad frame" in snap.error and "Traceback" in snap.error
+    session.configure(display=DisplaySettings(landmarks=True))
+    session.process(frame)
+    assert len(built) == 1  # display settings need no new pipeline
+    session.configure(settings=with_detector(PipelineSettings(), threshold=-0.5))
+    session.process(frame)
+    assert len(built) == 2 and built[1].tracker is built[0].tracker
+    assert built[1].settings.detector.threshold == -0.5
+    times = [r.time_s for r in session.snapshot().faces[1]]
+    assert times[0] == 0.0 and times == sorted(times)
+    session.reset()
+    assert session.snapshot().frames == 0 and session.snapshot().error is None
+
+
+def test_session_with_the_real_pipeline_finds_a_face(image_path):
+    from fer_core.classifier import EmotionClassifier
+
+    image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
+    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True))
+    annotated = session.process(image)
+    snap = session.snapshot()
+    assert snap.error is None
+    assert len(snap.current) == 1 and snap.current[0].track_id == 1
+    assert annotated.shape == image.shape and not np.array_equal(annotated, image)

@@ -1,0 +1,118 @@
+"""The history store: save/list/load/delete, atomic saves, and parallel writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core.store import HistoryStore, default_data_dir
+
+
+def _table(n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({"time_s": np.arange(n) / 10.0, "track_id": 1, "emotion": ["Happy"] * n})
+
+
+def _summary(faces: int = 1) -> dict:
+    return {"duration_s": 2.5, "faces": [{"track_id": i + 1, "emotion_share": {"Happy": 1.0},
+                                          "blinks_per_minute": 12.0} for i in range(faces)]}
+
+
+def test_save_list_load_delete(tmp_path):
+    store = HistoryStore(tmp_path / "sub" / "h.sqlite3")
+    first = store.save("interview A", "video", _summary(2), _table(),
+                       created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    second = store.save(" webcam ", "live", _summary(), _table(5))
+    entries = store.list()
+    assert [e.id for e in entries] == [second, first]  # newest first
+    assert entries[0].name == "webcam" and entries[0].kind == "live"
+    assert entries[1].faces == 2 and entries[1].duration_s == 2.5
+    loaded = store.load(first)
+    assert loaded.summary == _summary(2)
+    pd.testing.assert_frame_equal(loaded.table, _table())
+    assert store.delete(first) is True
+    assert store.delete(first) is False
+    with pytest.raises(KeyError):
+        store.load(first)
+    assert [e.id for e in store.list()] == [second]
+
+
+@pytest.mark.parametrize("name, kind, summary, error", [
+    ("", "video", {}, ValueError),
+    ("x", "photo", {}, ValueError),
+    ("x", "video", {"bad": object()}, TypeError),
+])
+def test_failed_save_writes_nothing(tmp_path, name, kind, summary, error):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    with pytest.raises(error):
+        store.save(name, kind, summary, _table())
+    assert store.list() == []
+
+
+def test_failure_inside_the_transaction_rolls_back(tmp_path, monkeypatch):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.save("kept", "video", _summary(), _table())
+    table = _table()
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        store.save("lost", "video", _summary(), table)
+    assert [e.name for e in store.list()] == ["kept"]
+
+
+def test_numpy_values_in_summary_are_saved(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    entry = store.save("np", "video", {"faces": [], "duration_s": np.float32(1.5), "n": np.int64(3)}, _table())
+    assert store.load(entry).summary == {"faces": [], "duration_s": 1.5, "n": 3}
+
+
+def test_parallel_writers_in_threads(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    errors = []
+
+    def write(k: int) -> None:
+        try:
+            for i in range(5):
+                store.save(f"t{k}-{i}", "live", _summary(), _table())
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(e.name for e in store.list()) == sorted(f"t{k}-{i}" for k in range(6) for i in range(5))
+
+
+def _write_from_process(path: str, k: int) -> None:
+    store = HistoryStore(path)
+    for i in range(5):
+        store.save(f"p{k}-{i}", "video", _summary(), _table(50))
+
+
+def test_parallel_writers_in_processes(tmp_path):
+    path = str(tmp_path / "h.sqlite3")
+    HistoryStore(path)
+    ctx = multiprocessing.get_context("spawn")
+    processes = [ctx.Process(target=_write_from_process, args=(path, k)) for k in range(3)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    entries = HistoryStore(path).list()
+    assert len(entries) == 15
+    assert all(len(HistoryStore(path).load(e.id).table) == 50 for e in entries)
+
+
+def test_data_dir_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert default_data_dir() == tmp_path / "elsewhere"
+    assert HistoryStore.in_folder().path == tmp_path / "elsewhere" / "history.sqlite3"
+    monkeypatch.delenv("FER_DATA_DIR")
+    assert default_data_dir().name == "data"
