@@ -58,9 +58,9 @@ def _open(path: Path):
         raise DecodeError(f"{path.name}: not a readable video (it may be truncated, or not a video at all): "
                           f"{exc.strerror if hasattr(exc, 'strerror') else exc}") from exc
     if container.format.name in _IMAGE_FORMATS or not container.streams.video:
+        holds = "a still image" if container.streams.video else "no video stream"
         container.close()
-        raise DecodeError(f"{path.name}: not a video (the file holds "
-                          f"{'a still image' if container.streams.video else 'no video stream'})")
+        raise DecodeError(f"{path.name}: not a video (the file holds {holds})")
     stream = container.streams.video[0]
     if stream.codec_context is None:
         container.close()
@@ -80,7 +80,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration = container.duration / 1_000_000
         else:
             duration = 0.0
-        frames = int(stream.frames or round(duration * fps))
+        frames = _expected_frames(container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
         rotation = 0
         try:
@@ -117,6 +117,7 @@ def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
     path = Path(path)
     container, stream = _open(path)
     stream.thread_type = "AUTO"
+    expected = _expected_frames(container, stream)
     start = None
     index = -1
     with container:
@@ -136,7 +137,23 @@ def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
             raise TruncatedVideoError(f"{path.name}: decoding stopped after {index + 1} frames; the file is "
                                       f"truncated or damaged ({exc})", frames_read=index + 1) from exc
     if index < 0:
-        raise DecodeError(f"{path.name}: the video holds no decodable frame")
+        raise DecodeError(f"{path.name}: the video holds no decodable frame (truncated, or an unsupported codec)")
+    if expected and index + 1 < expected - max(2, 0.02 * expected):
+        raise TruncatedVideoError(f"{path.name}: the file ended after {index + 1} of its {expected} frames; it is "
+                                  "probably truncated (an interrupted download or copy)", frames_read=index + 1)
+
+
+def _expected_frames(container, stream) -> int:
+    """Frames the container announces, or its duration times the frame rate (0 if it says neither)."""
+    if stream.frames:
+        return int(stream.frames)
+    if not stream.average_rate:
+        return 0
+    if stream.duration is not None and stream.time_base is not None:
+        return int(round(float(stream.duration * stream.time_base * stream.average_rate)))
+    if container.duration:
+        return int(round(container.duration / 1_000_000 * float(stream.average_rate)))
+    return 0
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -119,20 +119,21 @@ def analyze_video(
             decoded = exc.frames_read
             warnings.append(str(exc))
             log.warning("%s", exc)
-    except BaseException:
+        if writer is not None:
+            writer.close()
+            writer = None
+        if not records:
+            message = f"{path.name}: no face was found in the {analysed} analysed frames"
+            if require_face:
+                raise NoFaceError(message)
+            warnings.append(message)
+    except BaseException:  # cancelled, no face, or a bug: leave no half-written file behind, then re-raise
         if writer is not None:
             writer.close()
         for p in (outputs.table_csv, outputs.table_parquet, outputs.summary_json, outputs.annotated_mp4):
             if p is not None:
                 p.unlink(missing_ok=True)
         raise
-    if writer is not None:
-        writer.close()
-    if not records:
-        message = f"{path.name}: no face was found in the {analysed} analysed frames"
-        if require_face:
-            raise NoFaceError(message)
-        warnings.append(message)
     frame_interval = every / info.fps if info.fps else 0.0
     analysis = VideoAnalysis(
         source=str(path), records=records, faces=summarize(records, frame_interval), frames_decoded=decoded,

@@ -1,0 +1,172 @@
+"""Bad input gives a typed error with a message a person understands, and keeps what can be kept."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.classifier import EmotionClassifier
+from fer_core.decode import iter_frames, probe_video, read_image
+from fer_core.errors import DecodeError, ModelFileError, NoFaceError, TruncatedVideoError
+from fer_core.export import Mp4Writer
+from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
+from fer_core.pipeline import FramePipeline
+from fer_core.video import Cancelled, analyze_video
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FramePipeline:
+    return FramePipeline()
+
+
+def remux(src, dst, fmt, options=None):
+    """Copy the video stream of ``src`` into a new container without re-encoding."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt, options=options or {}) as out:
+        stream = inp.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if packet.dts is None:
+                continue
+            packet.stream = target
+            out.mux(packet)
+    return dst
+
+
+def truncate(path, fraction=0.6):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+def synthetic_video(path, frames, fps=25):
+    with Mp4Writer(path, fps) as writer:
+        for i, image in enumerate(frames):
+            writer.write(image, i / fps)
+    return path
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("notes.mp4", b"this is a text file, not a video\n" * 20, "not"),
+    ("random.mov", np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes(), "not"),
+    ("empty.mp4", b"", "empty"),
+])
+def test_files_that_are_not_videos(tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DecodeError, match=words):
+        probe_video(path)
+    with pytest.raises(DecodeError):
+        list(iter_frames(path))
+
+
+def test_a_photo_renamed_mp4_is_not_a_video(tmp_path, image_path):
+    path = tmp_path / "holiday.mp4"
+    path.write_bytes(image_path("happy_fer_justin.jpg").read_bytes())
+    with pytest.raises(DecodeError, match="still image"):
+        probe_video(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DecodeError, match="no such file"):
+        probe_video(tmp_path / "nothing.mp4")
+
+
+def test_truncated_file_without_index_cannot_open(tmp_path, video_path):
+    # these MP4s keep their index (moov) at the end: cut, nothing can be read, and the message says why
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(video_path("wifs2018_demo_0001_blink.mp4").read_bytes()[:300_000])
+    with pytest.raises(DecodeError, match="truncated"):
+        probe_video(path)
+
+
+@pytest.mark.parametrize("fmt, suffix, options", [("mp4", ".mp4", {"movflags": "faststart"}),
+                                                  ("matroska", ".mkv", None)])
+def test_truncated_video_keeps_what_was_read(pipeline, tmp_path, video_path, fmt, suffix, options):
+    path = truncate(remux(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / f"clip{suffix}", fmt, options))
+    with pytest.raises(TruncatedVideoError) as caught:
+        for _ in iter_frames(path):
+            pass
+    assert 50 < caught.value.frames_read < 192
+    analysis = analyze_video(path, tmp_path / "out", pipeline=pipeline)
+    assert analysis.truncated and "truncated" in analysis.warnings[0]
+    assert analysis.frames_analysed == caught.value.frames_read
+    assert len(analysis.records) >= 0.9 * analysis.frames_analysed  # the face was analysed up to the break
+    summary = json.loads(analysis.outputs.summary_json.read_text())
+    assert summary["truncated"] is True and summary["faces"]
+
+
+def test_unsupported_codec(tmp_path, video_path):
+    path = remux(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / "clip.mkv", "matroska")
+    data = path.read_bytes()
+    assert b"V_MPEG4/ISO/ASP" in data
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/ASP", b"V_XXXXX/ISO/ASP"))  # a codec no FFmpeg knows
+    with pytest.raises(DecodeError, match="codec"):
+        probe_video(path)
+
+
+def test_video_with_no_face(pipeline, tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (9, 9), 3) for _ in range(20)]
+    path = synthetic_video(tmp_path / "wall.mp4", frames)
+    analysis = analyze_video(path, tmp_path / "out", pipeline=pipeline)
+    assert analysis.records == [] and analysis.faces == [] and "no face" in analysis.warnings[0]
+    assert analysis.outputs.table_csv.read_text().startswith("time_s,frame_index,track_id")
+    with pytest.raises(NoFaceError, match="no face"):
+        analyze_video(path, tmp_path / "strict", pipeline=pipeline, require_face=True)
+    assert not any((tmp_path / "strict").iterdir())  # nothing half-written is left
+
+
+def test_cancelled_analysis_leaves_no_files(pipeline, tmp_path, video_path):
+    calls = []
+    with pytest.raises(Cancelled):
+        analyze_video(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path, pipeline=pipeline,
+                      should_stop=lambda: len(calls) > 5, progress=lambda d, t: calls.append(d))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_odd_sizes_tiny_frames_and_gray_sources(pipeline, tmp_path, image_path):
+    face = read_image(image_path("happy_fer_justin.jpg"))
+    odd = cv2.resize(face, (251, 253))
+    path = synthetic_video(tmp_path / "odd.mp4", [odd] * 10 + [cv2.resize(face, (31, 17))] * 2)
+    analysis = analyze_video(path, tmp_path / "out", pipeline=pipeline)
+    assert analysis.frames_analysed == 12 and len(analysis.records) >= 8
+    with av.open(str(analysis.outputs.annotated_mp4)) as container:
+        assert container.streams.video[0].codec_context.width == 252  # padded to even for yuv420p
+    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    assert len(pipeline.process(gray, 0.0, 0).records) == 1
+    assert len(pipeline.process(gray[:, :, None], 0.1, 1).records) == 1
+    assert len(pipeline.process(cv2.cvtColor(face, cv2.COLOR_BGR2BGRA), 0.2, 2).records) == 1
+
+
+def test_gray_and_alpha_images_are_read_as_bgr(tmp_path, image_path):
+    face = read_image(image_path("happy_fer_justin.jpg"))
+    cv2.imwrite(str(tmp_path / "gray.png"), cv2.cvtColor(face, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(tmp_path / "alpha.png"), cv2.cvtColor(face, cv2.COLOR_BGR2BGRA))
+    for name in ("gray.png", "alpha.png"):
+        image = read_image(tmp_path / name)
+        assert image.shape == face.shape and image.dtype == np.uint8
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(DecodeError, match="not a readable image"):
+        read_image(tmp_path / "broken.png")
+
+
+def test_missing_model_files_say_how_to_fix(tmp_path):
+    with pytest.raises(ModelFileError, match="model.json is missing.*git checkout models"):
+        EmotionClassifier(tmp_path)
+    (tmp_path / MODEL_META).write_text((DEFAULT_MODEL_DIR / MODEL_META).read_text())
+    with pytest.raises(ModelFileError, match="emotion.tflite is missing"):
+        EmotionClassifier(tmp_path)
+
+
+def test_corrupt_model_files(tmp_path):
+    (tmp_path / MODEL_META).write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid model metadata"):
+        EmotionClassifier(tmp_path)
+    (tmp_path / MODEL_META).write_text((DEFAULT_MODEL_DIR / MODEL_META).read_text())
+    (tmp_path / MODEL_FILE).write_bytes(b"\x00" * 1000)
+    with pytest.raises(ModelFileError, match="not a valid LiteRT model"):
+        EmotionClassifier(tmp_path)
