@@ -1,0 +1,69 @@
+"""A short real training run (TensorFlow) writes the whole run folder, and the served model matches Keras."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import EmotionClassifier
+from fer_core.evaluate import main as evaluate_main
+from fer_core.network import build_xception
+from fer_core.train import TrainSettings, class_weights, train
+
+
+def test_class_weights_balance_and_soften():
+    y = np.array([0] * 80 + [1] * 20 + list(range(2, 7)) * 20)
+    full = class_weights(y, power=1.0)
+    assert full[0] * 80 == pytest.approx(full[1] * 20)  # each class weighs the same in total
+    soft = class_weights(y, power=0.5)
+    assert soft[1] / soft[0] == pytest.approx(2.0)
+    assert class_weights(y, power=0.0) == {i: 1.0 for i in range(7)}
+
+
+def test_one_function_builds_the_mini_xception_and_wider_variants():
+    mini = build_xception(block_widths=(16, 32, 64, 128), stem_width=8)
+    assert 55_000 < mini.count_params() < 65_000  # the published mini-Xception has about 60k weights
+    wider = build_xception(block_widths=(32, 64, 128, 256), stem_width=8)
+    assert wider.count_params() > 3 * mini.count_params()
+    assert mini.output_shape == (None, 7)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, fer2013_dir):
+    data = tmp_path_factory.mktemp("data")
+    for name, n in (("train", 600), ("val", 200)):
+        with np.load(fer2013_dir / f"{name}.npz") as split:
+            np.savez(data / f"{name}.npz", x=split["x"][:n], y=split["y"][:n])
+    out = tmp_path_factory.mktemp("run")
+    settings = TrainSettings(data=str(data / "train.npz"), val=str(data / "val.npz"), epochs=2, batch_size=64,
+                             block_widths=(8, 16), stem_width=8)
+    metrics = train(settings, out)
+    return out, data, metrics
+
+
+def test_training_writes_a_complete_run_folder(tiny_run):
+    out, _, metrics = tiny_run
+    for name in ("settings.json", "history.json", "metrics.json", "best.keras", "emotion.tflite", "model.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "backup").exists()
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history[0])
+    assert metrics["n"] == 200 and len(metrics["confusion_matrix"]) == 7 and "PublicTest" in metrics["split"]
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["block_widths"] == [8, 16] and settings["versions"]["tensorflow"]
+
+
+def test_served_model_matches_keras_and_evaluate_cli(tiny_run, capsys):
+    import keras
+
+    out, data, metrics = tiny_run
+    x = np.load(data / "val.npz")["x"][..., None].astype(np.float32)
+    served = EmotionClassifier(out).predict(x)
+    reference = keras.models.load_model(out / "best.keras").predict(x, verbose=0)
+    assert np.abs(served - reference).max() < 1e-4
+    assert evaluate_main(["--model", str(out), "--data", str(data / "val.npz"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
