@@ -1,7 +1,36 @@
-"""Placeholder until the dashboard lands (issue 4)."""
+"""Entry point of the dashboard: ``streamlit run dashboard/app.py``. Sets the page config, configures logging and
+builds the navigation; each page is a script in ``dashboard/views``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="Facial emotion recognition", layout="wide")
-st.title("Facial emotion recognition")
-st.info("The dashboard is being built. Meanwhile: `python -m fer_core analyze VIDEO --out DIR`.")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+VIEWS = Path(__file__).resolve().parent / "views"
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger("fer_core").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        for name in ("fer_core", "dashboard"):
+            logging.getLogger(name).addHandler(handler)
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
+_configure_logging()
+st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/mood:", layout="wide")
+navigation = st.navigation([
+    st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:", url_path="live", default=True),
+    st.Page(VIEWS / "recorded.py", title="Recorded video", icon=":material/movie:", url_path="recorded"),
+    st.Page(VIEWS / "model.py", title="Model", icon=":material/model_training:", url_path="model"),
+    st.Page(VIEWS / "history.py", title="History", icon=":material/history:", url_path="history"),
+])
+navigation.run()

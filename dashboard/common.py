@@ -1,0 +1,94 @@
+"""What several pages share: settings read from the environment / secrets, cached heavy resources (the emotion
+classifier, the history store) and the message shown when the model files are missing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from fer_core.classifier import EmotionClassifier
+from fer_core.errors import ModelFileError
+from fer_core.live import SharedClassifier
+from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
+from fer_core.store import HistoryStore, default_data_dir
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR_ENV = "FER_MODEL_DIR"
+ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+
+
+def model_dir() -> Path:
+    """The emotion model folder: ``$FER_MODEL_DIR`` or ``models/emotion`` in the repository."""
+    return Path(os.environ.get(MODEL_DIR_ENV) or DEFAULT_MODEL_DIR)
+
+
+def _model_stamp(folder: Path) -> tuple:
+    """Changes when the model files change, so a new model dropped into the folder is loaded without a restart."""
+    stamp = []
+    for name in (MODEL_FILE, MODEL_META):
+        path = folder / name
+        stamp.append((name, path.stat().st_mtime_ns, path.stat().st_size) if path.exists() else (name, None))
+    return tuple(stamp)
+
+
+@st.cache_resource(show_spinner="Loading the emotion model...", max_entries=2)
+def _load_classifier(folder: str, stamp: tuple) -> SharedClassifier:
+    log.info("loading the emotion model from %s", folder)
+    return SharedClassifier(EmotionClassifier(folder))
+
+
+def load_classifier() -> SharedClassifier:
+    """The shared classifier (one per model file, for every session); raises :class:`ModelFileError`."""
+    folder = model_dir()
+    return _load_classifier(str(folder), _model_stamp(folder))
+
+
+def classifier_or_stop() -> SharedClassifier:
+    """The shared classifier, or a page message saying what is wrong and how to fix it (the page stops there;
+    the rest of the app keeps serving)."""
+    try:
+        return load_classifier()
+    except ModelFileError as exc:
+        log.warning("emotion model unavailable: %s", exc)
+        st.error(f"The emotion model cannot be loaded: {exc}", icon=":material/error:")
+        st.stop()
+
+
+def data_dir() -> Path:
+    """Where the history database lives: ``$FER_DATA_DIR`` or ``data/`` in the repository."""
+    return default_data_dir()
+
+
+@st.cache_resource(max_entries=4)
+def _store(folder: str) -> HistoryStore:
+    return HistoryStore.in_folder(folder)
+
+
+def history_store() -> HistoryStore:
+    return _store(str(data_dir()))
+
+
+def ice_servers() -> list[dict]:
+    """WebRTC ICE servers: ``$FER_ICE_SERVERS`` (JSON list) or ``ice_servers`` in ``.streamlit/secrets.toml``.
+    Empty by default, so nothing reaches outside the machine; a deployed server behind NAT sets STUN/TURN here,
+    e.g. ``[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]``."""
+    raw = os.environ.get(ICE_SERVERS_ENV)
+    if raw:
+        try:
+            servers = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"${ICE_SERVERS_ENV} is not valid JSON: {exc}") from exc
+    else:
+        try:
+            servers = st.secrets.get("ice_servers", [])
+        except (FileNotFoundError, StreamlitSecretNotFoundError):
+            servers = []
+    if not isinstance(servers, list):
+        raise ValueError(f"ICE servers must be a list of {{'urls': ...}} objects, got {type(servers).__name__}")
+    return [dict(s) for s in servers]

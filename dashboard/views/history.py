@@ -1,0 +1,102 @@
+"""History page: saved live sessions and video analyses (SQLite, see :mod:`fer_core.store`): list, open,
+compare two side by side, delete."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.common import data_dir, history_store
+from dashboard.components import face_charts_ui, summary_table_ui
+from fer_core.labels import EMOTIONS
+from fer_core.store import Entry, EntryInfo
+
+log = logging.getLogger(__name__)
+
+
+def label(info: EntryInfo) -> str:
+    return f"{info.id}: {info.name} ({info.kind}, {info.created_at:%Y-%m-%d %H:%M})"
+
+
+def overall_share(summary: dict) -> dict[str, float]:
+    """Share of each emotion over all faces of an entry, weighted by each face's analysed frames."""
+    faces = summary.get("faces", [])
+    frames = sum(f["frames"] for f in faces)
+    if not frames:
+        return dict.fromkeys(EMOTIONS, 0.0)
+    return {e: sum(f["emotion_share"].get(e, 0.0) * f["frames"] for f in faces) / frames for e in EMOTIONS}
+
+
+def blink_table(summary: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"face": f"#{f['track_id']}", "blinks": f["blink_count"],
+                          "blinks/min": None if f.get("blinks_per_minute") is None
+                          else round(f["blinks_per_minute"], 1)} for f in summary.get("faces", [])])
+
+
+def _delete(entry_id: int) -> None:
+    history_store().delete(entry_id)
+    st.session_state["history_deleted"] = entry_id
+
+
+def open_ui(entry: Entry) -> None:
+    info = entry.info
+    st.caption(f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · "
+               f"{info.duration_s:.1f} s")
+    summary_table_ui(entry.summary.get("faces", []))
+    face_charts_ui(entry.table, key=f"history-{info.id}")
+    left, right = st.columns(2)
+    left.download_button("Table (CSV)", entry.table.to_csv(index=False).encode(), f"history-{info.id}.csv",
+                         "text/csv", icon=":material/download:", key=f"history-dl-{info.id}")
+    right.button("Delete this entry", on_click=_delete, args=(info.id,), icon=":material/delete:",
+                 key=f"history-delete-{info.id}", type="secondary")
+
+
+def compare_ui(a: Entry, b: Entry) -> None:
+    st.plotly_chart(charts.emotion_share_chart({a.info.name: overall_share(a.summary),
+                                                b.info.name: overall_share(b.summary)},
+                                               "Share of time per emotion (all faces)"), width="stretch",
+                    key="history-compare-shares")
+    for column, entry in zip(st.columns(2), (a, b)):
+        with column:
+            st.markdown(f"**{entry.info.name}**")
+            faces = entry.summary.get("faces", [])
+            st.plotly_chart(charts.emotion_share_chart(
+                {f"#{f['track_id']}": f["emotion_share"] for f in faces}, "Per face"), width="stretch",
+                key=f"history-compare-faces-{entry.info.id}")
+            st.dataframe(blink_table(entry.summary), hide_index=True, width="stretch")
+
+
+st.title("History")
+store = history_store()
+st.caption(f"Saved sessions and analyses, in {store.path} (set FER_DATA_DIR to keep them elsewhere). Nothing is "
+           "saved unless you click Save on the Live or Recorded video page.")
+deleted = st.session_state.pop("history_deleted", None)
+if deleted is not None:
+    st.success(f"Deleted entry {deleted}.")
+entries = store.list()
+if not entries:
+    st.info("Nothing saved yet.")
+    st.stop()
+
+st.dataframe(pd.DataFrame([{"id": e.id, "name": e.name, "kind": e.kind, "saved (UTC)": e.created_at,
+                            "faces": e.faces, "seconds": round(e.duration_s, 1)} for e in entries]),
+             hide_index=True, width="stretch")
+by_id = {e.id: e for e in entries}
+open_tab, compare_tab = st.tabs(["Open", "Compare two"])
+with open_tab:
+    chosen = st.selectbox("Entry", list(by_id), format_func=lambda i: label(by_id[i]), key="history_open")
+    if chosen is not None:
+        open_ui(store.load(chosen))
+with compare_tab:
+    if len(entries) < 2:
+        st.info("Save at least two entries to compare them.")
+    else:
+        left, right = st.columns(2)
+        a = left.selectbox("First", list(by_id), index=0, format_func=lambda i: label(by_id[i]),
+                           key="history_a")
+        b = right.selectbox("Second", list(by_id), index=1, format_func=lambda i: label(by_id[i]),
+                            key="history_b")
+        compare_ui(store.load(a), store.load(b))

@@ -1,0 +1,133 @@
+"""Live page: the browser webcam through streamlit-webrtc, analysed frame by frame by this session's
+:class:`fer_core.live.LiveSession`; charts refresh from its snapshot while the stream runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import av
+import pandas as pd
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from dashboard.common import classifier_or_stop, ice_servers
+from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
+from fer_core.detect import DetectorSettings
+from fer_core.labels import EMOTIONS
+from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot
+from fer_core.pipeline import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "live_session"
+REFRESH_S = 1.0
+
+
+def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
+    """Sidebar settings of the live analysis."""
+    with st.sidebar:
+        st.subheader("Live settings")
+        emotions = st.multiselect("Emotions shown", EMOTIONS, default=list(EMOTIONS), key="live_emotions")
+        smoothing = st.slider("Smoothing", 0.0, 0.9, 0.5, 0.1, key="live_smoothing",
+                              help="Weight of the past in each face's running average of probabilities: "
+                                   "higher is steadier but reacts later (0.5 lags about 2 frames).")
+        threshold = st.slider("Detection threshold", -1.0, 1.0, 0.0, 0.1, key="live_threshold",
+                              help="dlib's HOG score threshold: lower finds more (and less sure) faces.")
+        upsample = st.radio("Detector upsampling", [0, 1], horizontal=True, key="live_upsample",
+                            help="1 finds faces half as small, at about 4x the detection time.")
+        landmarks = st.toggle("Show landmarks", value=False, key="live_landmarks")
+    settings = PipelineSettings(detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
+                                smoothing=float(smoothing))
+    return settings, DisplaySettings(emotions=tuple(e for e in EMOTIONS if e in emotions), landmarks=landmarks)
+
+
+def _session() -> LiveSession:
+    session = st.session_state.get(SESSION_KEY)
+    if session is None:
+        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop())
+    return session
+
+
+def current_faces_table(snapshot: LiveSnapshot) -> pd.DataFrame:
+    """The faces of the latest frame: identity, dominant emotion and probability, eyes, blinks."""
+    rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
+    return pd.DataFrame([{"face": f"#{r.track_id}", "emotion": r.emotion, "probability": r.emotion_probability,
+                          "eyes": "closed" if r.eyes_closed else "open", "blinks": r.blink_count,
+                          "blinks/min": None if rates.get(r.track_id) is None else round(rates[r.track_id], 1)}
+                         for r in snapshot.current])
+
+
+def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
+    """Numbers, the current state of each face and the charts, from one snapshot of the session."""
+    snapshot = session.snapshot()
+    if snapshot.error:
+        st.error("The last frame could not be analysed (the stream goes on):")
+        st.code(snapshot.error, language="text")
+    frames, faces, fps = st.columns(3)
+    frames.metric("Frames analysed", snapshot.frames)
+    fps.metric("Frames per second", f"{snapshot.fps:.1f}")
+    faces.metric("Faces now", len(snapshot.current))
+    if snapshot.frames and not snapshot.current:
+        st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
+    if snapshot.current:
+        st.dataframe(current_faces_table(snapshot), hide_index=True, width="stretch",
+                     column_config={"probability": st.column_config.ProgressColumn(
+                         "probability", format="percent", min_value=0, max_value=1)})
+    if not snapshot.empty:
+        face_charts_ui(snapshot.table(), emotions or EMOTIONS, key="live")
+
+
+def stopped_ui(session: LiveSession) -> None:
+    """After a stream: the summary, and save to the history or discard."""
+    snapshot = session.snapshot()
+    if snapshot.frames == 0:
+        return
+    st.subheader("Recording stopped")
+    st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(snapshot.summaries)} face(s).")
+    summary_table_ui(snapshot.summary()["faces"])
+    face_charts_ui(snapshot.table(), key="live-stopped")
+    left, right = st.columns([3, 1])
+    with left:
+        save_to_history_ui("live", f"Webcam {datetime.now():%Y-%m-%d %H:%M}", snapshot.summary(),
+                           snapshot.table(), key=f"live-{st.session_state.get('live_run', 0)}")
+    with right:
+        if st.button("Discard", icon=":material/delete:", key="live_discard"):
+            session.reset()
+            st.rerun()
+
+
+st.title("Live")
+st.caption("Your webcam, analysed frame by frame on this server: a box and identity per face, the dominant "
+           "emotion, a probability bar per emotion and the blink count. Nothing is stored unless you save it.")
+pipeline_settings, display_settings = settings_ui()
+session = _session()
+session.configure(pipeline_settings, display_settings)
+
+
+def _on_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """Runs on the stream's worker thread: no Streamlit calls here."""
+    annotated = session.process(frame.to_ndarray(format="bgr24"))
+    return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+
+
+ctx = webrtc_streamer(
+    key="live",
+    mode=WebRtcMode.SENDRECV,
+    rtc_configuration={"iceServers": ice_servers()},
+    media_stream_constraints={"video": True, "audio": False},
+    video_frame_callback=_on_frame,
+    async_processing=True,
+)
+playing = bool(ctx.state.playing)
+if playing and not st.session_state.get("live_was_playing"):
+    session.reset()  # a new stream starts a new recording
+    st.session_state["live_run"] = st.session_state.get("live_run", 0) + 1
+st.session_state["live_was_playing"] = playing
+
+if playing:
+    st.fragment(run_every=REFRESH_S)(live_panel)(session, display_settings.emotions)
+else:
+    if session.snapshot().frames == 0:
+        st.info("Press START to share your webcam. The video is analysed on this server and sent back annotated.")
+    stopped_ui(session)

@@ -1,0 +1,123 @@
+"""Model page: the shipped model's run record (training curves, confusion matrix, per-class scores) and a short
+model card, read from ``models/emotion``; the serving time per face is measured here, on this machine."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.common import load_classifier, model_dir
+from fer_core.errors import ModelFileError
+
+log = logging.getLogger(__name__)
+
+RUN_FILES = ("model.json", "settings.json", "history.json", "metrics.json")
+
+
+def read_run_record(folder: Path) -> tuple[dict, dict[str, str]]:
+    """The JSON files of the model folder by name, and a problem message per file that is missing or broken."""
+    record, problems = {}, {}
+    for name in RUN_FILES:
+        path = folder / name
+        try:
+            record[name] = json.loads(path.read_text())
+        except FileNotFoundError:
+            problems[name] = f"{path} is missing"
+        except (OSError, ValueError) as exc:
+            problems[name] = f"{path} cannot be read ({exc})"
+    return record, problems
+
+
+def measure_serving_ms(classifier, batch: int, repeats: int = 30) -> float:
+    """Median milliseconds per face of one batched LiteRT call on ``batch`` random faces (gray levels 0..255)."""
+    size = classifier.meta.input_size
+    faces = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 1)).astype(np.float32)
+    classifier.predict(faces)  # warm-up (allocates tensors for this batch size)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        classifier.predict(faces)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times)) / batch
+
+
+def model_card_ui(record: dict, folder: Path) -> None:
+    meta, settings = record.get("model.json", {}), record.get("settings.json", {})
+    metrics, history = record.get("metrics.json", {}), record.get("history.json", [])
+    split = metrics.get("split", "not recorded")
+    rows = [
+        ("Network", meta.get("name") or "not recorded"),
+        ("Weights", f"{meta['weights']:,}" if meta.get("weights") else "not recorded"),
+        ("Input", f"{meta.get('input_size', '?')}x{meta.get('input_size', '?')} {meta.get('color', 'gray')}, "
+                  f"gray levels {meta.get('value_range', '?')}"),
+        ("Classes", ", ".join(meta.get("labels", []))),
+        ("Training data", f"{settings.get('data', 'not recorded')} (FER2013 Training split)"),
+        ("Validation data", f"{settings.get('val', 'not recorded')}"),
+        ("Epochs run", str(len(history)) if history else "not recorded"),
+        ("Training curves", "train: the augmented Training split, per epoch; validation: the validation file above"),
+        ("Confusion matrix, per-class scores", f"{split}; n = {metrics.get('n', '?')}"),
+        ("Accuracy / macro F1", f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
+         if "accuracy" in metrics else "not recorded"),
+        ("Files", str(folder)),
+    ]
+    st.table(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
+
+
+def serving_ui() -> None:
+    try:
+        classifier = load_classifier()
+    except ModelFileError as exc:
+        st.error(f"The emotion model cannot be loaded, so its serving time cannot be measured: {exc}")
+        return
+    one, many = measure_serving_ms(classifier, 1), measure_serving_ms(classifier, 16)
+    left, right = st.columns(2)
+    left.metric("Serving time per face, one face per call", f"{one:.2f} ms")
+    right.metric("Serving time per face, 16 faces per call", f"{many:.2f} ms")
+    st.caption("Measured now on this server with the LiteRT interpreter (1 thread) on random 48x48 inputs; face "
+               "detection (about 17 ms per 640x480 frame) costs far more than classification.")
+
+
+st.title("Model")
+folder = model_dir()
+record, problems = read_run_record(folder)
+for name, problem in problems.items():
+    st.warning(f"{problem}. The figures that need it are left out; restore the model folder with "
+               "`git checkout models/` or train one with `python -m fer_core.train`.")
+st.subheader("Model card")
+model_card_ui(record, folder)
+serving_ui()
+
+history = record.get("history.json")
+if history:
+    st.subheader("Training")
+    acc, loss, lr = st.columns(3)
+    acc.plotly_chart(charts.training_curve(history, "accuracy", "Accuracy per epoch"), width="stretch")
+    loss.plotly_chart(charts.training_curve(history, "loss", "Loss per epoch"), width="stretch")
+    lr.plotly_chart(charts.training_curve(history, "learning_rate", "Learning rate per epoch", log_y=True),
+                    width="stretch")
+
+metrics = record.get("metrics.json")
+if metrics:
+    st.subheader("Validation")
+    st.caption(f"Split: {metrics.get('split', 'not recorded')}")
+    labels = metrics.get("labels", [])
+    heatmap, scores = st.columns([3, 2])
+    with heatmap:
+        if "confusion_matrix" in metrics:
+            normalise = st.toggle("Share of each true class", value=True, key="cm_normalise")
+            st.plotly_chart(charts.confusion_heatmap(metrics["confusion_matrix"], labels, normalise),
+                            width="stretch")
+    with scores:
+        per_class = metrics.get("per_class", {})
+        if per_class:
+            table = pd.DataFrame(per_class).T[["precision", "recall", "f1", "support"]]
+            table["support"] = table["support"].astype(int)
+            st.dataframe(table.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}),
+                         width="stretch")

@@ -1,0 +1,148 @@
+"""Recorded video page: upload a file, analyse it with a progress bar (cancellable), then play the annotated
+video, see each face's timeline, blink rate and summary, download the results, save them to the history."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import classifier_or_stop
+from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
+from fer_core.errors import DecodeError, FerError, NoFaceError
+from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.video import analyze_video
+
+log = logging.getLogger(__name__)
+
+VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv")
+RESULT_KEY = "recorded_result"
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """A finished analysis, held in memory (its temporary files are gone): the uploaded file's name (display
+    only), a safe stem for download names, the JSON summary, the records table and the three downloads."""
+
+    source_name: str
+    stem: str
+    summary: dict
+    table: pd.DataFrame
+    csv: bytes
+    summary_json: bytes
+    mp4: bytes
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem made only of letters, digits, ``-`` and ``_`` (for download names; never a path)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_")
+    return (stem or "video")[:60]
+
+
+def options_ui() -> int:
+    """Every frame, or every n-th; returns n."""
+    mode = st.radio("Frames to analyse", ["Every frame", "Every n-th frame"], horizontal=True, key="rec_mode")
+    if mode == "Every frame":
+        return 1
+    return int(st.number_input("n", min_value=2, max_value=30, value=3, key="rec_every",
+                               help="Analyse one frame in n: n times faster, coarser timeline and blink counts "
+                                    "(blinks last 0.1-0.4 s, so keep n small for blinks)."))
+
+
+def _mark_cancelled() -> None:
+    st.session_state["rec_cancelled"] = True
+
+
+def run_analysis(upload, every: int) -> RecordedResult | None:
+    """Analyse the upload in a fresh temporary folder (removed afterwards), showing progress. Returns None after
+    showing an error for a file that cannot be analysed.
+
+    Cancelling: the Cancel button makes Streamlit rerun the page, which stops this run at its next progress
+    update; ``analyze_video`` then removes its partial files and the temporary folder goes with the context."""
+    classifier = classifier_or_stop()
+    suffix = Path(upload.name).suffix.lower()
+    suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
+    with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
+        source = Path(tmp) / f"upload{suffix}"  # a generated name: the user's file name never becomes a path
+        with source.open("wb") as out:
+            upload.seek(0)
+            shutil.copyfileobj(upload, out, 1 << 20)
+        bar = st.progress(0.0, text="Starting the analysis...")
+        st.button("Cancel", on_click=_mark_cancelled, icon=":material/cancel:", key="rec_cancel")
+
+        def progress(done: int, total: int) -> None:
+            text = f"Analysed frame {done} of {total}" if total else f"Analysed frame {done}"
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+        try:
+            pipeline = FramePipeline(PipelineSettings(), classifier=classifier)
+            analysis = analyze_video(source, Path(tmp) / "out", every=every, pipeline=pipeline,
+                                     progress=progress, require_face=True)
+        except NoFaceError:
+            st.error(f"No face was found in {upload.name}. Faces should be frontal and at least about 40 pixels "
+                     "wide; try another file or analyse every frame.", icon=":material/face:")
+            return None
+        except DecodeError as exc:
+            st.error(f"{upload.name} cannot be read as a video: {exc}. Upload an mp4, mov, webm, avi or mkv "
+                     "file.", icon=":material/error:")
+            return None
+        except FerError as exc:
+            st.error(f"The analysis failed: {exc}", icon=":material/error:")
+            return None
+        bar.progress(1.0, text=f"Analysed {analysis.frames_analysed} frames in {analysis.seconds_taken:.1f} s")
+        outputs = analysis.outputs
+        summary = analysis.summary()
+        summary["source"] = upload.name
+        return RecordedResult(
+            source_name=upload.name, stem=safe_stem(upload.name), summary=summary,
+            table=pd.read_parquet(outputs.table_parquet), csv=outputs.table_csv.read_bytes(),
+            summary_json=json.dumps(summary, indent=1).encode(), mp4=outputs.annotated_mp4.read_bytes())
+
+
+def results_ui(result: RecordedResult) -> None:
+    summary = result.summary
+    st.subheader(f"Results: {result.source_name}")
+    st.caption(f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
+               f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
+               f"{len(summary['faces'])} face(s).")
+    for warning in summary.get("warnings", []):
+        st.warning(warning)
+    video, downloads = st.columns([3, 1])
+    with video:
+        st.video(result.mp4, format="video/mp4")
+    with downloads:
+        st.download_button("Table (CSV)", result.csv, f"{result.stem}.csv", "text/csv",
+                           icon=":material/download:", key="rec_dl_csv")
+        st.download_button("Summary (JSON)", result.summary_json, f"{result.stem}.summary.json",
+                           "application/json", icon=":material/download:", key="rec_dl_json")
+        st.download_button("Annotated video (MP4)", result.mp4, f"{result.stem}.annotated.mp4", "video/mp4",
+                           icon=":material/download:", key="rec_dl_mp4")
+    st.markdown("#### Faces")
+    summary_table_ui(summary["faces"])
+    face_charts_ui(result.table, key="recorded")
+    save_to_history_ui("video", result.source_name, summary, result.table,
+                       key=f"recorded-{st.session_state.get('rec_run', 0)}")
+
+
+st.title("Recorded video")
+st.caption("Upload a recorded interview; each face gets an identity, an emotion timeline and a blink count. "
+           "The upload is analysed in a temporary folder that is removed afterwards.")
+upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
+every = options_ui()
+if st.session_state.pop("rec_cancelled", False):
+    st.warning("Analysis cancelled.", icon=":material/cancel:")
+if upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse"):
+    st.session_state.pop(RESULT_KEY, None)
+    result = run_analysis(upload, every)
+    if result is not None:
+        st.session_state[RESULT_KEY] = result
+        st.session_state["rec_run"] = st.session_state.get("rec_run", 0) + 1
+if RESULT_KEY in st.session_state:
+    results_ui(st.session_state[RESULT_KEY])

@@ -1,0 +1,208 @@
+"""Each dashboard page under ``streamlit.testing.v1.AppTest`` (no browser): it renders, handles bad input with a
+clear message, and the history round trip works. The webrtc component is patched as STACK.md says."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer_core.store import HistoryStore
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Each test gets its own history folder; the webrtc component runs without a browser session."""
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FER_MODEL_DIR", raising=False)
+    monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        yield
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title",
+                                  "subheader") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_live_page_renders_settings_and_start_hint():
+    at = _app()
+    assert at.title[0].value == "Live"
+    assert "Press START" in at.info[0].value
+    assert at.sidebar.multiselect(key="live_emotions").value == ["Angry", "Disgust", "Fear", "Happy", "Sad",
+                                                                  "Surprise", "Neutral"]
+    at.sidebar.toggle(key="live_landmarks").set_value(True)
+    at.sidebar.slider(key="live_threshold").set_value(-0.5)
+    at.run()
+    assert not at.exception
+    session = at.session_state["live_session"]
+    assert session.display.landmarks and session.settings.detector.threshold == -0.5
+
+
+def test_live_page_offers_save_after_a_stream_and_saves(image_path, tmp_path):
+    import cv2
+
+    at = _app()
+    session = at.session_state["live_session"]
+    image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
+    for _ in range(3):
+        session.process(image)
+    at.run()
+    assert "Recording stopped" in _texts(at)
+    at.text_input(key="live-0-name").set_value("my webcam test")
+    _button(at, "Save to history").click().run()
+    assert not at.exception
+    entries = HistoryStore.in_folder(tmp_path / "data").list()
+    assert [(e.name, e.kind, e.faces) for e in entries] == [("my webcam test", "live", 1)]
+    at.button(key="live_discard").click().run()
+    assert "Press START" in at.info[0].value
+
+
+def test_recorded_page_rejects_a_text_file_and_keeps_serving():
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("notes.mp4", b"this is not a video\n" * 10, "video/mp4")
+    at.run()
+    at.button(key="rec_analyse").click().run()
+    assert not at.exception
+    assert "cannot be read as a video" in at.error[0].value
+    at.file_uploader(key="rec_upload").upload("empty.mp4", b"", "video/mp4")
+    at.run()
+    at.button(key="rec_analyse").click().run()
+    assert "cannot be read as a video" in at.error[0].value and "empty" in at.error[0].value
+    at.switch_page("views/model.py").run()  # the app still serves other pages
+    assert not at.exception and at.title[0].value == "Model"
+
+
+def test_recorded_page_says_when_no_face_is_found():
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("blank.mp4", _blank_video(), "video/mp4")
+    at.run()
+    at.button(key="rec_analyse").click().run()
+    assert not at.exception
+    assert "No face was found" in at.error[0].value
+
+
+def _blank_video() -> bytes:
+    """A 1 s grey 64x64 H.264 MP4 with no face in it."""
+    import io
+
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for _ in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
+    data = Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes()
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("d18 surprise!.mp4", data, "video/mp4")
+    at.run()
+    at.radio(key="rec_mode").set_value("Every n-th frame").run()
+    at.number_input(key="rec_every").set_value(6).run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert not at.exception, at.exception
+    result = at.session_state["recorded_result"]
+    assert result.stem == "d18_surprise"
+    assert result.summary["every"] == 6 and len(result.summary["faces"]) >= 1
+    assert result.mp4[4:8] == b"ftyp" and result.csv.startswith(b"time_s,")
+    assert json.loads(result.summary_json)["faces"]
+    assert "Results: d18 surprise!.mp4" in _texts(at)
+    _button(at, "Save to history").click().run()
+    entries = HistoryStore.in_folder(tmp_path / "data").list()
+    assert [(e.name, e.kind) for e in entries] == [("d18 surprise!.mp4", "video")]
+
+
+def test_model_page_shows_the_run_record():
+    at = _app("model")
+    assert not at.exception
+    assert at.title[0].value == "Model"
+    assert any("Serving time per face" in m.label for m in at.metric)
+    assert "Split:" in _texts(at)
+
+
+def test_a_missing_model_gives_a_page_message_and_the_app_keeps_serving(tmp_path, monkeypatch):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    monkeypatch.setenv("FER_MODEL_DIR", str(broken))
+    at = _app()
+    assert "emotion model cannot be loaded" in at.error[0].value and "model.json" in at.error[0].value
+    at.switch_page("views/model.py").run()
+    assert not at.exception and at.warning  # missing run files are named
+    at.switch_page("views/history.py").run()
+    assert not at.exception and "Nothing saved yet" in at.info[0].value
+
+
+def test_a_corrupt_model_file_gives_a_page_message(tmp_path, monkeypatch):
+    from fer_core.model_file import DEFAULT_MODEL_DIR
+
+    broken = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, broken)
+    (broken / "emotion.tflite").write_bytes(b"not a model")
+    monkeypatch.setenv("FER_MODEL_DIR", str(broken))
+    at = _app()
+    assert "emotion model cannot be loaded" in at.error[0].value
+
+
+def test_history_page_lists_opens_compares_and_deletes(tmp_path):
+    import pandas as pd
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    table = pd.DataFrame({"time_s": [0.0, 6.0], "track_id": [1, 1], "blink_count": [0, 2],
+                          **{f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise",
+                                                            "neutral")}, "p_happy": [0.4, 0.4]})
+    face = {"track_id": 1, "time_on_screen_s": 6.0, "frames": 2, "dominant_emotion": "Happy",
+            "emotion_share": {"Happy": 1.0}, "blink_count": 2, "blinks_per_minute": 20.0}
+    first = store.save("first", "video", {"faces": [face], "duration_s": 6.0}, table)
+    second = store.save("second", "live", {"faces": [dict(face, emotion_share={"Sad": 1.0})]}, table)
+    at = _app("history")
+    assert not at.exception
+    assert len(at.dataframe) >= 2
+    assert at.selectbox(key="history_open").value == second
+    at.selectbox(key="history_open").set_value(first).run()
+    assert not at.exception
+    at.button(key=f"history-delete-{first}").click().run()
+    assert not at.exception
+    assert f"Deleted entry {first}" in _texts(at)
+    assert [e.id for e in store.list()] == [second]
+
+
+def test_ice_servers_come_from_the_environment(monkeypatch):
+    from dashboard.common import ice_servers
+
+    assert ice_servers() == []
+    monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
+    assert ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
+    monkeypatch.setenv("FER_ICE_SERVERS", "{not json")
+    with pytest.raises(ValueError):
+        ice_servers()
