@@ -13,6 +13,7 @@ import numpy as np
 from fer_core.blink import BlinkDetector, BlinkSettings, eye_aspect_ratio
 from fer_core.classifier import EmotionClassifier
 from fer_core.detect import DetectorSettings, FaceDetector
+from fer_core.geometry import clip_boxes
 from fer_core.image import to_gray
 from fer_core.landmarks import FaceLandmarks, LandmarkPredictor
 from fer_core.model_file import DEFAULT_MODEL_DIR
@@ -23,12 +24,16 @@ from fer_core.track import IouTracker, TrackerSettings
 @dataclass(frozen=True)
 class PipelineSettings:
     """``smoothing``: weight of the past in an exponential moving average of each face's probabilities
-    (0 = raw per-frame output; 0.6 steadies a live view at the cost of about 3 frames of lag)."""
+    (0 = raw per-frame output; 0.6 steadies a live view at the cost of about 3 frames of lag).
+    ``detect_every``: run the face detector (the costly step) on every n-th frame only; in between, each face seen
+    in the previous frame is followed by refitting its landmarks and moving its box with them. The detector also
+    runs whenever no face is being followed. 1 detects on every frame."""
 
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     blink: BlinkSettings = field(default_factory=BlinkSettings)
     smoothing: float = 0.0
+    detect_every: int = 3
     model_dir: str = str(DEFAULT_MODEL_DIR)
 
 
@@ -50,17 +55,32 @@ class FramePipeline:
         self.detector = FaceDetector(settings.detector)
         self.landmarks = LandmarkPredictor()
         self.tracker = IouTracker(settings.tracker)
+        self.reset()
 
     def reset(self) -> None:
         """Forget every face (identities restart at 1)."""
         self.tracker.reset()
+        self._frames_since_detection = 0
+        self._last_time: float | None = None
 
     def process(self, image: np.ndarray, time_s: float, frame_index: int) -> FrameResult:
+        """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds."""
         gray = to_gray(image)
-        detections = self.detector.detect(gray)
-        tracks, _ended = self.tracker.update(detections.boxes, time_s)
-        shapes = self.landmarks.predict(gray, detections.boxes)
-        probabilities = self.classifier.classify(gray, detections.boxes)
+        followed = [t for t in self.tracker.tracks.values() if t.last_seen_s == self._last_time]
+        if followed and self._frames_since_detection + 1 < self.settings.detect_every:
+            self._frames_since_detection += 1
+            tracks, boxes, scores, shapes = self._follow(gray, followed, time_s)
+        else:
+            self._frames_since_detection = 0
+            detections = self.detector.detect(gray)
+            tracks, _ended = self.tracker.update(detections.boxes, time_s)
+            boxes, scores = detections.boxes, detections.scores
+            shapes = self.landmarks.predict(gray, boxes)
+            for track, shape, score in zip(tracks, shapes, scores):
+                track.state["landmark_centre"] = shape.points.mean(axis=0)
+                track.state["detection_score"] = float(score)
+        self._last_time = time_s
+        probabilities = self.classifier.classify(gray, boxes)
         labels = self.classifier.labels
         records, landmarks = [], {}
         for i, track in enumerate(tracks):
@@ -69,15 +89,30 @@ class FramePipeline:
             blinks = track.state.setdefault("blink", BlinkDetector(self.settings.blink))
             blink = blinks.update(ear, time_s)
             best = int(np.argmax(p))
-            x1, y1, x2, y2 = (int(v) for v in detections.boxes[i])
+            x1, y1, x2, y2 = (int(v) for v in boxes[i])
             records.append(FaceRecord(
                 time_s=float(time_s), frame_index=int(frame_index), track_id=track.track_id,
-                x1=x1, y1=y1, x2=x2, y2=y2, detection_score=float(detections.scores[i]),
+                x1=x1, y1=y1, x2=x2, y2=y2, detection_score=float(scores[i]),
                 probabilities=tuple(float(v) for v in p), emotion=labels[best], emotion_probability=float(p[best]),
                 ear=ear, eyes_closed=blink.closed, blink=blink.blink, blink_count=blink.count))
             landmarks[track.track_id] = shapes[i]
         records.sort(key=lambda r: r.track_id)
         return FrameResult(records, landmarks)
+
+    def _follow(self, gray: np.ndarray, tracks: list, time_s: float):
+        """Refit the landmarks of each followed face in its last box and move the box by the landmarks' shift."""
+        height, width = gray.shape[:2]
+        shapes = self.landmarks.predict(gray, np.stack([t.box for t in tracks]))
+        boxes = []
+        for track, shape in zip(tracks, shapes):
+            centre = shape.points.mean(axis=0)
+            dx, dy = np.round(centre - track.state.get("landmark_centre", centre)).astype(np.int64)
+            box = clip_boxes(track.box + np.array([dx, dy, dx, dy]), width, height)[0]
+            self.tracker.follow(track, box, time_s)
+            track.state["landmark_centre"] = centre
+            boxes.append(box)
+        scores = np.array([t.state.get("detection_score", 0.0) for t in tracks])
+        return tracks, np.stack(boxes), scores, shapes
 
     def _smooth(self, state: dict, p: np.ndarray) -> np.ndarray:
         alpha = self.settings.smoothing

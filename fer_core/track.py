@@ -42,6 +42,10 @@ class IouTracker:
         self.tracks: dict[int, Track] = {}
         self._next_id = 1
 
+    def follow(self, track: Track, box: np.ndarray, time_s: float) -> None:
+        """Move a live track to ``box`` (4,) found without the detector (by following its landmarks)."""
+        track.box, track.last_seen_s = np.asarray(box, dtype=np.int64), time_s
+
     def update(self, boxes: np.ndarray, time_s: float) -> tuple[list[Track], list[Track]]:
         """Match boxes to live tracks; returns (the track of each box, in box order; tracks that ended now)."""
         boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)

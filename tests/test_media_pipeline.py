@@ -137,3 +137,12 @@ def test_analysis_writes_table_summary_and_playable_video(pipeline, video_path, 
         frames = list(container.decode(stream))
     assert len(frames) == analysis.frames_analysed
     assert frames[-1].time == pytest.approx(analysis.records[-1].time_s, abs=0.05)
+
+
+@pytest.mark.parametrize("detect_every", [1, 3])
+def test_following_between_detections_keeps_identities_and_blinks(video_path, detect_every):
+    pipeline = FramePipeline(PipelineSettings(detect_every=detect_every))
+    analysis = analyze_video(video_path("liveportrait_d12_talking.mp4"), pipeline=pipeline)
+    assert [f.track_id for f in analysis.faces] == [1]  # head motion and a few faceless frames: one identity
+    blinks = analysis.faces[0].blink_count
+    assert 1 <= blinks <= 3
