@@ -1,0 +1,49 @@
+"""Serving time of the emotion classifier per face, on one CPU core, through LiteRT (as the dashboard serves it).
+
+    python bench/classifier_speed.py [--model models/emotion] [--repeats 200]
+
+Times ``EmotionClassifier.predict`` on real FER2013 PublicTest faces in batches of 1, 2 and 4 faces (one call per
+frame), and prints the median and the 10th-90th percentile per face in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fer_core.classifier import EmotionClassifier  # noqa: E402
+from fer_core.model_file import DEFAULT_MODEL_DIR  # noqa: E402
+
+DEFAULT_FACES = Path(os.environ.get("FER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES / "fer2013" / "val.npz")
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+    faces = np.load(args.faces)["x"][:64, ..., None].astype(np.float32)
+    classifier = EmotionClassifier(args.model, num_threads=1)
+    print(f"model {args.model} ({classifier.meta.weights} weights), LiteRT, 1 thread")
+    for batch in (1, 2, 4):
+        times = []
+        for i in range(args.repeats + 10):
+            x = faces[(i * batch) % 60:(i * batch) % 60 + batch]
+            started = time.perf_counter()
+            classifier.predict(x)
+            if i >= 10:  # warm-up calls excluded
+                times.append((time.perf_counter() - started) / batch * 1000)
+        p10, p50, p90 = np.percentile(times, [10, 50, 90])
+        print(f"{batch} face(s) per call: {p50:.3f} ms per face (p10 {p10:.3f}, p90 {p90:.3f})")
+
+
+if __name__ == "__main__":
+    main()
