@@ -94,9 +94,9 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def _upright_turns(frame) -> int:
-    """Quarter turns clockwise that make ``frame`` upright, from its display-matrix rotation (counter-clockwise
-    degrees as FFmpeg reports them)."""
-    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    """Quarter turns clockwise that make ``frame`` upright. PyAV's ``frame.rotation`` is the display matrix's
+    angle, counter-clockwise (a phone's portrait video, tagged "rotate 90", reports -90)."""
+    rotation = -int(round(getattr(frame, "rotation", 0) or 0)) % 360
     return (rotation // 90) % 4
 
 

@@ -170,3 +170,22 @@ def test_corrupt_model_files(tmp_path):
     (tmp_path / MODEL_FILE).write_bytes(b"\x00" * 1000)
     with pytest.raises(ModelFileError, match="not a valid LiteRT model"):
         EmotionClassifier(tmp_path)
+
+
+def test_rotated_phone_video_is_decoded_upright(tmp_path, image_path):
+    import struct
+
+    face = cv2.resize(read_image(image_path("happy_fer_justin.jpg")), (320, 320))
+    stored = np.ascontiguousarray(np.rot90(face, k=1))  # a phone stores the picture sideways ...
+    path = synthetic_video(tmp_path / "phone.mp4", [stored] * 3)
+    data = path.read_bytes()
+    identity = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    rotate_90 = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # ... and tags "rotate 90"
+    at = data.find(identity, data.find(b"tkhd"))
+    path.write_bytes(data[:at] + rotate_90 + data[at + 36:])
+    assert probe_video(path).rotation == 90
+    frame = next(iter_frames(path)).image
+    from fer_core.detect import FaceDetector
+    from fer_core.image import to_gray
+    assert len(FaceDetector().detect(to_gray(frame))) == 1  # dlib's frontal detector finds upright faces only
+    assert len(FaceDetector().detect(to_gray(stored))) == 0
