@@ -189,3 +189,13 @@ def test_rotated_phone_video_is_decoded_upright(tmp_path, image_path):
     from fer_core.image import to_gray
     assert len(FaceDetector().detect(to_gray(frame))) == 1  # dlib's frontal detector finds upright faces only
     assert len(FaceDetector().detect(to_gray(stored))) == 0
+
+
+def test_variable_frame_rate_timestamps_stay_true(tmp_path):
+    times = [0.0, 0.04, 0.08, 0.30, 0.32, 1.00, 1.50, 1.52, 2.75]
+    rng = np.random.default_rng(2)
+    with Mp4Writer(tmp_path / "vfr.mp4", fps=25) as writer:
+        for t in times:
+            writer.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), t)
+    decoded = [f.time_s for f in iter_frames(tmp_path / "vfr.mp4")]
+    assert decoded == pytest.approx(times, abs=1e-3)
