@@ -1,0 +1,35 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_analyze_writes_the_files_it_names(video_path, tmp_path):
+    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
+               "--every", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["wifs2018_demo_0001_blink.annotated.mp4", "wifs2018_demo_0001_blink.csv",
+                     "wifs2018_demo_0001_blink.parquet", "wifs2018_demo_0001_blink.summary.json"]
+    summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
+    assert summary["every"] == 2 and summary["frames_analysed"] == 96 and len(summary["faces"]) == 1
+    assert "face #1" in done.stderr
+
+
+def test_analyze_refuses_a_text_file_with_a_message(tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    done = run("analyze", str(tmp_path / "notes.mp4"), "--out", str(tmp_path / "out"), "--quiet")
+    assert done.returncode == 2
+    assert "notes.mp4: not a readable video" in done.stderr
+    assert "Traceback" not in done.stderr
