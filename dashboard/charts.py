@@ -47,7 +47,7 @@ def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
                         line=dict(color=face_colour(int(track_id)), width=2))
     top = max(40.0, float(rates["blinks_per_minute"].max()) * 1.1) if len(rates) else 40.0
     fig.update_layout(title="Blink rate per face (from 5 s on screen)", xaxis_title="time (s)",
-                      yaxis=dict(title="blinks per minute", range=[0, top]), **_LAYOUT)
+                      yaxis=dict(title="blinks per minute", range=[-1, top]), **_LAYOUT)
     return fig
 
 
@@ -71,7 +71,7 @@ def training_curve(history: list[dict], metric: str, title: str, log_y: bool = F
             fig.add_scatter(x=epochs, y=values, mode="lines+markers", name=name)
     fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1, tickformat=".0e")
     return fig
 
 

@@ -26,10 +26,10 @@ def summary_table(faces: list[dict]) -> pd.DataFrame:
     for face in faces:
         rate = face.get("blinks_per_minute")
         row = {"face": f"#{face['track_id']}", "on screen (s)": round(face["time_on_screen_s"], 1),
-               "frames": face["frames"], "dominant emotion": face["dominant_emotion"]}
+               "frames": face["frames"], "dominant emotion": face["dominant_emotion"],
+               "blinks": face["blink_count"], "blinks/min": None if rate is None else round(rate, 1),
+               "vs typical 10-26/min": compare_blink_rate(rate)}
         row.update({e: face["emotion_share"].get(e, 0.0) for e in EMOTIONS})
-        row.update({"blinks": face["blink_count"], "blinks/min": None if rate is None else round(rate, 1),
-                    "vs typical 10-26/min": compare_blink_rate(rate)})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -39,8 +39,8 @@ def summary_table_ui(faces: list[dict]) -> None:
         st.info("No face was found.")
         return
     st.dataframe(summary_table(faces), hide_index=True, width="stretch",
-                 column_config={e: st.column_config.ProgressColumn(e, format="percent", min_value=0, max_value=1)
-                                for e in EMOTIONS})
+                 column_config={e: st.column_config.ProgressColumn(e, format="percent", min_value=0, max_value=1,
+                                                                 width="small") for e in EMOTIONS})
     st.caption(f"Emotion columns: share of analysed frames in which it was the dominant emotion. Blinks/min needs "
                f"at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}; webcam lighting and the model's blink "
                "detector add their own error.")

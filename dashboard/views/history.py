@@ -81,7 +81,7 @@ if not entries:
     st.info("Nothing saved yet.")
     st.stop()
 
-st.dataframe(pd.DataFrame([{"id": e.id, "name": e.name, "kind": e.kind, "saved (UTC)": e.created_at,
+st.dataframe(pd.DataFrame([{"id": e.id, "name": e.name, "kind": e.kind, "saved (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
                             "faces": e.faces, "seconds": round(e.duration_s, 1)} for e in entries]),
              hide_index=True, width="stretch")
 by_id = {e.id: e for e in entries}
