@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -37,7 +38,7 @@ SCREENSHOTS = Path(os.environ.get("FER_SCREENSHOT_DIR", ROOT / "artifacts" / "sc
 WEBCAM_VIDEO = "fer_woman2.mp4"  # one face, talking, several expressions and blinks
 UPLOAD_VIDEO = "composite_two_faces_d3_d18.mp4"  # two faces at once
 INNER = os.environ.get(INNER_ENV) == "1"
-INNER_TESTS = 3
+INNER_TESTS = 4
 
 
 def _why_not_runnable() -> str | None:
@@ -252,8 +253,27 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     _shot(page, "live_stopped_saved")
 
 
+def _upload_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
+
+
+@pytestmark_inner
+def test_recorded_video_analysis_can_be_cancelled(page, server, video_path):
+    before = _upload_folders()
+    page.goto(f"{server['url']}/recorded")
+    page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+    page.locator('input[type="file"]').set_input_files(str(video_path(WEBCAM_VIDEO)))
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Analysed frame").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Analysis cancelled.").wait_for()
+    assert page.get_by_text("Results:").count() == 0
+    _wait_for(lambda: _upload_folders() <= before, 30, "the temporary upload folder to be removed")
+
+
 @pytestmark_inner
 def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path, tmp_path):
+    before = _upload_folders()
     page.goto(f"{server['url']}/recorded")
     page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
     page.locator('input[type="file"]').set_input_files(str(video_path(UPLOAD_VIDEO)))
@@ -285,6 +305,7 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     metrics["recorded_faces"] = len(summary["faces"])
     metrics["recorded_frames_analysed"] = summary["frames_analysed"]
     _shot(page, "recorded_results")
+    assert _upload_folders() <= before, "the temporary upload folder was left behind"
     page.get_by_role("button", name="Save to history").click()
     page.get_by_text("Saved to the history as entry").wait_for()
 

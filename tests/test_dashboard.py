@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -125,6 +126,7 @@ def _blank_video() -> bytes:
 
 def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     data = Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes()
+    uploads_before = set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
     at = _app("recorded")
     at.file_uploader(key="rec_upload").upload("d18 surprise!.mp4", data, "video/mp4")
     at.run()
@@ -138,6 +140,7 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert result.mp4[4:8] == b"ftyp" and result.csv.startswith(b"time_s,")
     assert json.loads(result.summary_json)["faces"]
     assert "Results: d18 surprise!.mp4" in _texts(at)
+    assert set(Path(tempfile.gettempdir()).glob("fer-upload-*")) <= uploads_before  # temporary files removed
     _button(at, "Save to history").click().run()
     entries = HistoryStore.in_folder(tmp_path / "data").list()
     assert [(e.name, e.kind) for e in entries] == [("d18 surprise!.mp4", "video")]
