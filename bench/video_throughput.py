@@ -1,0 +1,105 @@
+"""Whole-video analysis throughput: ``fer_core.video.analyze_video`` against the `fer` package's ``Video`` analysis.
+
+    .venv/bin/python bench/video_throughput.py [--quick] [--repeats 2] [--no-fer] [--json OUT] [CLIP ...]
+
+For each 30 fps clip (default: liveportrait_d3_expressions, wifs2018_demo_0001_blink, composite_two_faces_d3_d18;
+``--quick``: the blink clip only), every frame at the file's own resolution: frames per second and multiple of real
+time (video duration / analysis time) of
+
+* ours: ``analyze_video(FILE, OUT, pipeline=...)`` writing the CSV, Parquet, summary JSON and the annotated H.264 MP4;
+  the pipeline (models) is built once beforehand, as the dashboard does; the best and the median of ``--repeats``;
+* fer: ``bench/fer_peer.py video FILE`` in .venv-fer (see bench/setup_fer_env.sh), skipped when that environment is
+  absent: ``Video.analyze`` writing its annotated video, imports and model loading excluded likewise.
+
+Both use the whole machine (no pinning); the ratio ours/fer is measured in the same run, on the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import frames as bench  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
+from fer_core.video import analyze_video  # noqa: E402
+
+FER_PYTHON = bench.ROOT / ".venv-fer" / "bin" / "python"
+
+
+def time_ours(path: Path, pipeline: FramePipeline, repeats: int) -> dict:
+    seconds, analysis = [], None
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as out:
+            started = time.perf_counter()
+            analysis = analyze_video(path, out, pipeline=pipeline)
+            seconds.append(time.perf_counter() - started)
+            mp4_bytes = analysis.outputs.annotated_mp4.stat().st_size
+    frames, duration = analysis.frames_analysed, analysis.duration_s
+    best, median = min(seconds), float(np.median(seconds))
+    return {"frames": frames, "duration_s": duration, "seconds": seconds, "frames_per_second": frames / median,
+            "real_time": duration / median, "best_frames_per_second": frames / best,
+            "faces": len(analysis.faces), "records": len(analysis.records), "mp4_bytes": mp4_bytes}
+
+
+def time_fer(path: Path) -> dict | None:
+    if not FER_PYTHON.is_file():
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        done = subprocess.run([str(FER_PYTHON), str(Path(__file__).with_name("fer_peer.py")), "video", str(path),
+                               "--json", out.name], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"  fer failed ({done.returncode}): {done.stderr[-800:]}")
+            return None
+        return json.loads(Path(out.name).read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("clips", nargs="*", help="video names in the shared media folder")
+    parser.add_argument("--quick", action="store_true", help="the blink clip only, one repeat")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-fer", action="store_true", help="skip the fer peer")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    clips = args.clips or (["wifs2018_demo_0001_blink.mp4"] if args.quick else list(bench.CLIPS))
+    repeats = 1 if args.quick else args.repeats
+
+    print(f"machine: {bench.machine()}")
+    pipeline = FramePipeline(PipelineSettings())
+    analyze_video(bench.video_path(clips[0]), None, pipeline=pipeline, write_video=False)  # warm-up
+    results = {"machine": bench.machine(), "clips": {}}
+    for name in clips:
+        path = bench.video_path(name)
+        ours = time_ours(path, pipeline, repeats)
+        print(f"\n{name}: {ours['frames']} frames, {ours['duration_s']:.1f} s of video")
+        print(f"  ours  {ours['frames_per_second']:6.1f} frames/s  {ours['real_time']:5.2f}x real time  "
+              f"(runs {', '.join(f'{s:.2f}' for s in ours['seconds'])} s; {ours['faces']} face(s), "
+              f"MP4 {ours['mp4_bytes'] / 1e6:.2f} MB)")
+        fer = None if args.no_fer else time_fer(path)
+        if fer is not None:
+            ratio = ours["frames_per_second"] / fer["frames_per_second"]
+            print(f"  fer   {fer['frames_per_second']:6.1f} frames/s  {fer['real_time']:5.2f}x real time  "
+                  f"({fer['seconds']:.2f} s)")
+            print(f"  ours / fer: {ratio:.1f}x")
+            ours["vs_fer"] = ratio
+        elif not args.no_fer:
+            print(f"  fer: skipped ({FER_PYTHON} absent: bash bench/setup_fer_env.sh)")
+        results["clips"][name] = {"ours": ours, "fer": fer}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
