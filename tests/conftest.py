@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# aiortc (under streamlit-webrtc) segfaults in pylibsrtp's import when TensorFlow was imported first in the same
+# process (both bring their own TLS/crypto symbols); the training tests import TensorFlow, the dashboard tests
+# aiortc. Importing aiortc first is safe in either order of tests.
+import aiortc  # noqa: E402,F401  isort: skip
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 MEDIA = SHARED_DATA / "media"

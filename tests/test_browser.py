@@ -152,7 +152,7 @@ def server(tmp_path_factory):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-    logging.getLogger(__name__).info("server log tail:\n%s", log_path.read_text()[-2000:])
+    log.info("server log tail:\n%s", log_path.read_text()[-2000:])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.common import data_dir, history_store
+from dashboard.common import history_store
 from dashboard.components import face_charts_ui, summary_table_ui
 from fer_core.labels import EMOTIONS
 from fer_core.store import Entry, EntryInfo
