@@ -1,0 +1,275 @@
+"""The browser tests proper, run by ``tests/test_browser.py`` inside a private network namespace (WebRTC needs an
+address other than 127.0.0.1). In file order, sharing one server and one browser: the live stream comes back
+annotated with faces found and charts drawn, then saved; a recorded-video analysis is cancelled, then one runs to
+the end and its downloads are checked; the history and model pages render. Screenshots are saved as it goes.
+Nothing here asserts on wall-clock times; the measured numbers go to ``browser_metrics.json``.
+
+Run by hand (as root): ``unshare -n bash -c 'ip link set lo up; ip addr add 127.0.0.2/8 dev lo;
+.venv/bin/python -m pytest -q tests/browser_e2e.py'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("FER_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(os.environ.get("FER_SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
+WEBCAM_VIDEO = "fer_woman2.mp4"  # one face, talking, several expressions and blinks
+UPLOAD_VIDEO = "composite_two_faces_d3_d18.mp4"  # two faces at once
+
+
+def write_y4m(source: Path, target: Path, seconds: float = 6.0, size: tuple[int, int] = (640, 480),
+              fps: int = 30) -> Path:
+    """The first ``seconds`` of ``source`` as a raw YUV 4:2:0 .y4m file at ``size`` (W, H) and ``fps``, each frame
+    fitted inside the size on black (chromium loops the file as its fake webcam)."""
+    import av
+
+    width, height = size
+    with av.open(str(source)) as container, target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        stream = container.streams.video[0]
+        written, step, next_t = 0, 1.0 / fps, 0.0
+        for frame in container.decode(stream):
+            t = float(frame.pts * frame.time_base) if frame.pts is not None else written * step
+            if t + 1e-6 < next_t:
+                continue
+            image = frame.to_ndarray(format="bgr24")
+            scale = min(width / image.shape[1], height / image.shape[0])
+            resized = cv2.resize(image, (round(image.shape[1] * scale) // 2 * 2,
+                                         round(image.shape[0] * scale) // 2 * 2), interpolation=cv2.INTER_AREA)
+            canvas = np.zeros((height, width, 3), np.uint8)
+            y0, x0 = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+            canvas[y0:y0 + resized.shape[0], x0:x0 + resized.shape[1]] = resized
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes())
+            written += 1
+            next_t += step
+            if written >= seconds * fps:
+                break
+    if written == 0:
+        raise RuntimeError(f"{source}: no frame decoded")
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard served by ``streamlit run`` on a free port, with its own history folder."""
+    tmp = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    log_path = tmp / "streamlit.log"
+    env = {**os.environ, "FER_DATA_DIR": str(tmp / "data")}
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.5)
+        yield {"url": url, "log": log_path, "data": tmp / "data"}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log.info("server log tail:\n%s", log_path.read_text()[-2000:])
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, video_path):
+    from playwright.sync_api import sync_playwright
+
+    webcam = write_y4m(video_path(WEBCAM_VIDEO), tmp_path_factory.mktemp("webcam") / "webcam.y4m")
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    context.set_default_timeout(60_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    values: dict = {}
+    yield values
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "browser_metrics.json").write_text(json.dumps(values, indent=1))
+
+
+def _shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _metric(page, label: str) -> str:
+    """The value of the ``st.metric`` with this label."""
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _client_frames(frame) -> int:
+    """Frames the browser has shown of the returned (annotated) stream."""
+    return frame.locator("video").first.evaluate(
+        "v => v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0")
+
+
+def test_live_stream_comes_back_annotated(page, server, metrics):
+    page.goto(server["url"])
+    page.get_by_role("heading", name="Live", exact=True).wait_for()
+    component = page.frame_locator("iframe").first
+    component.get_by_role("button", name="START").click(timeout=120_000)
+    started = time.monotonic()
+    # The annotated stream plays in the component's <video>.
+    _wait_for(lambda: component.locator("video").first.evaluate("v => v.readyState >= 2 && v.videoWidth > 0"),
+              120, "the returned video to play")
+    metrics["first_frame_after_start_s"] = round(time.monotonic() - started, 2)
+    # The server analyses frames and finds the face (the live panel refreshes every second).
+    _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 120, "the live numbers")
+    _wait_for(lambda: int(_metric(page, "Frames analysed")) > 30, 120, "30 analysed frames")
+    _wait_for(lambda: int(_metric(page, "Faces now")) >= 1, 60, "a face in the live stream")
+    # Charts appear once faces have data; let a few seconds pass so the blink rate has points.
+    _wait_for(lambda: page.locator('[data-testid="stPlotlyChart"]').count() >= 2, 60, "the live charts")
+    frames_before = _client_frames(component)
+    t0 = time.monotonic()
+    time.sleep(5)
+    frames_after = _client_frames(component)
+    metrics["client_frames_per_second"] = round((frames_after - frames_before) / (time.monotonic() - t0), 1)
+    metrics["server_frames_per_second"] = float(_metric(page, "Frames per second"))
+    assert frames_after > frames_before, "no new annotated frames reached the browser"
+    assert page.get_by_text("Face #1").first.is_visible()
+    _wait_for(lambda: int(_metric(page, "Faces now")) >= 1, 30, "a face in the latest frame")
+    _shot(page, "live_streaming")
+    component.locator("video").first.screenshot(path=str(SCREENSHOTS / "live_annotated_frame.png"))
+    metrics["frames_analysed_live"] = int(_metric(page, "Frames analysed"))
+    component.get_by_role("button", name="STOP").click()
+    page.get_by_text("Recording stopped").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Save to history").click()
+    page.get_by_text("Saved to the history as entry").wait_for()
+    _shot(page, "live_stopped_saved")
+
+
+def _upload_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
+
+
+def test_recorded_video_analysis_can_be_cancelled(page, server, video_path):
+    before = _upload_folders()
+    page.goto(f"{server['url']}/recorded")
+    page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+    page.locator('input[type="file"]').set_input_files(str(video_path(WEBCAM_VIDEO)))
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Analysed frame").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Analysis cancelled.").wait_for()
+    assert page.get_by_text("Results:").count() == 0
+    _wait_for(lambda: _upload_folders() <= before, 30, "the temporary upload folder to be removed")
+
+
+def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path, tmp_path):
+    before = _upload_folders()
+    page.goto(f"{server['url']}/recorded")
+    page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+    page.locator('input[type="file"]').set_input_files(str(video_path(UPLOAD_VIDEO)))
+    page.get_by_text("Every n-th frame").click()
+    number = page.get_by_label("n", exact=True)
+    number.fill("3")
+    number.press("Enter")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Results:").wait_for(timeout=600_000)
+    page.get_by_role("button", name="Save to history").wait_for()  # the last element of the results
+    page.locator("video").first.wait_for()
+    _wait_for(lambda: page.locator("video").first.evaluate("v => v.readyState >= 1 && v.duration > 0"), 60,
+              "the annotated video to load in the page")
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    downloads = {}
+    for label in ("Table (CSV)", "Summary (JSON)", "Annotated video (MP4)"):
+        with page.expect_download() as info:
+            page.get_by_role("button", name=label).click()
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        downloads[label] = target
+    rows = list(csv.DictReader(io.StringIO(downloads["Table (CSV)"].read_text())))
+    assert rows and {"time_s", "track_id", "emotion", "p_happy", "blink_count"} <= set(rows[0])
+    assert len({r["track_id"] for r in rows}) >= 2  # both faces of the composite video
+    summary = json.loads(downloads["Summary (JSON)"].read_text())
+    assert summary["every"] == 3 and len(summary["faces"]) >= 2
+    assert downloads["Annotated video (MP4)"].read_bytes()[4:8] == b"ftyp"
+    assert downloads["Table (CSV)"].name == "composite_two_faces_d3_d18.csv"
+    metrics["recorded_faces"] = len(summary["faces"])
+    metrics["recorded_frames_analysed"] = summary["frames_analysed"]
+    _shot(page, "recorded_results")
+    assert _upload_folders() <= before, "the temporary upload folder was left behind"
+    page.get_by_role("button", name="Save to history").click()
+    page.get_by_text("Saved to the history as entry").wait_for()
+
+
+def test_history_and_model_pages(page, server):
+    page.goto(f"{server['url']}/history")
+    page.get_by_role("heading", name="History", exact=True).wait_for()
+    page.get_by_role("tab", name="Compare two").click()
+    page.get_by_text("Share of time per emotion (all faces)").first.wait_for()
+    _shot(page, "history_compare")
+    page.goto(f"{server['url']}/model")
+    page.get_by_role("heading", name="Model card").wait_for()
+    page.get_by_text("Serving time per face, one face per call").wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').nth(3).wait_for()
+    _shot(page, "model")
