@@ -138,7 +138,16 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     settings = TrainSettings(**{**asdict(settings), "versions": {
         "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
         "numpy": np.__version__}})
-    (out_dir / "settings.json").write_text(json.dumps(asdict(settings), indent=1))
+    record = asdict(settings)
+    previous = out_dir / "settings.json"
+    history = out_dir / "history.json"
+    best_so_far = None
+    if (out_dir / "backup").exists() and previous.exists():  # resuming: keep what the earlier epochs ran with
+        old = json.loads(previous.read_text())
+        rows = json.loads(history.read_text()) if history.exists() else []
+        record["earlier_settings"] = [*old.pop("earlier_settings", []), {**old, "until_epoch": len(rows)}]
+        best_so_far = max((r["val_accuracy"] for r in rows), default=None)  # best.keras must not regress
+    previous.write_text(json.dumps(record, indent=1))
     keras.utils.set_random_seed(settings.seed)
 
     train_faces = load_faces(settings.data, usage="Training")
@@ -155,7 +164,8 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     best = out_dir / "best.keras"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=settings.lr_factor,
                                           patience=settings.lr_patience, min_lr=settings.min_learning_rate),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.early_stop_patience),
