@@ -83,7 +83,8 @@ def run_video(path: Path, library_defaults: bool = False) -> dict:
     capture = cv2.VideoCapture(str(path))
     frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
     capture.release()
-    result = {"file": path.name, "library_defaults": library_defaults, "seconds": seconds, "cpu_seconds": cpu_seconds, "frames": frames, "fps_video": fps,
+    result = {"file": path.name, "library_defaults": library_defaults, "seconds": seconds, "cpu_seconds": cpu_seconds,
+              "frames": frames, "fps_video": fps,
               "frames_per_second": frames / seconds, "real_time": frames / fps / seconds,
               "rows": int(len(data)), "written": written}
     print(f"fer Video.analyze {path.name}: {frames} frames in {seconds:.2f} s (CPU {cpu_seconds:.2f} s) = "

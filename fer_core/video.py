@@ -237,5 +237,5 @@ class _WriterThread:
     def abort(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - the error being handled matters more than a failed encoder
+        except Exception:  # the error being handled matters more than a failed encoder
             log.debug("encoder failed while aborting", exc_info=True)
