@@ -39,7 +39,8 @@ from fer_core.model_file import MODEL_FILE, MODEL_META, ModelMeta
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA = os.environ.get("FER_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared/data/fer2013"))
+SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT_DATA = str(SHARED_DATA / "fer2013")
 
 
 @dataclass(frozen=True)
