@@ -38,15 +38,34 @@ def predict_faces(model: Path, faces: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate([classifier.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
-def evaluate(model: Path, data: LabelledFaces) -> dict:
-    """The classification report (see :func:`fer_core.metrics.classification_report`) of ``model`` on ``data``."""
-    probabilities = predict_faces(model, data.x)
-    return {"model": str(model), "data": data.source, **classification_report(data.y, probabilities.argmax(1))}
+def not_in(faces: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """bool (N,): which of ``faces`` (N, 48, 48) have no pixel-identical copy in ``other`` (M, 48, 48)."""
+    seen = {face.tobytes() for face in other}
+    return np.array([face.tobytes() not in seen for face in faces], dtype=bool)
+
+
+def evaluate(model: Path, data: LabelledFaces, training: LabelledFaces | None = None) -> dict:
+    """The classification report (see :func:`fer_core.metrics.classification_report`) of ``model`` on ``data``.
+
+    With ``training``, also the accuracy on the faces of ``data`` that have no pixel-identical copy in the training
+    split (FER2013's PublicTest shares 280 images with Training), as ``unseen_faces``."""
+    predicted = predict_faces(model, data.x).argmax(1)
+    report = {"model": str(model), "data": data.source, **classification_report(data.y, predicted)}
+    if training is not None:
+        keep = not_in(data.x, training.x)
+        report["unseen_faces"] = {"n": int(keep.sum()), "accuracy": float((predicted[keep] == data.y[keep]).mean()),
+                                  "excluded_copies_of": training.source}
+    return report
 
 
 def format_report(report: dict) -> str:
     lines = [f"{report['data']}: {report['n']} faces, accuracy {report['accuracy']:.4f}, "
-             f"macro F1 {report['macro_f1']:.4f}", "", f"{'':10s} precision  recall      f1  support"]
+             f"macro F1 {report['macro_f1']:.4f}"]
+    if "unseen_faces" in report:
+        unseen = report["unseen_faces"]
+        lines.append(f"without copies of {unseen['excluded_copies_of']}: {unseen['n']} faces, "
+                     f"accuracy {unseen['accuracy']:.4f}")
+    lines += ["", f"{'':10s} precision  recall      f1  support"]
     for label, row in report["per_class"].items():
         lines.append(f"{label:10s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:8d}")
     lines += ["", "confusion matrix (rows true, columns predicted)", "      " + "".join(f"{e[:4]:>6s}" for e in EMOTIONS)]
@@ -59,11 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="model folder or .keras file")
     parser.add_argument("--data", type=Path, required=True, help=".npz, fer2013.csv or folder of class folders")
     parser.add_argument("--usage", default="PublicTest", help="rows of a fer2013.csv to use (default PublicTest)")
+    parser.add_argument("--exclude-copies-in", type=Path, default=None, metavar="TRAINING",
+                        help="also report accuracy on the faces with no pixel-identical copy in this split")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        report = evaluate(args.model, load_faces(args.data, usage=args.usage))
+        training = load_faces(args.exclude_copies_in, usage="Training") if args.exclude_copies_in else None
+        report = evaluate(args.model, load_faces(args.data, usage=args.usage), training)
     except FerError as exc:
         log.error("%s", exc)
         return 2

@@ -177,14 +177,30 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
               validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)
     log.info("training took %.0f s", time.time() - started)
 
-    model = keras.models.load_model(best)
-    probabilities = model.predict(val_faces.x[..., None].astype("float32"), batch_size=512, verbose=0)
-    metrics = {"split": f"PublicTest ({val_faces.source}); used for checkpoint selection and early stopping",
-               **classification_report(val_faces.y, probabilities.argmax(1))}
+    return finish_run(out_dir, train_faces, val_faces)
+
+
+def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces) -> dict:
+    """Evaluate ``out_dir/best.keras`` on the validation split, write ``metrics.json``, convert the checkpoint for
+    serving and remove the resume state. Returns the metrics."""
+    import keras
+
+    from fer_core.evaluate import not_in
+
+    model = keras.models.load_model(out_dir / "best.keras")
+    predicted = model.predict(val_faces.x[..., None].astype("float32"), batch_size=512, verbose=0).argmax(1)
+    unseen = not_in(val_faces.x, train_faces.x)
+    metrics = {"split": f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
+                        "stopping, never trained on",
+               **classification_report(val_faces.y, predicted),
+               "unseen_faces": {"n": int(unseen.sum()),
+                                "accuracy": float((predicted[unseen] == val_faces.y[unseen]).mean()),
+                                "excluded_copies_of": Path(train_faces.source).name}}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     convert_to_tflite(model, out_dir)
     shutil.rmtree(out_dir / "backup", ignore_errors=True)
-    log.info("best checkpoint: accuracy %.4f on %s", metrics["accuracy"], val_faces.source)
+    log.info("best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
+             metrics["accuracy"], val_faces.source, metrics["unseen_faces"]["accuracy"], metrics["unseen_faces"]["n"])
     return metrics
 
 

@@ -13,6 +13,14 @@ from fer_core.network import build_xception
 from fer_core.train import TrainSettings, class_weights, train
 
 
+def test_not_in_finds_pixel_identical_copies():
+    from fer_core.evaluate import not_in
+
+    faces = (np.arange(4 * 48 * 48).reshape(4, 48, 48) % 251).astype(np.uint8)
+    faces[3] = 7
+    assert not_in(faces, faces[[1, 3]]).tolist() == [True, False, True, False]
+
+
 def test_class_weights_balance_and_soften():
     y = np.array([0] * 80 + [1] * 20 + list(range(2, 7)) * 20)
     full = class_weights(y, power=1.0)
@@ -52,6 +60,7 @@ def test_training_writes_a_complete_run_folder(tiny_run):
     assert [row["epoch"] for row in history] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history[0])
     assert metrics["n"] == 200 and len(metrics["confusion_matrix"]) == 7 and "PublicTest" in metrics["split"]
+    assert 0 < metrics["unseen_faces"]["n"] <= 200
     settings = json.loads((out / "settings.json").read_text())
     assert settings["block_widths"] == [8, 16] and settings["versions"]["tensorflow"]
 
