@@ -65,6 +65,9 @@ def model_card_ui(record: dict, folder: Path) -> None:
         ("Confusion matrix, per-class scores", f"{split}; n = {metrics.get('n', '?')}"),
         ("Accuracy / macro F1", f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
          if "accuracy" in metrics else "not recorded"),
+        *([("Accuracy without training copies",
+            f"{unseen['accuracy']:.1%} on the {unseen['n']} faces with no pixel-identical copy in "
+            f"{unseen['excluded_copies_of']}")] if (unseen := metrics.get("unseen_faces")) else []),
         ("Files", str(folder)),
     ]
     st.table(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
