@@ -35,6 +35,7 @@ class ModelMeta:
     crop_shift: float = -0.06
     weights: int = 0
     name: str = ""
+    test_time_augmentation: str = ""  # done inside the served graph, e.g. "horizontal flip"
 
 
 def read_meta(model_dir: Path) -> ModelMeta:

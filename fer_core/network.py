@@ -55,3 +55,12 @@ def build_xception(
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     outputs = layers.Softmax(name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def with_flip_average(model: keras.Model) -> keras.Model:
+    """Test-time augmentation inside the graph: the mean of ``model`` on each face and on its mirror image.
+    Same input and output shapes and the same weights; about twice the compute per face."""
+    inputs = keras.Input(shape=model.input_shape[1:], name="face")
+    mirrored = layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+    outputs = layers.Average(name="flip_average")([model(inputs), model(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")

@@ -64,6 +64,7 @@ class TrainSettings:
     zoom: float = 0.1  # augmentation: random zoom in or out, fraction
     rotation_degrees: float = 10.0  # augmentation: random rotation, +- degrees
     horizontal_flip: bool = True
+    flip_tta: bool = True  # serve the mean of each face and its mirror image
     seed: int = 1
     versions: dict = field(default_factory=dict)
 
@@ -116,14 +117,19 @@ def _history_callback(path: Path):
     return HistoryFile()
 
 
-def convert_to_tflite(model, out_dir: Path) -> Path:
-    """Convert a Keras model to ``out_dir/emotion.tflite`` (float32) and write ``model.json`` beside it."""
+def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True) -> Path:
+    """Convert a Keras model to ``out_dir/emotion.tflite`` (float32) and write ``model.json`` beside it.
+    ``flip_tta``: the served graph averages the face and its mirror image (see :func:`with_flip_average`)."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    from fer_core.network import with_flip_average
+
+    served = with_flip_average(model) if flip_tta else model
+    converter = tf.lite.TFLiteConverter.from_keras_model(served)
     target = out_dir / MODEL_FILE
     target.write_bytes(converter.convert())
-    meta = ModelMeta(labels=EMOTIONS, input_size=FACE_SIZE, weights=int(model.count_params()), name=model.name)
+    meta = ModelMeta(labels=EMOTIONS, input_size=FACE_SIZE, weights=int(model.count_params()), name=model.name,
+                     test_time_augmentation="horizontal flip" if flip_tta else "")
     (out_dir / MODEL_META).write_text(json.dumps(asdict(meta), indent=1))
     return target
 
@@ -177,18 +183,18 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
               validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)
     log.info("training took %.0f s", time.time() - started)
 
-    return finish_run(out_dir, train_faces, val_faces)
+    return finish_run(out_dir, train_faces, val_faces, settings.flip_tta)
 
 
-def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces) -> dict:
-    """Evaluate ``out_dir/best.keras`` on the validation split, write ``metrics.json``, convert the checkpoint for
-    serving and remove the resume state. Returns the metrics."""
+def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces, flip_tta: bool = True) -> dict:
+    """Convert ``out_dir/best.keras`` for serving, evaluate the served model (LiteRT, as the dashboard runs it) on
+    the validation split, write ``metrics.json`` and remove the resume state. Returns the metrics."""
     import keras
 
-    from fer_core.evaluate import not_in
+    from fer_core.evaluate import not_in, predict_faces
 
-    model = keras.models.load_model(out_dir / "best.keras")
-    predicted = model.predict(val_faces.x[..., None].astype("float32"), batch_size=512, verbose=0).argmax(1)
+    convert_to_tflite(keras.models.load_model(out_dir / "best.keras"), out_dir, flip_tta)
+    predicted = predict_faces(out_dir, val_faces.x).argmax(1)
     unseen = not_in(val_faces.x, train_faces.x)
     metrics = {"split": f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
                         "stopping, never trained on",
@@ -197,7 +203,6 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
                                 "accuracy": float((predicted[unseen] == val_faces.y[unseen]).mean()),
                                 "excluded_copies_of": Path(train_faces.source).name}}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    convert_to_tflite(model, out_dir)
     shutil.rmtree(out_dir / "backup", ignore_errors=True)
     log.info("best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
              metrics["accuracy"], val_faces.source, metrics["unseen_faces"]["accuracy"], metrics["unseen_faces"]["n"])

@@ -70,8 +70,11 @@ def test_served_model_matches_keras_and_evaluate_cli(tiny_run, capsys):
 
     out, data, metrics = tiny_run
     x = np.load(data / "val.npz")["x"][..., None].astype(np.float32)
-    served = EmotionClassifier(out).predict(x)
-    reference = keras.models.load_model(out / "best.keras").predict(x, verbose=0)
+    classifier = EmotionClassifier(out)
+    assert classifier.meta.test_time_augmentation == "horizontal flip"
+    served = classifier.predict(x)
+    model = keras.models.load_model(out / "best.keras")
+    reference = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2  # face and mirror
     assert np.abs(served - reference).max() < 1e-4
     assert evaluate_main(["--model", str(out), "--data", str(data / "val.npz"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
