@@ -125,6 +125,9 @@ def analyze_video(
                 decoded, analysed, last_time = frame.index + 1, analysed + 1, frame.time_s
                 if progress is not None:
                     progress(decoded, info.frame_count)
+            # decoding reached the end (iter_frames checked it against the container's count); frames after the
+            # last analysed one were decoded too when analysing every n-th
+            decoded = max(decoded, info.frame_count)
         except TruncatedVideoError as exc:
             truncated = True
             decoded = exc.frames_read

@@ -116,7 +116,8 @@ def test_analysis_writes_table_summary_and_playable_video(pipeline, video_path, 
     analysis = analyze_video(path, tmp_path, every=2, pipeline=pipeline, progress=lambda d, t: seen.append((d, t)))
     out = analysis.outputs
     assert out.table_csv == tmp_path / "liveportrait_d18_surprise.csv"
-    assert seen[-1][0] == analysis.frames_decoded and seen[-1][1] == probe_video(path).frame_count
+    total = probe_video(path).frame_count
+    assert analysis.frames_decoded == total and seen[-1][1] == total and total - 2 < seen[-1][0] <= total
     table = pd.read_csv(out.table_csv)
     assert list(table.columns) == list(TABLE_COLUMNS)
     assert len(table) == len(analysis.records) == analysis.frames_analysed
