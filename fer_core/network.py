@@ -53,7 +53,7 @@ def build_xception(
         x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Conv2D(num_classes, 3, padding="same", kernel_regularizer=reg, name="head_conv")(x)
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
-    outputs = layers.Softmax(name="probabilities")(x)
+    outputs = layers.Softmax(name="probabilities", dtype="float32")(x)  # float32 even under mixed precision
     return keras.Model(inputs, outputs, name=name)
 
 
