@@ -222,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     defaults = TrainSettings()
     parser = argparse.ArgumentParser(prog="python -m fer_core.train", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a backup)")
+    parser.add_argument("--finish", action="store_true",
+                        help="do not train: evaluate and convert the best checkpoint of a stopped run, with the "
+                             "settings recorded in its settings.json")
     for name, value in asdict(defaults).items():
         if name == "versions":
             continue
@@ -233,10 +236,18 @@ def main(argv: list[str] | None = None) -> None:
         else:
             parser.add_argument(flag, type=type(value), default=value)
     args = vars(parser.parse_args(argv))
-    out = args.pop("out")
+    out, finish = args.pop("out"), args.pop("finish")
     args["block_widths"] = tuple(args["block_widths"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    train(TrainSettings(**args), out)
+    if finish:
+        recorded = json.loads((out / "settings.json").read_text())
+        fields = set(TrainSettings.__dataclass_fields__)
+        settings = TrainSettings(**{k: tuple(v) if k == "block_widths" else v
+                                    for k, v in recorded.items() if k in fields})
+        finish_run(out, load_faces(settings.data, usage="Training"), load_faces(settings.val, usage="PublicTest"),
+                   settings)
+    else:
+        train(TrainSettings(**args), out)
 
 
 if __name__ == "__main__":
