@@ -5,7 +5,7 @@ What the original did on every frame, and so does this: dlib's HOG detector with
 ``model.predict`` per face, then a box and a label drawn with OpenCV. No tracking, no skipped detections.
 
 The network is ours (``fer_core.network.build_xception`` with the served model's widths), so both pipelines run
-the same classifier. Weights come from a ``.keras`` file when one is given or ``models/emotion/best.keras``
+the same classifier. Weights come from a ``.keras`` file when one is given or ``models/emotion/emotion.keras``
 exists, else they stay random: the time of ``predict`` does not depend on the weights' values.
 """
 
@@ -27,7 +27,7 @@ def build_keras_classifier(keras_file: Path | None = None):
     from fer_core.network import build_xception
 
     meta = read_meta(DEFAULT_MODEL_DIR)
-    candidate = keras_file or DEFAULT_MODEL_DIR / "best.keras"
+    candidate = keras_file or DEFAULT_MODEL_DIR / "emotion.keras"
     if candidate.is_file():
         return keras.models.load_model(candidate, compile=False), f"weights from {candidate}"
     model = build_xception(input_size=meta.input_size, num_classes=len(meta.labels),
