@@ -65,6 +65,7 @@ class TrainSettings:
     rotation_degrees: float = 10.0  # augmentation: random rotation, +- degrees
     horizontal_flip: bool = True
     flip_tta: bool = True  # serve the mean of each face and its mirror image
+    init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
     precision: str = "float32"  # "mixed_bfloat16": about 2x faster on CPUs with AVX512-BF16; served in float32
     seed: int = 1
     versions: dict = field(default_factory=dict)
@@ -164,6 +165,9 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     log.info("class weights: %s", class_weights(train_faces.y, settings.class_weight_power))
 
     model = _build(settings)
+    if settings.init_from:
+        model.set_weights(keras.models.load_model(settings.init_from).get_weights())
+        log.info("weights from %s", settings.init_from)
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=False)
     log.info("%s: %d weights", model.name, model.count_params())
