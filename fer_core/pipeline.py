@@ -54,11 +54,12 @@ class FramePipeline:
     """``process(image, time_s, frame_index)`` -> :class:`FrameResult`. Models load in the constructor."""
 
     def __init__(self, settings: PipelineSettings = PipelineSettings(),
-                 classifier: EmotionClassifier | None = None) -> None:
+                 classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None) -> None:
+        """``classifier`` and ``landmarks``: already loaded models to reuse (else loaded here)."""
         self.settings = settings
         self.classifier = classifier or EmotionClassifier(settings.model_dir)
         self.detector = FaceDetector(settings.detector)
-        self.landmarks = LandmarkPredictor()
+        self.landmarks = landmarks or LandmarkPredictor()
         self.tracker = IouTracker(settings.tracker)
         self.reset()
 

@@ -96,9 +96,10 @@ def test_buffer_under_concurrent_writer_and_readers():
 class _FakePipeline:
     """Stands in for FramePipeline: one face per frame, or raises on a frame full of 255."""
 
-    def __init__(self, settings, classifier=None):
+    def __init__(self, settings, classifier=None, landmarks=None):
         self.settings = settings
         self.tracker = object()
+        self.landmarks = landmarks or object()
         self.resets = 0
 
     def reset(self):
@@ -114,8 +115,8 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     ticks = iter(np.arange(0, 100, 0.5))
     built = []
 
-    def factory(settings, classifier=None):
-        built.append(_FakePipeline(settings, classifier))
+    def factory(settings, classifier=None, landmarks=None):
+        built.append(_FakePipeline(settings, classifier, landmarks))
         return built[-1]
 
     session = LiveSession(classifier=None, clock=lambda: float(next(ticks)), pipeline_factory=factory)
@@ -131,6 +132,7 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     session.configure(settings=with_detector(PipelineSettings(), threshold=-0.5))
     session.process(frame)
     assert len(built) == 2 and built[1].tracker is built[0].tracker
+    assert built[1].landmarks is built[0].landmarks  # the landmark model is not loaded again
     assert built[1].settings.detector.threshold == -0.5
     times = [r.time_s for r in session.snapshot().faces[1]]
     assert times[0] == 0.0 and times == sorted(times)
