@@ -89,7 +89,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             if rotation in (90, 270):
                 width, height = height, width
         except (StopIteration, ValueError, OSError) as exc:
-            raise DecodeError(f"{path.name}: the video has no decodable frame ({exc or type(exc).__name__}); "
+            raise DecodeError(f"{path.name}: the video has no decodable frame ({str(exc) or type(exc).__name__}); "
                               "it may be damaged or truncated") from exc
         return VideoInfo(str(path), width, height, fps, duration, frames, rotation, stream.codec_context.name)
 
