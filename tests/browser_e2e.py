@@ -100,7 +100,7 @@ def server(tmp_path_factory):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.5)
-        yield {"url": url, "log": log_path, "data": tmp / "data"}
+        yield {"url": url, "log": log_path, "data": tmp / "data", "pid": process.pid}
     finally:
         process.terminate()
         try:
@@ -204,6 +204,15 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     metrics["client_frames_per_second"] = round((frames_after - frames_before) / (time.monotonic() - t0), 1)
     metrics["server_frames_per_second"] = float(_metric(page, "Frames per second"))
     assert frames_after > frames_before, "no new annotated frames reached the browser"
+    status = Path(f"/proc/{server['pid']}/status").read_text()
+    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in
+           ("VmRSS", "VmHWM")}
+    metrics["server_rss_mb_live"] = round(kib["VmRSS"] / 1024)
+    metrics["server_peak_rss_mb_live"] = round(kib["VmHWM"] / 1024)
+    assert metrics["server_peak_rss_mb_live"] < 700, "the dashboard's memory target (issue 6) is 700 MB"
+    # serving never loads TensorFlow (LiteRT only): no library from the tensorflow package is mapped
+    maps = Path(f"/proc/{server['pid']}/maps").read_text()
+    assert "/site-packages/tensorflow/" not in maps, "the dashboard process loaded TensorFlow"
     assert page.get_by_text("Face #1").first.is_visible()
     _wait_for(lambda: int(_metric(page, "Faces now")) >= 1, 30, "a face in the latest frame")
     _shot(page, "live_streaming")
