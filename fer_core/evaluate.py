@@ -54,7 +54,7 @@ def evaluate(model: Path, data: LabelledFaces, training: LabelledFaces | None = 
     if training is not None:
         keep = not_in(data.x, training.x)
         report["unseen_faces"] = {"n": int(keep.sum()), "accuracy": float((predicted[keep] == data.y[keep]).mean()),
-                                  "excluded_copies_of": training.source}
+                                  "excluded_copies_of": Path(training.source).name}
     return report
 
 

@@ -34,7 +34,6 @@ import numpy as np
 
 from fer_core.datasets import FACE_SIZE, LabelledFaces, load_faces
 from fer_core.labels import EMOTIONS
-from fer_core.metrics import classification_report
 from fer_core.model_file import MODEL_FILE, MODEL_META, ModelMeta
 
 log = logging.getLogger(__name__)
@@ -201,20 +200,15 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
     dashboard runs it) on the validation split, write ``metrics.json`` and remove the resume state."""
     import keras
 
-    from fer_core.evaluate import not_in, predict_faces
+    from fer_core.evaluate import evaluate
 
     keras.mixed_precision.set_global_policy("float32")
     model = _build(settings)
     model.set_weights(keras.models.load_model(out_dir / "best.keras").get_weights())
     convert_to_tflite(model, out_dir, settings.flip_tta)
-    predicted = predict_faces(out_dir, val_faces.x).argmax(1)
-    unseen = not_in(val_faces.x, train_faces.x)
     metrics = {"split": f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
                         "stopping, never trained on",
-               **classification_report(val_faces.y, predicted),
-               "unseen_faces": {"n": int(unseen.sum()),
-                                "accuracy": float((predicted[unseen] == val_faces.y[unseen]).mean()),
-                                "excluded_copies_of": Path(train_faces.source).name}}
+               **evaluate(out_dir, val_faces, train_faces)}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     shutil.rmtree(out_dir / "backup", ignore_errors=True)
     log.info("best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
