@@ -17,6 +17,11 @@ def eye_aspect_ratio(eye: np.ndarray) -> float:
     return float(vertical / (2.0 * horizontal)) if horizontal > 0 else 0.0
 
 
+def blinks_per_minute(blinks: int, seconds: float, min_seconds: float) -> float | None:
+    """Blinks per minute over ``seconds`` of observation; None when fewer than ``min_seconds`` were observed."""
+    return 60.0 * blinks / seconds if seconds >= min_seconds and seconds > 0 else None
+
+
 @dataclass(frozen=True)
 class BlinkSettings:
     """``closed_ratio``: eyes count as closed when EAR < closed_ratio x the person's open-eye baseline (the median
@@ -93,6 +98,6 @@ class BlinkDetector:
 
     def rate_per_minute(self) -> float | None:
         """Blinks per minute over the time this face was followed; None before one second has passed."""
-        if self._first_time is None or self._last_time - self._first_time < 1.0:
+        if self._first_time is None:
             return None
-        return 60.0 * self.count / (self._last_time - self._first_time)
+        return blinks_per_minute(self.count, self._last_time - self._first_time, min_seconds=1.0)

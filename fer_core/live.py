@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from fer_core.blink import blinks_per_minute
 from fer_core.draw import annotate
 from fer_core.export import records_table
 from fer_core.labels import EMOTIONS
@@ -108,7 +109,7 @@ class FaceHistory:
             frames=self.frames, dominant_emotion=max(share, key=share.get) if share else "",
             emotion_share=share, mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)},
             blink_count=self.blink_count,
-            blinks_per_minute=60.0 * self.blink_count / on_screen if on_screen >= MIN_SECONDS_FOR_RATE else None)
+            blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from fer_core.blink import blinks_per_minute
 from fer_core.labels import EMOTIONS
 
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{e.lower()}" for e in EMOTIONS)
@@ -88,5 +89,5 @@ def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[
             track_id=track_id, first_seen_s=first, last_seen_s=last, time_on_screen_s=on_screen, frames=len(rows),
             dominant_emotion=max(share, key=share.get), emotion_share=share,
             mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=blinks,
-            blinks_per_minute=60.0 * blinks / on_screen if on_screen >= MIN_SECONDS_FOR_RATE else None))
+            blinks_per_minute=blinks_per_minute(blinks, on_screen, MIN_SECONDS_FOR_RATE)))
     return summaries
