@@ -16,24 +16,12 @@ from fer_core.export import Mp4Writer
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
 from fer_core.pipeline import FramePipeline
 from fer_core.video import Cancelled, analyze_video
+from video_files import remux
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> FramePipeline:
     return FramePipeline()
-
-
-def remux(src, dst, fmt, options=None):
-    """Copy the video stream of ``src`` into a new container without re-encoding."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt, options=options or {}) as out:
-        stream = inp.streams.video[0]
-        target = out.add_stream_from_template(stream)
-        for packet in inp.demux(stream):
-            if packet.dts is None:
-                continue
-            packet.stream = target
-            out.mux(packet)
-    return dst
 
 
 def truncate(path, fraction=0.6):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from video_files import remux
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,21 +57,9 @@ print(json.dumps(outcomes))
 '''
 
 
-def faststart_copy(src: Path, dst: Path) -> Path:
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options={"movflags": "faststart"}) as out:
-        stream = inp.streams.video[0]
-        target = out.add_stream_from_template(stream)
-        for packet in inp.demux(stream):
-            if packet.dts is not None:
-                packet.stream = target
-                out.mux(packet)
-    return dst
-
-
 def test_corrupted_videos_give_results_or_typed_errors(video_path, tmp_path):
-    source = faststart_copy(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / "source.mp4")
+    source = remux(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / "source.mp4", "mp4",
+                   {"movflags": "faststart"})
     cases = 24
     try:
         done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(tmp_path), str(cases)], cwd=ROOT,
