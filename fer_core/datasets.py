@@ -23,17 +23,22 @@ CSV_USAGES = ("Training", "PublicTest", "PrivateTest")
 
 @dataclass(frozen=True)
 class LabelledFaces:
-    """A labelled split: ``x`` uint8 (N, 48, 48), ``y`` int64 (N,), ``source`` the file or folder read."""
+    """A labelled split: ``x`` uint8 (N, 48, 48), ``y`` int64 (N,), ``source`` the file or folder read;
+    ``crowd`` float32 (N, 7): the FER+ crowd's vote shares in FER2013's label order where the file has them
+    (rows of zeros where it does not), else None."""
 
     x: np.ndarray
     y: np.ndarray
     source: str
+    crowd: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 3 or self.x.shape[1:] != (FACE_SIZE, FACE_SIZE) or self.x.dtype != np.uint8:
             raise DatasetError(f"{self.source}: faces must be uint8 (N, 48, 48), got {self.x.dtype} {self.x.shape}")
         if self.y.shape != (len(self.x),):
             raise DatasetError(f"{self.source}: expected {len(self.x)} labels, got shape {self.y.shape}")
+        if self.crowd is not None and self.crowd.shape != (len(self.x), len(EMOTIONS)):
+            raise DatasetError(f"{self.source}: expected crowd votes of shape {(len(self.x), len(EMOTIONS))}")
         if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(EMOTIONS)):
             raise DatasetError(f"{self.source}: labels must lie in 0..{len(EMOTIONS) - 1}")
 
@@ -56,13 +61,31 @@ def load_faces(path: str | Path, usage: str = "Training") -> LabelledFaces:
     raise DatasetError(f"{path}: expected an .npz file, a fer2013 .csv or a folder of class folders")
 
 
+# FER+ vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF) that
+# name a FER2013 class, and that class's index; contempt, unknown and not-a-face have none.
+FERPLUS_TO_FER = {"neutral": 6, "happiness": 3, "surprise": 5, "sadness": 4, "anger": 0, "disgust": 1, "fear": 2}
+
+
+def crowd_shares(votes: np.ndarray, classes: list[str]) -> np.ndarray:
+    """FER+ votes (N, 10), -1 where missing, to vote shares (N, 7) over the FER2013 classes; rows of zeros where no
+    tagger chose one of those 7 classes."""
+    counts = np.zeros((len(votes), len(EMOTIONS)), dtype=np.float32)
+    for column, name in enumerate(classes):
+        if name in FERPLUS_TO_FER:
+            counts[:, FERPLUS_TO_FER[name]] = np.maximum(votes[:, column], 0)
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+
+
 def _load_npz(path: Path) -> LabelledFaces:
     try:
         with np.load(path, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
+            crowd = (crowd_shares(data["ferplus_votes"], [str(c) for c in data["ferplus_classes"]])
+                     if "ferplus_votes" in data.files else None)
     except (OSError, ValueError, KeyError) as exc:
         raise DatasetError(f"{path}: not a FER2013 .npz with arrays 'x' and 'y' ({exc})") from exc
-    return LabelledFaces(np.ascontiguousarray(x, dtype=np.uint8), y.astype(np.int64), str(path))
+    return LabelledFaces(np.ascontiguousarray(x, dtype=np.uint8), y.astype(np.int64), str(path), crowd)
 
 
 def _load_csv(path: Path, usage: str) -> LabelledFaces:

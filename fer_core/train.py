@@ -63,6 +63,9 @@ class TrainSettings:
     zoom: float = 0.1  # augmentation: random zoom in or out, fraction
     rotation_degrees: float = 10.0  # augmentation: random rotation, +- degrees
     horizontal_flip: bool = True
+    crowd_weight: float = 0.0  # target = (1 - w) * FER2013 label + w * FER+ crowd vote shares (w < 0.5 keeps the
+    #                            FER2013 label on top); faces without votes keep their one-hot label
+    label_smoothing: float = 0.0
     flip_tta: bool = True  # serve the mean of each face and its mirror image
     init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
     precision: str = "float32"  # "mixed_bfloat16": about 2x faster on CPUs with AVX512-BF16; served in float32
@@ -77,12 +80,23 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float]:
     return {i: float(w) for i, w in enumerate(weights)}
 
 
+def training_targets(faces: LabelledFaces, crowd_weight: float) -> np.ndarray:
+    """Targets (N, 7) float32: the one-hot FER2013 label, mixed with the FER+ crowd's vote shares where known."""
+    import keras
+
+    y = keras.utils.to_categorical(faces.y, len(EMOTIONS)).astype("float32")
+    if crowd_weight and faces.crowd is not None:
+        known = faces.crowd.sum(axis=1) > 0
+        y[known] = (1 - crowd_weight) * y[known] + crowd_weight * faces.crowd[known]
+    return y
+
+
 def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
     import keras
     import tensorflow as tf
 
     x = faces.x[..., None].astype("float32")
-    y = keras.utils.to_categorical(faces.y, len(EMOTIONS)).astype("float32")
+    y = training_targets(faces, settings.crowd_weight if training else 0.0)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
         weights = class_weights(faces.y, settings.class_weight_power)
@@ -162,12 +176,14 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     log.info("training on %d faces from %s, selecting on %d faces from %s",
              len(train_faces), train_faces.source, len(val_faces), val_faces.source)
     log.info("class weights: %s", class_weights(train_faces.y, settings.class_weight_power))
+    if settings.crowd_weight and train_faces.crowd is None:
+        log.warning("crowd_weight %.2f ignored: %s has no FER+ votes", settings.crowd_weight, train_faces.source)
 
     model = _build(settings)
     if settings.init_from:
         model.set_weights(keras.models.load_model(settings.init_from).get_weights())
         log.info("weights from %s", settings.init_from)
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy",
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
                   metrics=["accuracy"], jit_compile=False)
     log.info("%s: %d weights", model.name, model.count_params())
     best = out_dir / "best.keras"

@@ -54,3 +54,30 @@ def test_bad_csv(tmp_path, content, words):
 def test_real_fer2013_splits(fer2013_dir):
     val = load_faces(fer2013_dir / "val.npz")
     assert len(val) == 3589 and np.bincount(val.y).tolist() == [467, 56, 496, 895, 653, 415, 607]
+
+
+def test_crowd_votes_become_shares_in_fer2013_order(fer2013_dir):
+    from fer_core.datasets import crowd_shares
+
+    classes = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
+    votes = np.array([[0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happy 8, surprise 2
+                      [0, 0, 0, 0, 0, 0, 0, 3, 5, 2],  # no FER2013 class chosen
+                      [-1] * 10])                        # no votes
+    shares = crowd_shares(votes, classes)
+    assert shares.shape == (3, 7)
+    assert shares[0].tolist() == pytest.approx([0, 0, 0, 0.8, 0, 0.2, 0])
+    assert not shares[1:].any()
+    train = load_faces(fer2013_dir / "train.npz")
+    happy = train.y == EMOTIONS.index("Happy")
+    assert train.crowd is not None and train.crowd.shape == (len(train), 7)
+    assert (train.crowd[happy].argmax(axis=1) == train.y[happy]).mean() > 0.9  # the crowd mostly agrees on Happy
+
+
+def test_crowd_mixed_targets_keep_the_fer2013_label_on_top(fer2013_dir):
+    from fer_core.train import training_targets
+
+    train = load_faces(fer2013_dir / "train.npz")
+    targets = training_targets(train, 0.3)
+    assert targets.sum(axis=1) == pytest.approx(np.ones(len(train)))
+    assert (targets.argmax(axis=1) == train.y).all()
+    assert (targets.max(axis=1) < 1).mean() > 0.5  # most faces get some of the crowd's doubt
