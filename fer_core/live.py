@@ -116,8 +116,9 @@ class FaceHistory:
 class LiveSnapshot:
     """A consistent copy of a live buffer: frames processed, frames per second over the last few seconds,
     seconds since the stream started, kept records per face (time order), the faces of the latest frame, one
-    summary per face, points merged away by thinning, faces forgotten because too many were seen, and the last
-    error of the frame thread (with traceback) or None."""
+    summary per face, points merged away by thinning, faces forgotten because too many were seen, the last
+    error of the frame thread (with traceback) or None, and the seconds since the last frame arrived (0 before the
+    first; a growing value while the stream is on means the camera stopped sending)."""
 
     frames: int
     fps: float
@@ -128,6 +129,7 @@ class LiveSnapshot:
     thinned_points: int = 0
     dropped_faces: int = 0
     error: str | None = None
+    seconds_since_frame: float = 0.0
 
     @property
     def empty(self) -> bool:
@@ -221,6 +223,7 @@ class LiveSession:
         self._display = display
         self._pipeline: FramePipeline | None = None
         self._start: float | None = None
+        self._last_frame_at: float | None = None
         self._frame_index = 0
 
     def configure(self, settings: PipelineSettings | None = None, display: DisplaySettings | None = None) -> None:
@@ -245,6 +248,7 @@ class LiveSession:
             if self._pipeline is not None:
                 self._pipeline.reset()
             self._start = None
+            self._last_frame_at = None
             self._frame_index = 0
         self.buffer.clear()
 
@@ -257,6 +261,7 @@ class LiveSession:
                 now = self._clock()
                 if self._start is None:
                     self._start = now
+                self._last_frame_at = now
                 time_s, index = now - self._start, self._frame_index
                 self._frame_index += 1
                 result = pipeline.process(image, time_s, index)
@@ -281,7 +286,8 @@ class LiveSession:
         return self._pipeline
 
     def snapshot(self) -> LiveSnapshot:
-        return self.buffer.snapshot()
+        last = self._last_frame_at
+        return replace(self.buffer.snapshot(), seconds_since_frame=0.0 if last is None else self._clock() - last)
 
 
 def with_detector(settings: PipelineSettings, **changes) -> PipelineSettings:

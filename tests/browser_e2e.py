@@ -1,7 +1,9 @@
 """The browser tests proper, run by ``tests/test_browser.py`` inside a private network namespace (WebRTC needs an
-address other than 127.0.0.1). In file order, sharing one server and one browser: the live stream comes back
-annotated with faces found and charts drawn, then saved; a recorded-video analysis is cancelled, then one runs to
-the end and its downloads are checked; the history and model pages render. Screenshots are saved as it goes.
+address other than 127.0.0.1). In file order, sharing one server: the live stream comes back annotated with faces
+found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; a recorded-video
+analysis is cancelled, then one runs to the end and its downloads are checked; an upload over the size limit is
+refused; three browsers with three different webcams at once each see only their own faces and uploads; the
+history and model pages render. Screenshots are saved as it goes.
 Nothing here asserts on wall-clock times; the measured numbers go to ``browser_metrics.json``.
 
 Run by hand (as root): ``unshare -n bash -c 'ip link set lo up; ip addr add 127.0.0.2/8 dev lo;
@@ -34,12 +36,16 @@ CHROMIUM = Path(os.environ.get("FER_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("FER_SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
 WEBCAM_VIDEO = "fer_woman2.mp4"  # one face, talking, several expressions and blinks
 UPLOAD_VIDEO = "composite_two_faces_d3_d18.mp4"  # two faces at once
+# played upside down, as by a camera mounted the wrong way: dlib's frontal detector finds no face in it
+NO_FACE_VIDEO = "wifs2018_demo_0001_blink.mp4"
+PRIVATE_UPLOAD = "liveportrait_d18_surprise.mp4"  # uploaded by one of three sessions at once
 
 
 def write_y4m(source: Path, target: Path, seconds: float = 6.0, size: tuple[int, int] = (640, 480),
-              fps: int = 30) -> Path:
+              fps: int = 30, upside_down: bool = False) -> Path:
     """The first ``seconds`` of ``source`` as a raw YUV 4:2:0 .y4m file at ``size`` (W, H) and ``fps``, each frame
-    fitted inside the size on black (chromium loops the file as its fake webcam)."""
+    fitted inside the size on black, turned 180 degrees if ``upside_down`` (chromium loops the file as its fake
+    webcam)."""
     import av
 
     width, height = size
@@ -58,6 +64,8 @@ def write_y4m(source: Path, target: Path, seconds: float = 6.0, size: tuple[int,
             canvas = np.zeros((height, width, 3), np.uint8)
             y0, x0 = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
             canvas[y0:y0 + resized.shape[0], x0:x0 + resized.shape[1]] = resized
+            if upside_down:
+                canvas = cv2.rotate(canvas, cv2.ROTATE_180)
             out.write(b"FRAME\n")
             out.write(cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes())
             written += 1
@@ -111,26 +119,47 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory, video_path):
+def launch(tmp_path_factory, video_path):
+    """``launch(video_name, upside_down=False)``: a new chromium whose fake webcam plays that shared video (closed
+    at the end)."""
     from playwright.sync_api import sync_playwright
 
-    webcam = write_y4m(video_path(WEBCAM_VIDEO), tmp_path_factory.mktemp("webcam") / "webcam.y4m")
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
+    launched = []
+
+    def _launch(video_name: str, upside_down: bool = False):
+        webcam = write_y4m(video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m",
+                           upside_down=upside_down)
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
+        launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args))
+        return launched[-1]
+
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         try:
-            yield instance
+            yield _launch
         finally:
-            instance.close()
+            for instance in launched:
+                instance.close()
+
+
+@pytest.fixture(scope="module")
+def browser(launch):
+    return launch(WEBCAM_VIDEO)
+
+
+def _context(browser, init_script: str | None = None):
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    context.set_default_timeout(60_000)
+    if init_script:
+        context.add_init_script(init_script)
+    return context
 
 
 @pytest.fixture(scope="module")
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-    context.set_default_timeout(60_000)
+    context = _context(browser)
     yield context.new_page()
     context.close()
 
@@ -225,6 +254,56 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     _shot(page, "live_stopped_saved")
 
 
+def _start_live(page, server) -> None:
+    """Open the live page, press START and wait until the server has analysed some frames."""
+    page.goto(server["url"])
+    page.get_by_role("heading", name="Live", exact=True).wait_for()
+    page.frame_locator("iframe").first.get_by_role("button", name="START").click(timeout=120_000)
+    _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 180, "the live numbers")
+    _wait_for(lambda: int(_metric(page, "Frames analysed")) > 30, 180, "30 analysed frames")
+
+
+def _stop_live(page) -> None:
+    page.frame_locator("iframe").first.get_by_role("button", name="STOP").click()
+    page.get_by_text("Recording stopped").wait_for(timeout=60_000)
+
+
+# Keeps every camera stream the page opens, so that the test can stop its tracks as an unplugged camera would.
+KEEP_CAMERA_STREAMS_JS = """
+(() => {
+  const media = navigator.mediaDevices;
+  if (!media || !media.getUserMedia) return;
+  const getUserMedia = media.getUserMedia.bind(media);
+  window.__cameraStreams = [];
+  media.getUserMedia = async (constraints) => {
+    const stream = await getUserMedia(constraints);
+    window.__cameraStreams.push(stream);
+    return stream;
+  };
+})();
+"""
+STOP_CAMERA_JS = "() => (window.__cameraStreams || []).flatMap(s => s.getTracks()).map(t => t.stop()).length"
+
+
+def test_camera_stopping_mid_stream_is_reported_and_loses_nothing(browser, server):
+    context = _context(browser, KEEP_CAMERA_STREAMS_JS)
+    page = context.new_page()
+    try:
+        _start_live(page, server)
+        stopped = sum(frame.evaluate(STOP_CAMERA_JS) for frame in page.frames)
+        assert stopped >= 1, "no camera track found to stop"
+        page.get_by_text("No frame from the camera for").wait_for(timeout=60_000)
+        frames = int(_metric(page, "Frames analysed"))
+        assert frames > 30
+        _shot(page, "live_camera_stopped")
+        _stop_live(page)
+        assert page.get_by_text(f"{frames} frames over").count() == 1  # every analysed frame is kept
+        page.get_by_role("button", name="Save to history").click()
+        page.get_by_text("Saved to the history as entry").wait_for()
+    finally:
+        context.close()
+
+
 def _upload_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
 
@@ -278,6 +357,67 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     assert _upload_folders() <= before, "the temporary upload folder was left behind"
     page.get_by_role("button", name="Save to history").click()
     page.get_by_text("Saved to the history as entry").wait_for()
+
+
+def test_an_upload_over_the_size_limit_is_refused(page, server, tmp_path):
+    import tomllib
+
+    limit_mb = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    huge = tmp_path / "huge.mp4"
+    with huge.open("wb") as handle:  # sparse: takes no disk space
+        handle.truncate((limit_mb + 1) * 1024 * 1024)
+    page.goto(f"{server['url']}/recorded")
+    page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+    page.locator('input[type="file"]').set_input_files(str(huge))
+    page.get_by_text("or smaller").wait_for()
+    assert page.get_by_role("button", name="Analyse").count() == 0
+    _shot(page, "recorded_upload_too_large")
+
+
+def _faces_seen(page, seconds: float) -> list[int]:
+    """The page's "Faces now" read every half second for ``seconds``."""
+    seen, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append(int(_metric(page, "Faces now")))
+        time.sleep(0.5)
+    return seen
+
+
+def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path):
+    """Three browsers, three webcams (one face, two faces, a face upside down that is never found), streaming at
+    the same time; then one uploads a video and the others see nothing of it."""
+    pages = {}
+    contexts = []
+    try:
+        for faces, instance in ((1, browser), (2, launch(UPLOAD_VIDEO)), (0, launch(NO_FACE_VIDEO, upside_down=True))):
+            contexts.append(_context(instance))
+            pages[faces] = contexts[-1].new_page()
+            _start_live(pages[faces], server)
+        _wait_for(lambda: int(_metric(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
+        seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
+        _shot(pages[0], "three_sessions_no_face")
+        assert max(seen[0]) == 0 and max(seen[1]) == 1 and max(seen[2]) == 2, seen
+        assert pages[0].get_by_text("Face #").count() == 0  # no other session's faces or timelines
+        assert pages[0].locator('[data-testid="stPlotlyChart"]').count() == 0
+        _shot(pages[2], "three_sessions_two_faces")
+        for page in pages.values():
+            _stop_live(page)
+        for page in pages.values():
+            page.goto(f"{server['url']}/recorded")
+            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+        owner = pages[1]
+        owner.locator('input[type="file"]').set_input_files(str(video_path(PRIVATE_UPLOAD)))
+        owner.get_by_role("button", name="Analyse").click()
+        owner.get_by_text("Results:").wait_for(timeout=300_000)
+        for page in (pages[0], pages[2]):
+            page.reload()
+            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+            assert page.get_by_text("Results:").count() == 0
+            assert page.get_by_text(PRIVATE_UPLOAD).count() == 0
+        assert owner.get_by_text(PRIVATE_UPLOAD).count() >= 1
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def test_history_and_model_pages(page, server):

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from browser_e2e import CHROMIUM, UPLOAD_VIDEO, WEBCAM_VIDEO
+from browser_e2e import CHROMIUM, NO_FACE_VIDEO, PRIVATE_UPLOAD, UPLOAD_VIDEO, WEBCAM_VIDEO
 
 ROOT = Path(__file__).resolve().parents[1]
 INNER_MODULE = Path(__file__).resolve().parent / "browser_e2e.py"
-INNER_TESTS = 4
+INNER_TESTS = 7
 
 
 def _why_not_runnable() -> str | None:
@@ -47,7 +47,8 @@ def test_dashboard_in_a_real_browser(video_path):
     reason = _why_not_runnable()
     if reason:
         pytest.skip(f"browser end-to-end test not run: {reason}")
-    video_path(WEBCAM_VIDEO), video_path(UPLOAD_VIDEO)  # skips when the shared media are absent
+    for name in (WEBCAM_VIDEO, UPLOAD_VIDEO, NO_FACE_VIDEO, PRIVATE_UPLOAD):
+        video_path(name)  # skips when the shared media are absent
     inner = (f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && "
              f"exec {sys.executable} -m pytest -q -p no:cacheprovider -x {INNER_MODULE}")
     run = subprocess.run(["unshare", "-n", "bash", "-c", inner], cwd=ROOT, capture_output=True, text=True,

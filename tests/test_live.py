@@ -140,6 +140,25 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     assert session.snapshot().frames == 0 and session.snapshot().error is None
 
 
+def test_session_tells_how_long_the_camera_has_been_silent():
+    now = [10.0]
+    session = LiveSession(classifier=None, clock=lambda: now[0],
+                          pipeline_factory=lambda settings, classifier=None, landmarks=None: _FakePipeline(settings))
+    assert session.snapshot().seconds_since_frame == 0.0  # no stream yet
+    frame = np.zeros((120, 160, 3), np.uint8)
+    for _ in range(30):
+        session.process(frame)
+        now[0] += 1 / 30
+    now[0] += 5.0  # the camera stops sending
+    snap = session.snapshot()
+    assert snap.seconds_since_frame == pytest.approx(5.0 + 1 / 30)
+    assert snap.frames == 30 and len(snap.faces[1]) == 30  # what was analysed is kept
+    session.process(frame)  # it comes back
+    assert session.snapshot().seconds_since_frame == 0.0 and session.snapshot().frames == 31
+    session.reset()
+    assert session.snapshot().seconds_since_frame == 0.0
+
+
 def test_session_with_the_real_pipeline_finds_a_face(image_path):
     from fer_core.classifier import EmotionClassifier
 

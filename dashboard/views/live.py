@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SESSION_KEY = "live_session"
 REFRESH_S = 1.0
+CAMERA_SILENT_S = 3.0  # no frame for this long while the stream is on: the camera stopped
 
 
 def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
@@ -64,9 +65,14 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
     if snapshot.error:
         st.error("The last frame could not be analysed (the stream goes on):")
         st.code(snapshot.error, language="text")
+    silent = snapshot.frames and snapshot.seconds_since_frame > CAMERA_SILENT_S
+    if silent:
+        st.warning(f"No frame from the camera for {snapshot.seconds_since_frame:.0f} s: it was stopped, unplugged "
+                   "or taken by another program. Everything analysed so far is kept: press STOP to see the summary "
+                   "and save it, then START to reconnect.", icon=":material/videocam_off:")
     frames, faces, fps = st.columns(3)
     frames.metric("Frames analysed", snapshot.frames)
-    fps.metric("Frames per second", f"{snapshot.fps:.1f}")
+    fps.metric("Frames per second", f"{0.0 if silent else snapshot.fps:.1f}")
     faces.metric("Faces now", len(snapshot.current))
     if snapshot.frames and not snapshot.current:
         st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
