@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -92,3 +93,10 @@ def ice_servers() -> list[dict]:
     if not isinstance(servers, list):
         raise ValueError(f"ICE servers must be a list of {{'urls': ...}} objects, got {type(servers).__name__}")
     return [dict(s) for s in servers]
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem made only of letters, digits, ``-`` and ``_`` from a name a browser sent (for download
+    names; an uploaded file's name never becomes a path)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name.replace("\\", "/")).stem).strip("_")
+    return (stem or "video")[:60]

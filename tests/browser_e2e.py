@@ -12,6 +12,7 @@ Run by hand (as root): ``unshare -n bash -c 'ip link set lo up; ip addr add 127.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -83,13 +84,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The dashboard served by ``streamlit run`` on a free port, with its own history folder."""
-    tmp = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def serve_dashboard(folder: Path):
+    """The dashboard served by ``streamlit run`` on a free port, its history in ``folder/data`` and its log in
+    ``folder/streamlit.log``; yields ``{"url", "log", "data", "pid"}`` once it answers, stops it afterwards."""
     port = _free_port()
-    log_path = tmp / "streamlit.log"
-    env = {**os.environ, "FER_DATA_DIR": str(tmp / "data")}
+    log_path = folder / "streamlit.log"
+    env = {**os.environ, "FER_DATA_DIR": str(folder / "data")}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
@@ -106,16 +107,43 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
+                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.5)
-        yield {"url": url, "log": log_path, "data": tmp / "data", "pid": process.pid}
+        yield {"url": url, "log": log_path, "data": folder / "data", "pid": process.pid}
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-    log.info("server log tail:\n%s", log_path.read_text()[-2000:])
+
+
+def chromium_args(webcam: Path) -> list[str]:
+    """Command-line switches of a headless chromium whose fake webcam loops the .y4m file ``webcam``."""
+    return ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
+
+
+def server_memory_mb(pid: int) -> dict[str, int]:
+    """Resident memory of process ``pid`` now (``rss``) and at its peak (``peak``), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in
+           ("VmRSS", "VmHWM")}
+    return {"rss": round(kib["VmRSS"] / 1024), "peak": round(kib["VmHWM"] / 1024)}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard served by ``streamlit run`` on a free port, with its own history folder."""
+    folder = tmp_path_factory.mktemp("server")
+    try:
+        with serve_dashboard(folder) as served:
+            yield served
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    log.info("server log tail:\n%s", (folder / "streamlit.log").read_text()[-2000:])
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +157,7 @@ def launch(tmp_path_factory, video_path):
     def _launch(video_name: str, upside_down: bool = False):
         webcam = write_y4m(video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m",
                            upside_down=upside_down)
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
-        launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args))
+        launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args(webcam)))
         return launched[-1]
 
     with sync_playwright() as p:
@@ -188,7 +212,7 @@ def _shot(page, name: str) -> Path:
     return path
 
 
-def _metric(page, label: str) -> str:
+def metric_value(page, label: str) -> str:
     """The value of the ``st.metric`` with this label."""
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
@@ -222,8 +246,8 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     metrics["first_frame_after_start_s"] = round(time.monotonic() - started, 2)
     # The server analyses frames and finds the face (the live panel refreshes every second).
     _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 120, "the live numbers")
-    _wait_for(lambda: int(_metric(page, "Frames analysed")) > 30, 120, "30 analysed frames")
-    _wait_for(lambda: int(_metric(page, "Faces now")) >= 1, 60, "a face in the live stream")
+    _wait_for(lambda: int(metric_value(page, "Frames analysed")) > 30, 120, "30 analysed frames")
+    _wait_for(lambda: int(metric_value(page, "Faces now")) >= 1, 60, "a face in the live stream")
     # Charts appear once faces have data; let a few seconds pass so the blink rate has points.
     _wait_for(lambda: page.locator('[data-testid="stPlotlyChart"]').count() >= 2, 60, "the live charts")
     frames_before = _client_frames(component)
@@ -231,22 +255,19 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     time.sleep(5)
     frames_after = _client_frames(component)
     metrics["client_frames_per_second"] = round((frames_after - frames_before) / (time.monotonic() - t0), 1)
-    metrics["server_frames_per_second"] = float(_metric(page, "Frames per second"))
+    metrics["server_frames_per_second"] = float(metric_value(page, "Frames per second"))
     assert frames_after > frames_before, "no new annotated frames reached the browser"
-    status = Path(f"/proc/{server['pid']}/status").read_text()
-    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in
-           ("VmRSS", "VmHWM")}
-    metrics["server_rss_mb_live"] = round(kib["VmRSS"] / 1024)
-    metrics["server_peak_rss_mb_live"] = round(kib["VmHWM"] / 1024)
+    memory = server_memory_mb(server["pid"])
+    metrics["server_rss_mb_live"], metrics["server_peak_rss_mb_live"] = memory["rss"], memory["peak"]
     assert metrics["server_peak_rss_mb_live"] < 700, "the dashboard's memory target (issue 6) is 700 MB"
     # serving never loads TensorFlow (LiteRT only): no library from the tensorflow package is mapped
     maps = Path(f"/proc/{server['pid']}/maps").read_text()
     assert "/site-packages/tensorflow/" not in maps, "the dashboard process loaded TensorFlow"
     assert page.get_by_text("Face #1").first.is_visible()
-    _wait_for(lambda: int(_metric(page, "Faces now")) >= 1, 30, "a face in the latest frame")
+    _wait_for(lambda: int(metric_value(page, "Faces now")) >= 1, 30, "a face in the latest frame")
     _shot(page, "live_streaming")
     component.locator("video").first.screenshot(path=str(SCREENSHOTS / "live_annotated_frame.png"))
-    metrics["frames_analysed_live"] = int(_metric(page, "Frames analysed"))
+    metrics["frames_analysed_live"] = int(metric_value(page, "Frames analysed"))
     component.get_by_role("button", name="STOP").click()
     page.get_by_text("Recording stopped").wait_for(timeout=60_000)
     page.get_by_role("button", name="Save to history").click()
@@ -254,13 +275,13 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     _shot(page, "live_stopped_saved")
 
 
-def _start_live(page, server) -> None:
+def start_live(page, server) -> None:
     """Open the live page, press START and wait until the server has analysed some frames."""
     page.goto(server["url"])
     page.get_by_role("heading", name="Live", exact=True).wait_for()
     page.frame_locator("iframe").first.get_by_role("button", name="START").click(timeout=120_000)
     _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 180, "the live numbers")
-    _wait_for(lambda: int(_metric(page, "Frames analysed")) > 30, 180, "30 analysed frames")
+    _wait_for(lambda: int(metric_value(page, "Frames analysed")) > 30, 180, "30 analysed frames")
 
 
 def _stop_live(page) -> None:
@@ -289,11 +310,11 @@ def test_camera_stopping_mid_stream_is_reported_and_loses_nothing(browser, serve
     context = _context(browser, KEEP_CAMERA_STREAMS_JS)
     page = context.new_page()
     try:
-        _start_live(page, server)
+        start_live(page, server)
         stopped = sum(frame.evaluate(STOP_CAMERA_JS) for frame in page.frames)
         assert stopped >= 1, "no camera track found to stop"
         page.get_by_text("No frame from the camera for").wait_for(timeout=60_000)
-        frames = int(_metric(page, "Frames analysed"))
+        frames = int(metric_value(page, "Frames analysed"))
         assert frames > 30
         _shot(page, "live_camera_stopped")
         _stop_live(page)
@@ -378,7 +399,7 @@ def _faces_seen(page, seconds: float) -> list[int]:
     """The page's "Faces now" read every half second for ``seconds``."""
     seen, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
-        seen.append(int(_metric(page, "Faces now")))
+        seen.append(int(metric_value(page, "Faces now")))
         time.sleep(0.5)
     return seen
 
@@ -392,8 +413,8 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
         for faces, instance in ((1, browser), (2, launch(UPLOAD_VIDEO)), (0, launch(NO_FACE_VIDEO, upside_down=True))):
             contexts.append(_context(instance))
             pages[faces] = contexts[-1].new_page()
-            _start_live(pages[faces], server)
-        _wait_for(lambda: int(_metric(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
+            start_live(pages[faces], server)
+        _wait_for(lambda: int(metric_value(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
         seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
         _shot(pages[0], "three_sessions_no_face")
         assert max(seen[0]) == 0 and max(seen[1]) == 1 and max(seen[2]) == 2, seen

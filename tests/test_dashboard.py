@@ -209,3 +209,14 @@ def test_ice_servers_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("FER_ICE_SERVERS", "{not json")
     with pytest.raises(ValueError):
         ice_servers()
+
+
+@pytest.mark.parametrize("name, stem", [
+    ("../../etc/passwd.mp4", "passwd"), ("..\\..\\Windows\\win.ini", "win"), ("/abs/path/interview 1.mov", "interview_1"),
+    ("..", "video"), ("", "video"), ("ünïcødé?*:|<>.mp4", "n_c_d"),
+])
+def test_an_uploaded_name_never_becomes_a_path(name, stem):
+    from dashboard.common import safe_stem
+
+    assert safe_stem(name) == stem
+    assert "/" not in safe_stem(name) and "\\" not in safe_stem(name) and ".." not in safe_stem(name)

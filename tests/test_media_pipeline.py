@@ -165,3 +165,4 @@ def test_following_between_detections_keeps_identities_and_blinks(video_path, de
     assert [f.track_id for f in analysis.faces] == [1]  # head motion and a few faceless frames: one identity
     blinks = analysis.faces[0].blink_count
     assert 1 <= blinks <= 3
+

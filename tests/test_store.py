@@ -116,3 +116,22 @@ def test_data_dir_setting(monkeypatch, tmp_path):
     assert HistoryStore.in_folder().path == tmp_path / "elsewhere" / "history.sqlite3"
     monkeypatch.delenv("FER_DATA_DIR")
     assert default_data_dir().name == "data"
+
+
+def _save_then_die(path: str) -> None:
+    import os
+    import signal
+
+    HistoryStore(path).save("before the crash", "live", _summary(), _table(20))
+    os.kill(os.getpid(), signal.SIGKILL)  # the app process dies right after the save returned
+
+
+def test_a_saved_entry_survives_the_app_being_killed(tmp_path):
+    path = str(tmp_path / "h.sqlite3")
+    process = multiprocessing.get_context("spawn").Process(target=_save_then_die, args=(path,))
+    process.start()
+    process.join(timeout=120)
+    assert process.exitcode == -9
+    entries = HistoryStore(path).list()  # the restarted app
+    assert [e.name for e in entries] == ["before the crash"]
+    assert len(HistoryStore(path).load(entries[0].id).table) == 20

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import classifier_or_stop
+from dashboard.common import classifier_or_stop, safe_stem
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -38,12 +37,6 @@ class RecordedResult:
     csv: bytes
     summary_json: bytes
     mp4: bytes
-
-
-def safe_stem(name: str) -> str:
-    """A file-name stem made only of letters, digits, ``-`` and ``_`` (for download names; never a path)."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_")
-    return (stem or "video")[:60]
 
 
 def options_ui() -> int:
