@@ -14,7 +14,8 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from fer_core.classifier import EmotionClassifier
 from fer_core.errors import ModelFileError
-from fer_core.live import SharedClassifier
+from fer_core.landmarks import LandmarkPredictor
+from fer_core.live import SharedClassifier, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
 from fer_core.store import HistoryStore, default_data_dir
 
@@ -50,14 +51,30 @@ def load_classifier() -> SharedClassifier:
     return _load_classifier(str(folder), _model_stamp(folder))
 
 
+@st.cache_resource(show_spinner="Loading the landmark model...")
+def shared_landmarks() -> SharedLandmarks:
+    """dlib's 68-point landmark model (about 100 MB), loaded once for every session of this server."""
+    log.info("loading the landmark model")
+    return SharedLandmarks(LandmarkPredictor())
+
+
 def classifier_or_stop() -> SharedClassifier:
     """The shared classifier, or a page message saying what is wrong and how to fix it (the page stops there;
     the rest of the app keeps serving)."""
+    return _or_stop(load_classifier, "emotion")
+
+
+def landmarks_or_stop() -> SharedLandmarks:
+    """The shared landmark model, or a page message as for :func:`classifier_or_stop`."""
+    return _or_stop(shared_landmarks, "landmark")
+
+
+def _or_stop(load, what: str):
     try:
-        return load_classifier()
+        return load()
     except ModelFileError as exc:
-        log.warning("emotion model unavailable: %s", exc)
-        st.error(f"The emotion model cannot be loaded: {exc}", icon=":material/error:")
+        log.warning("%s model unavailable: %s", what, exc)
+        st.error(f"The {what} model cannot be loaded: {exc}", icon=":material/error:")
         st.stop()
 
 

@@ -54,6 +54,20 @@ class SharedClassifier:
             return self.inner.predict(faces)
 
 
+class SharedLandmarks:
+    """A 68-point landmark predictor (about 100 MB) shared by several threads (sessions) instead of one copy each;
+    calls are serialised by a lock. Offers what :class:`FramePipeline` uses."""
+
+    def __init__(self, predictor) -> None:
+        self.inner = predictor
+        self._lock = threading.Lock()
+
+    def predict(self, gray: np.ndarray, boxes: np.ndarray) -> list:
+        """:class:`fer_core.landmarks.FaceLandmarks` for boxes (N, 4) in a uint8 (H, W) image."""
+        with self._lock:
+            return self.inner.predict(gray, boxes)
+
+
 @dataclass(frozen=True)
 class DisplaySettings:
     """What is drawn on the returned frame: probability bars for ``emotions``, and the 68 landmarks when
@@ -204,8 +218,8 @@ class LiveBuffer:
 
 class LiveSession:
     """One browser session's live analysis: :meth:`process` runs the pipeline on a frame, stores the records in
-    :attr:`buffer` and returns the annotated frame. The pipeline is built on the first frame (about 1.5 s: the
-    landmark model loads) and rebuilt, keeping face identities, when :meth:`configure` changes its settings.
+    :attr:`buffer` and returns the annotated frame. The pipeline is built on the first frame (about 1.5 s when
+    the landmark model loads) and rebuilt, keeping face identities, when :meth:`configure` changes its settings.
 
     An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
     the frame goes back unannotated, so a bad frame never ends the stream."""
@@ -213,8 +227,11 @@ class LiveSession:
     def __init__(self, classifier, settings: PipelineSettings = PipelineSettings(),
                  display: DisplaySettings = DisplaySettings(), buffer: LiveBuffer | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline) -> None:
+                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline, landmarks=None) -> None:
+        """``classifier``, ``landmarks``: loaded models, shared with other sessions (``landmarks`` None: this
+        session loads its own on the first frame)."""
         self.classifier = classifier
+        self.landmarks = landmarks
         self.buffer = buffer or LiveBuffer()
         self._clock = clock
         self._factory = pipeline_factory
@@ -278,7 +295,7 @@ class LiveSession:
         old = self._pipeline
         if old is None or old.settings != settings:
             if old is None:
-                new = self._factory(settings, classifier=self.classifier)
+                new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks)
             else:  # keep identities (and per-face state) and the loaded landmark model across a settings change
                 new = self._factory(settings, classifier=self.classifier, landmarks=old.landmarks)
                 new.tracker = old.tracker

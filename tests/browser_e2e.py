@@ -404,7 +404,7 @@ def _faces_seen(page, seconds: float) -> list[int]:
     return seen
 
 
-def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path):
+def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path, metrics):
     """Three browsers, three webcams (one face, two faces, a face upside down that is never found), streaming at
     the same time; then one uploads a video and the others see nothing of it."""
     pages = {}
@@ -418,6 +418,11 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
         seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
         _shot(pages[0], "three_sessions_no_face")
         assert max(seen[0]) == 0 and max(seen[1]) == 1 and max(seen[2]) == 2, seen
+        memory = server_memory_mb(server["pid"])  # one landmark and one emotion model serve all three
+        metrics["server_rss_mb_three_live_sessions"] = memory["rss"]
+        metrics["server_frames_per_second_three_sessions"] = [float(metric_value(page, "Frames per second"))
+                                                              for page in pages.values()]
+        assert memory["peak"] < 700, f"three live sessions took {memory['peak']} MB"
         assert pages[0].get_by_text("Face #").count() == 0  # no other session's faces or timelines
         assert pages[0].locator('[data-testid="stPlotlyChart"]').count() == 0
         _shot(pages[2], "three_sessions_two_faces")

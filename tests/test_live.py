@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier, with_detector
+from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier, SharedLandmarks,
+                           with_detector)
 from fer_core.pipeline import FrameResult, PipelineSettings
 from fer_core.records import FaceRecord
 
@@ -163,9 +164,41 @@ def test_session_with_the_real_pipeline_finds_a_face(image_path):
     from fer_core.classifier import EmotionClassifier
 
     image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
-    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True))
+    from fer_core.landmarks import LandmarkPredictor
+
+    landmarks = SharedLandmarks(LandmarkPredictor())
+    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True),
+                          landmarks=landmarks)
     annotated = session.process(image)
     snap = session.snapshot()
     assert snap.error is None
     assert len(snap.current) == 1 and snap.current[0].track_id == 1
     assert annotated.shape == image.shape and not np.array_equal(annotated, image)
+
+
+def test_sessions_share_one_landmark_model_safely(image_path):
+    """Several sessions (threads) call one shared landmark model at once: the same points as one at a time."""
+    from fer_core.detect import FaceDetector
+    from fer_core.image import to_gray
+    from fer_core.landmarks import LandmarkPredictor
+
+    gray = to_gray(cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg"))))
+    boxes = FaceDetector().detect(gray).boxes
+    shared = SharedLandmarks(LandmarkPredictor())
+    expected = shared.predict(gray, boxes)[0].points
+    results, errors = [], []
+
+    def session():
+        try:
+            for _ in range(50):
+                results.append(shared.predict(gray, boxes)[0].points)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 200
+    assert all(np.array_equal(points, expected) for points in results)
