@@ -1,8 +1,8 @@
 """The browser tests proper, run by ``tests/test_browser.py`` inside a private network namespace (WebRTC needs an
 address other than 127.0.0.1). In file order, sharing one server: the live stream comes back annotated with faces
-found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; a recorded-video
-analysis is cancelled, then one runs to the end and its downloads are checked; an upload over the size limit is
-refused; three browsers with three different webcams at once each see only their own faces and uploads; the
+found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; three browsers
+with three different webcams at once each see only their own faces and uploads; a recorded-video analysis is
+cancelled, then one runs to the end and its downloads are checked; an upload over the size limit is refused; the
 history and model pages render. Screenshots are saved as it goes.
 Nothing here asserts on wall-clock times; the measured numbers go to ``browser_metrics.json``.
 
@@ -325,6 +325,56 @@ def test_camera_stopping_mid_stream_is_reported_and_loses_nothing(browser, serve
         context.close()
 
 
+def _faces_seen(page, seconds: float) -> list[int]:
+    """The page's "Faces now" read every half second for ``seconds``."""
+    seen, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.append(int(metric_value(page, "Faces now")))
+        time.sleep(0.5)
+    return seen
+
+
+def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path, metrics):
+    """Three browsers, three webcams (one face, two faces, a face upside down that is never found), streaming at
+    the same time; then one uploads a video and the others see nothing of it."""
+    pages = {}
+    contexts = []
+    try:
+        for faces, instance in ((1, browser), (2, launch(UPLOAD_VIDEO)), (0, launch(NO_FACE_VIDEO, upside_down=True))):
+            contexts.append(_context(instance))
+            pages[faces] = contexts[-1].new_page()
+            start_live(pages[faces], server)
+        _wait_for(lambda: int(metric_value(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
+        seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
+        _shot(pages[0], "three_sessions_no_face")
+        assert max(seen[0]) == 0 and max(seen[1]) == 1 and max(seen[2]) == 2, seen
+        memory = server_memory_mb(server["pid"])  # one landmark and one emotion model serve all three
+        metrics["server_rss_mb_three_live_sessions"] = memory["rss"]
+        metrics["server_peak_rss_mb_so_far"] = memory["peak"]
+        assert memory["rss"] < 700, f"the server held {memory['rss']} MB with three live sessions"
+        assert pages[0].get_by_text("Face #").count() == 0  # no other session's faces or timelines
+        assert pages[0].locator('[data-testid="stPlotlyChart"]').count() == 0
+        _shot(pages[2], "three_sessions_two_faces")
+        for page in pages.values():
+            _stop_live(page)
+        for page in pages.values():
+            page.goto(f"{server['url']}/recorded")
+            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+        owner = pages[1]
+        owner.locator('input[type="file"]').set_input_files(str(video_path(PRIVATE_UPLOAD)))
+        owner.get_by_role("button", name="Analyse").click()
+        owner.get_by_text("Results:").wait_for(timeout=300_000)
+        for page in (pages[0], pages[2]):
+            page.reload()
+            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+            assert page.get_by_text("Results:").count() == 0
+            assert page.get_by_text(PRIVATE_UPLOAD).count() == 0
+        assert owner.get_by_text(PRIVATE_UPLOAD).count() >= 1
+    finally:
+        for context in contexts:
+            context.close()
+
+
 def _upload_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
 
@@ -393,57 +443,6 @@ def test_an_upload_over_the_size_limit_is_refused(page, server, tmp_path):
     page.get_by_text("or smaller").wait_for()
     assert page.get_by_role("button", name="Analyse").count() == 0
     _shot(page, "recorded_upload_too_large")
-
-
-def _faces_seen(page, seconds: float) -> list[int]:
-    """The page's "Faces now" read every half second for ``seconds``."""
-    seen, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        seen.append(int(metric_value(page, "Faces now")))
-        time.sleep(0.5)
-    return seen
-
-
-def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path, metrics):
-    """Three browsers, three webcams (one face, two faces, a face upside down that is never found), streaming at
-    the same time; then one uploads a video and the others see nothing of it."""
-    pages = {}
-    contexts = []
-    try:
-        for faces, instance in ((1, browser), (2, launch(UPLOAD_VIDEO)), (0, launch(NO_FACE_VIDEO, upside_down=True))):
-            contexts.append(_context(instance))
-            pages[faces] = contexts[-1].new_page()
-            start_live(pages[faces], server)
-        _wait_for(lambda: int(metric_value(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
-        seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
-        _shot(pages[0], "three_sessions_no_face")
-        assert max(seen[0]) == 0 and max(seen[1]) == 1 and max(seen[2]) == 2, seen
-        memory = server_memory_mb(server["pid"])  # one landmark and one emotion model serve all three
-        metrics["server_rss_mb_three_live_sessions"] = memory["rss"]
-        metrics["server_frames_per_second_three_sessions"] = [float(metric_value(page, "Frames per second"))
-                                                              for page in pages.values()]
-        assert memory["peak"] < 700, f"three live sessions took {memory['peak']} MB"
-        assert pages[0].get_by_text("Face #").count() == 0  # no other session's faces or timelines
-        assert pages[0].locator('[data-testid="stPlotlyChart"]').count() == 0
-        _shot(pages[2], "three_sessions_two_faces")
-        for page in pages.values():
-            _stop_live(page)
-        for page in pages.values():
-            page.goto(f"{server['url']}/recorded")
-            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
-        owner = pages[1]
-        owner.locator('input[type="file"]').set_input_files(str(video_path(PRIVATE_UPLOAD)))
-        owner.get_by_role("button", name="Analyse").click()
-        owner.get_by_text("Results:").wait_for(timeout=300_000)
-        for page in (pages[0], pages[2]):
-            page.reload()
-            page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
-            assert page.get_by_text("Results:").count() == 0
-            assert page.get_by_text(PRIVATE_UPLOAD).count() == 0
-        assert owner.get_by_text(PRIVATE_UPLOAD).count() >= 1
-    finally:
-        for context in contexts:
-            context.close()
 
 
 def test_history_and_model_pages(page, server):
