@@ -294,11 +294,10 @@ class LiveSession:
     def _current_pipeline(self, settings: PipelineSettings) -> FramePipeline:
         old = self._pipeline
         if old is None or old.settings != settings:
-            if old is None:
-                new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks)
-            else:  # keep identities (and per-face state) and the loaded landmark model across a settings change
-                new = self._factory(settings, classifier=self.classifier, landmarks=old.landmarks)
-                new.tracker = old.tracker
+            new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks)
+            self.landmarks = new.landmarks  # loaded once, kept across settings changes
+            if old is not None:
+                new.tracker = old.tracker  # keep identities (and per-face state) across a settings change
             self._pipeline = new
         return self._pipeline
 

@@ -82,9 +82,7 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float]:
 
 def training_targets(faces: LabelledFaces, crowd_weight: float) -> np.ndarray:
     """Targets (N, 7) float32: the one-hot FER2013 label, mixed with the FER+ crowd's vote shares where known."""
-    import keras
-
-    y = keras.utils.to_categorical(faces.y, len(EMOTIONS)).astype("float32")
+    y = np.eye(len(EMOTIONS), dtype=np.float32)[faces.y]
     if crowd_weight and faces.crowd is not None:
         known = faces.crowd.sum(axis=1) > 0
         y[known] = (1 - crowd_weight) * y[known] + crowd_weight * faces.crowd[known]
@@ -183,7 +181,8 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     if settings.init_from:
         model.set_weights(keras.models.load_model(settings.init_from).get_weights())
         log.info("weights from %s", settings.init_from)
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
                   metrics=["accuracy"], jit_compile=False)
     log.info("%s: %d weights", model.name, model.count_params())
     best = out_dir / "best.keras"

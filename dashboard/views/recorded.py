@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import classifier_or_stop, safe_stem, landmarks_or_stop
+from dashboard.common import classifier_or_stop, landmarks_or_stop, safe_stem
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
