@@ -8,11 +8,16 @@ Reads the Training split (``--data``: .npz, Kaggle csv or class folders), select
 - ``settings.json``   every setting of the run, the data files and the software versions
 - ``history.json``    one row per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate
 - ``best.keras``      the checkpoint with the best validation accuracy (kept while training)
+- ``final.keras``     what is served: ``best.keras`` with its batch-norm statistics recomputed on the un-augmented
+                      Training faces (``--recalibrate-bn``, on by default)
 - ``metrics.json``    accuracy, per-class precision/recall/F1 and confusion matrix of the best checkpoint on ``--val``
 - ``emotion.tflite``  the best checkpoint converted for LiteRT serving, with ``model.json`` (labels, preprocessing)
 
 The run is resumable: start the same command again and it continues from the last finished epoch
 (``backup/`` holds that state and is removed when the run ends).
+
+``--average-of A.keras B.keras ...`` trains nothing: ``best.keras`` is the mean of those checkpoints' weights (same
+architecture, e.g. the best checkpoints of successive runs), finished as above.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class TrainSettings:
     label_smoothing: float = 0.0
     flip_tta: bool = True  # serve the mean of each face and its mirror image
     init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
+    average_of: tuple[str, ...] = ()  # no training: the model is the mean of these .keras checkpoints' weights
+    recalibrate_bn: bool = True  # serve with batch-norm statistics recomputed on the un-augmented Training faces
     precision: str = "float32"  # "mixed_bfloat16": about 2x faster on CPUs with AVX512-BF16; served in float32
     seed: int = 1
     versions: dict = field(default_factory=dict)
@@ -195,6 +202,11 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.early_stop_patience),
         _history_callback(out_dir / "history.json"),
     ]
+    if settings.average_of:
+        model.set_weights(average_weights(settings.average_of))
+        model.save(best)
+        log.info("no training: best.keras is the mean of %d checkpoints", len(settings.average_of))
+        return finish_run(out_dir, train_faces, val_faces, settings)
     started = time.time()
     model.fit(_dataset(train_faces, settings, training=True), epochs=settings.epochs,
               validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)
@@ -210,9 +222,42 @@ def _build(settings: TrainSettings):
                           name="xception_" + "-".join(map(str, settings.block_widths)))
 
 
+def average_weights(checkpoints: tuple[str, ...] | list[str]) -> list[np.ndarray]:
+    """The element-wise mean of the weights of ``.keras`` checkpoints of one architecture (batch-norm statistics
+    included; recompute those afterwards with :func:`recalibrate_batch_norm`)."""
+    import keras
+
+    weights = [keras.models.load_model(path).get_weights() for path in checkpoints]
+    if len({len(w) for w in weights}) != 1 or any(a.shape != b.shape for w in weights for a, b in zip(weights[0], w)):
+        raise ValueError(f"checkpoints of different architectures cannot be averaged: {list(checkpoints)}")
+    return [np.mean([w[i] for w in weights], axis=0, dtype=np.float64).astype(weights[0][i].dtype)
+            for i in range(len(weights[0]))]
+
+
+def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed: int = 1) -> None:
+    """Recompute every batch-norm layer's moving mean and variance as the average over one pass of ``faces``
+    ((N, 48, 48) gray 0..255, un-augmented) in batches ("precise BN"), in place. Training leaves statistics of
+    augmented faces (reflect-filled rotations, zooms, shifts) averaged over moving weights; served faces are
+    neither."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    x = faces[np.random.default_rng(seed).permutation(len(faces))][..., None].astype("float32")
+    try:
+        for k, start in enumerate(range(0, len(x) - batch_size + 1, batch_size)):  # full batches only
+            for layer in norms:
+                layer.momentum = k / (k + 1)  # moving = running mean of the batch statistics
+            model(x[start:start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
 def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces, settings: TrainSettings) -> dict:
-    """Convert ``out_dir/best.keras`` for serving (rebuilt in float32), evaluate the served model (LiteRT, as the
-    dashboard runs it) on the validation split, write ``metrics.json`` and remove the resume state."""
+    """Rebuild ``out_dir/best.keras`` in float32, recompute its batch-norm statistics on the Training faces (unless
+    ``settings.recalibrate_bn`` is off) into ``final.keras``, convert that for serving, evaluate the served model
+    (LiteRT, as the dashboard runs it) on the validation split, write ``metrics.json``, remove the resume state."""
     import keras
 
     from fer_core.evaluate import evaluate
@@ -220,6 +265,10 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
     keras.mixed_precision.set_global_policy("float32")
     model = _build(settings)
     model.set_weights(keras.models.load_model(out_dir / "best.keras").get_weights())
+    if settings.recalibrate_bn:
+        recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
+        log.info("batch-norm statistics recomputed on %d un-augmented Training faces", len(train_faces))
+    model.save(out_dir / "final.keras")
     convert_to_tflite(model, out_dir, settings.flip_tta)
     metrics = {"split": f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
                         "stopping, never trained on",
@@ -244,18 +293,20 @@ def main(argv: list[str] | None = None) -> None:
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        elif name == "average_of":
+            parser.add_argument(flag, nargs="+", default=[], metavar="CHECKPOINT")
         elif isinstance(value, tuple):
             parser.add_argument(flag, type=int, nargs="+", default=list(value))
         else:
             parser.add_argument(flag, type=type(value), default=value)
     args = vars(parser.parse_args(argv))
     out, finish = args.pop("out"), args.pop("finish")
-    args["block_widths"] = tuple(args["block_widths"])
+    args["block_widths"], args["average_of"] = tuple(args["block_widths"]), tuple(args["average_of"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if finish:
         recorded = json.loads((out / "settings.json").read_text())
         fields = set(TrainSettings.__dataclass_fields__)
-        settings = TrainSettings(**{k: tuple(v) if k == "block_widths" else v
+        settings = TrainSettings(**{k: tuple(v) if k in ("block_widths", "average_of") else v
                                     for k, v in recorded.items() if k in fields})
         finish_run(out, load_faces(settings.data, usage="Training"), load_faces(settings.val, usage="PublicTest"),
                    settings)

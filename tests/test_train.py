@@ -10,7 +10,7 @@ import pytest
 from fer_core.classifier import EmotionClassifier
 from fer_core.evaluate import main as evaluate_main
 from fer_core.network import build_xception
-from fer_core.train import TrainSettings, class_weights, train
+from fer_core.train import TrainSettings, average_weights, class_weights, recalibrate_batch_norm, train
 
 
 def test_not_in_finds_pixel_identical_copies():
@@ -53,7 +53,8 @@ def tiny_run(tmp_path_factory, fer2013_dir):
 
 def test_training_writes_a_complete_run_folder(tiny_run):
     out, _, metrics = tiny_run
-    for name in ("settings.json", "history.json", "metrics.json", "best.keras", "emotion.tflite", "model.json"):
+    for name in ("settings.json", "history.json", "metrics.json", "best.keras", "final.keras", "emotion.tflite",
+                 "model.json"):
         assert (out / name).is_file(), name
     assert not (out / "backup").exists()
     history = json.loads((out / "history.json").read_text())
@@ -73,9 +74,44 @@ def test_served_model_matches_keras_and_evaluate_cli(tiny_run, capsys):
     classifier = EmotionClassifier(out)
     assert classifier.meta.test_time_augmentation == "horizontal flip"
     served = classifier.predict(x)
-    model = keras.models.load_model(out / "best.keras")
+    model = keras.models.load_model(out / "final.keras")  # best.keras with recomputed batch-norm statistics
     reference = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2  # face and mirror
     assert np.abs(served - reference).max() < 1e-4
     assert evaluate_main(["--model", str(out), "--data", str(data / "val.npz"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+
+
+def _norm_model(width: int = 3):
+    import keras
+
+    inputs = keras.Input(shape=(48, 48, 1))
+    x = keras.layers.Conv2D(width, 1, use_bias=False, kernel_initializer="ones")(inputs)
+    return keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(x))
+
+
+def test_recalibrated_batch_norm_holds_the_mean_of_the_batch_statistics():
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (1000, 48, 48)).astype(np.uint8)
+    faces[::2] //= 4  # batches differ, so a moving average would not land on the plain mean
+    model = _norm_model()
+    recalibrate_batch_norm(model, faces, batch_size=100, seed=3)
+    x = faces[np.random.default_rng(3).permutation(1000)].astype(np.float64).reshape(10, -1)
+    mean, var = model.get_layer("bn").moving_mean.numpy(), model.get_layer("bn").moving_variance.numpy()
+    assert mean == pytest.approx(np.full(3, x.mean()), rel=1e-5)
+    assert var == pytest.approx(np.full(3, x.var(axis=1).mean()), rel=1e-4)
+    assert model.get_layer("bn").momentum == 0.99  # the layer's own setting is restored
+
+
+def test_average_weights_of_checkpoints(tmp_path):
+    paths = []
+    for i, value in enumerate((1.0, 4.0)):
+        model = _norm_model()
+        model.set_weights([np.full_like(w, value) for w in model.get_weights()])
+        paths.append(tmp_path / f"{i}.keras")
+        model.save(paths[-1])
+    averaged = average_weights(paths)
+    assert all(np.allclose(w, 2.5) for w in averaged)
+    _norm_model(width=5).save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="different architectures"):
+        average_weights([paths[0], tmp_path / "other.keras"])

@@ -61,6 +61,10 @@ def model_card_ui(record: dict, folder: Path) -> None:
         ("Training data", f"{settings.get('data', 'not recorded')} (FER2013 Training split)"),
         ("Validation data", f"{settings.get('val', 'not recorded')}"),
         ("Epochs run", str(len(history)) if history else "not recorded"),
+        *([("Weights from", f"the mean of {len(settings['average_of'])} checkpoints: "
+            + ", ".join(settings["average_of"]))] if settings.get("average_of") else []),
+        *([("Batch-norm statistics", "recomputed over one pass of the un-augmented Training faces")]
+          if settings.get("recalibrate_bn") else []),
         ("Training curves", "train: the augmented Training split, per epoch; validation: the validation file above"),
         ("Confusion matrix, per-class scores", f"{split}; n = {metrics.get('n', '?')}"),
         ("Accuracy / macro F1", f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
