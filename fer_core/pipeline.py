@@ -50,8 +50,23 @@ class FrameResult:
     landmarks: dict[int, FaceLandmarks]
 
 
+@dataclass(frozen=True)
+class LocatedFaces:
+    """The faces of one frame before classification: the uint8 (H, W) ``gray`` frame, its time in seconds, and
+    per face (same order) its track, box (N, 4) int x1, y1, x2, y2 in pixels, detection score (N,) and landmarks."""
+
+    gray: np.ndarray
+    time_s: float
+    tracks: list
+    boxes: np.ndarray
+    scores: np.ndarray
+    shapes: list[FaceLandmarks]
+
+
 class FramePipeline:
-    """``process(image, time_s, frame_index)`` -> :class:`FrameResult`. Models load in the constructor."""
+    """``process(image, time_s, frame_index)`` -> :class:`FrameResult`. Models load in the constructor.
+    ``process`` is ``locate`` then the classifier then ``finish``; a video analysis overlaps the classifier of
+    one frame with ``locate`` of the next (see :mod:`fer_core.video`)."""
 
     def __init__(self, settings: PipelineSettings = PipelineSettings(),
                  classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None) -> None:
@@ -72,7 +87,14 @@ class FramePipeline:
 
     def process(self, image: np.ndarray, time_s: float, frame_index: int) -> FrameResult:
         """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds."""
-        gray = to_gray(image)
+        located = self.locate(image, time_s)
+        return self.finish(located, self.classifier.classify(located.gray, located.boxes), frame_index)
+
+    def locate(self, image: np.ndarray, time_s: float, gray: np.ndarray | None = None) -> LocatedFaces:
+        """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
+        ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
+        located frame is then finished (:meth:`finish`), in the same order, possibly one frame later."""
+        gray = to_gray(image) if gray is None else gray
         followed = [t for t in self.tracker.tracks.values() if t.last_seen_s == self._last_time]
         if followed and self._frames_since_detection + 1 < self.settings.detect_every:
             self._frames_since_detection += 1
@@ -87,10 +109,16 @@ class FramePipeline:
                 track.state["landmark_centre"] = shape.points.mean(axis=0)
                 track.state["detection_score"] = float(score)
         self._last_time = time_s
-        probabilities = self.classifier.classify(gray, boxes)
+        return LocatedFaces(gray, float(time_s), tracks, boxes, scores, shapes)
+
+    def finish(self, located: LocatedFaces, probabilities: np.ndarray, frame_index: int) -> FrameResult:
+        """The second half of :meth:`process`: smoothing, blinks and records of a located frame, given its
+        ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.boxes)``. Touches only the
+        tracks' probability and blink state, which :meth:`locate` never reads."""
         labels = self.classifier.labels
+        time_s, boxes, shapes, scores = located.time_s, located.boxes, located.shapes, located.scores
         records, landmarks = [], {}
-        for i, track in enumerate(tracks):
+        for i, track in enumerate(located.tracks):
             p = self._smooth(track.state, probabilities[i])
             ear = (eye_aspect_ratio(shapes[i].left_eye) + eye_aspect_ratio(shapes[i].right_eye)) / 2.0
             blinks = track.state.setdefault("blink", BlinkDetector(self.settings.blink))
@@ -98,7 +126,7 @@ class FramePipeline:
             best = int(np.argmax(p))
             x1, y1, x2, y2 = (int(v) for v in boxes[i])
             records.append(FaceRecord(
-                time_s=float(time_s), frame_index=int(frame_index), track_id=track.track_id,
+                time_s=time_s, frame_index=int(frame_index), track_id=track.track_id,
                 x1=x1, y1=y1, x2=x2, y2=y2, detection_score=float(scores[i]),
                 probabilities=tuple(float(v) for v in p), emotion=labels[best], emotion_probability=float(p[best]),
                 ear=ear, eyes_closed=blink.closed, blink=blink.blink, blink_count=blink.count))

@@ -7,15 +7,20 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fer_core.decode import Frame, iter_frames, probe_video
 from fer_core.draw import annotate
 from fer_core.errors import NoFaceError, TruncatedVideoError
 from fer_core.export import Mp4Writer, write_summary, write_table
-from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.image import to_gray
+from fer_core.pipeline import FramePipeline, LocatedFaces, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, summarize
 
 log = logging.getLogger(__name__)
@@ -110,29 +115,47 @@ def analyze_video(
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
-    decoded = analysed = 0
+    frames_read = analysed = 0
     last_time = 0.0
     started = time.perf_counter()
+    # One frame in flight: the classifier of frame k runs on its thread (LiteRT works outside the GIL) while this
+    # thread locates the faces of frame k + 1; frame k is then finished, drawn and encoded.
+    in_flight: deque[tuple[Frame, LocatedFaces, Future]] = deque()
+
+    def finish_oldest() -> None:
+        nonlocal analysed, last_time, frames_read
+        frame, located, probabilities = in_flight.popleft()
+        result = pipeline.finish(located, probabilities.result(), frame.index)
+        records.extend(result.records)
+        if writer is not None:
+            writer.write(annotate(frame.image, result.records, in_place=True), frame.time_s)
+        frames_read, analysed, last_time = frame.index + 1, analysed + 1, frame.time_s
+        if progress is not None:
+            progress(frames_read, info.frame_count)
+
     try:
-        try:
-            for frame in _decoded_ahead(iter_frames(path, every)):
-                if should_stop is not None and should_stop():
-                    raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
-                result = pipeline.process(frame.image, frame.time_s, frame.index)
-                records.extend(result.records)
-                if writer is not None:
-                    writer.write(annotate(frame.image, result.records, in_place=True), frame.time_s)
-                decoded, analysed, last_time = frame.index + 1, analysed + 1, frame.time_s
-                if progress is not None:
-                    progress(decoded, info.frame_count)
-            # decoding reached the end (iter_frames checked it against the container's count); frames after the
-            # last analysed one were decoded too when analysing every n-th
-            decoded = max(decoded, info.frame_count)
-        except TruncatedVideoError as exc:
-            truncated = True
-            decoded = exc.frames_read
-            warnings.append(str(exc))
-            log.warning("%s", exc)
+        with ThreadPoolExecutor(1, thread_name_prefix="fer-classify") as classifier_thread:
+            try:
+                for frame, gray in _decoded_ahead(iter_frames(path, every)):
+                    if should_stop is not None and should_stop():
+                        raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
+                    located = pipeline.locate(frame.image, frame.time_s, gray)
+                    in_flight.append((frame, located, classifier_thread.submit(
+                        pipeline.classifier.classify, gray, located.boxes)))
+                    if len(in_flight) > 1:
+                        finish_oldest()
+                while in_flight:
+                    finish_oldest()
+                # decoding reached the end (iter_frames checked it against the container's count); frames after
+                # the last analysed one were decoded too when analysing every n-th
+                decoded = max(frames_read, info.frame_count)
+            except TruncatedVideoError as exc:
+                while in_flight:
+                    finish_oldest()
+                truncated = True
+                decoded = exc.frames_read
+                warnings.append(str(exc))
+                log.warning("%s", exc)
         if writer is not None:
             writer.close()
             writer = None
@@ -161,8 +184,9 @@ def analyze_video(
     return analysis
 
 
-def _decoded_ahead(frames: Iterator[Frame]) -> Iterator[Frame]:
-    """Yield what ``frames`` yields, decoded on a thread up to :data:`_QUEUE_FRAMES` frames ahead. An exception
+def _decoded_ahead(frames: Iterator[Frame]) -> Iterator[tuple[Frame, np.ndarray]]:
+    """Yield each frame of ``frames`` with its uint8 (H, W) gray image, decoded and converted on a thread up to
+    :data:`_QUEUE_FRAMES` frames ahead (OpenCV's conversion works outside the GIL too). An exception
     of the decoder (a truncated file) comes out here after the frames before it; leaving early stops the thread."""
     ahead: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
     stop = threading.Event()
@@ -180,7 +204,7 @@ def _decoded_ahead(frames: Iterator[Frame]) -> Iterator[Frame]:
     def decode() -> None:
         try:
             for frame in frames:
-                if not put((frame, None)):
+                if not put(((frame, to_gray(frame.image)), None)):
                     return
             put((end, None))
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -192,12 +216,12 @@ def _decoded_ahead(frames: Iterator[Frame]) -> Iterator[Frame]:
     thread.start()
     try:
         while True:
-            frame, error = ahead.get()
-            if frame is end:
+            item, error = ahead.get()
+            if item is end:
                 if error is not None:
                     raise error
                 return
-            yield frame
+            yield item
     finally:
         stop.set()
         thread.join()

@@ -54,8 +54,18 @@ def test_full_size_search_on_schedule_and_when_nothing_is_followed(video_path):
     assert all(m > 80 for m in asked if m is not None)
 
 
+def test_overlapped_analysis_gives_the_records_of_frame_by_frame_processing(pipeline, video_path):
+    """analyze_video classifies frame k on a thread while it locates the faces of frame k + 1: same records."""
+    path = video_path("composite_two_faces_d3_d18.mp4")
+    analysis = analyze_video(path, pipeline=pipeline)
+    pipeline.reset()
+    one_by_one = [r for f in iter_frames(path) for r in pipeline.process(f.image, f.time_s, f.index).records]
+    assert len(one_by_one) == 2 * 216
+    assert analysis.records == one_by_one
+
+
 def _fer_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name in ("fer-decode", "fer-encode")]
+    return [t.name for t in threading.enumerate() if t.name.startswith(("fer-decode", "fer-encode", "fer-classify"))]
 
 
 def test_cancelling_stops_the_decoding_and_encoding_threads(pipeline, tmp_path, video_path):
@@ -68,6 +78,6 @@ def test_cancelling_stops_the_decoding_and_encoding_threads(pipeline, tmp_path, 
     with pytest.raises(Cancelled):
         analyze_video(video_path("liveportrait_d18_surprise.mp4"), tmp_path, pipeline=pipeline,
                       should_stop=should_stop)
-    assert sorted(running[-1]) == ["fer-decode", "fer-encode"]  # both were working when it was cancelled
+    assert sorted(running[-1]) == ["fer-classify_0", "fer-decode", "fer-encode"]  # all working when cancelled
     assert _fer_threads() == []
     assert list(tmp_path.iterdir()) == []
