@@ -8,6 +8,7 @@ Reads the Training split (``--data``: .npz, Kaggle csv or class folders), select
 - ``settings.json``   every setting of the run, the data files and the software versions
 - ``history.json``    one row per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate
 - ``best.keras``      the checkpoint with the best validation accuracy (kept while training)
+- ``epochs/NNN.keras`` every epoch's weights, with ``--keep-epochs``
 - ``final.keras``     what is served: ``best.keras`` with its batch-norm statistics recomputed on the un-augmented
                       Training faces (``--recalibrate-bn``, on by default)
 - ``metrics.json``    accuracy, per-class precision/recall/F1 and confusion matrix of the best checkpoint on ``--val``
@@ -73,6 +74,7 @@ class TrainSettings:
     label_smoothing: float = 0.0
     flip_tta: bool = True  # serve the mean of each face and its mirror image
     init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
+    keep_epochs: bool = False  # also keep every epoch's weights as epochs/NNN.keras (for --average-of later)
     average_of: tuple[str, ...] = ()  # no training: the model is the mean of these .keras checkpoints' weights
     recalibrate_bn: bool = True  # serve with batch-norm statistics recomputed on the un-augmented Training faces
     precision: str = "float32"  # "mixed_bfloat16": about 2x faster on CPUs with AVX512-BF16; served in float32
@@ -201,6 +203,8 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
                                           patience=settings.lr_patience, min_lr=settings.min_learning_rate),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.early_stop_patience),
         _history_callback(out_dir / "history.json"),
+        *([keras.callbacks.ModelCheckpoint(str(out_dir / "epochs" / "{epoch:03d}.keras"))]
+          if settings.keep_epochs else []),
     ]
     if settings.average_of:
         model.set_weights(average_weights(settings.average_of))

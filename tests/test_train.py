@@ -46,7 +46,7 @@ def tiny_run(tmp_path_factory, fer2013_dir):
             np.savez(data / f"{name}.npz", x=split["x"][:n], y=split["y"][:n])
     out = tmp_path_factory.mktemp("run")
     settings = TrainSettings(data=str(data / "train.npz"), val=str(data / "val.npz"), epochs=2, batch_size=64,
-                             block_widths=(8, 16), stem_width=8)
+                             block_widths=(8, 16), stem_width=8, keep_epochs=True)
     metrics = train(settings, out)
     return out, data, metrics
 
@@ -57,6 +57,7 @@ def test_training_writes_a_complete_run_folder(tiny_run):
                  "model.json"):
         assert (out / name).is_file(), name
     assert not (out / "backup").exists()
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == ["001.keras", "002.keras"]
     history = json.loads((out / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(history[0])
