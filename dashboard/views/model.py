@@ -65,7 +65,9 @@ def model_card_ui(record: dict, folder: Path) -> None:
             + ", ".join(settings["average_of"]))] if settings.get("average_of") else []),
         *([("Batch-norm statistics", "recomputed over one pass of the un-augmented Training faces")]
           if settings.get("recalibrate_bn") else []),
-        ("Training curves", "train: the augmented Training split, per epoch; validation: the validation file above"),
+        ("Training curves", "train: the augmented Training split, per epoch; validation: the validation file above"
+         + ("; both with the batch-norm statistics of training, so the validation curve sits below the served "
+            "model's accuracy" if settings.get("recalibrate_bn") else "")),
         ("Confusion matrix, per-class scores", f"{split}; n = {metrics.get('n', '?')}"),
         ("Accuracy / macro F1", f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
          if "accuracy" in metrics else "not recorded"),
