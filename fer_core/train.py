@@ -8,11 +8,11 @@ Reads the Training split (``--data``: .npz, Kaggle csv or class folders), select
 - ``settings.json``   every setting of the run, the data files and the software versions
 - ``history.json``    one row per epoch: loss, accuracy, val_loss, val_accuracy, learning_rate
 - ``best.keras``      the checkpoint with the best validation accuracy (kept while training)
-- ``epochs/NNN.keras`` every epoch's weights, with ``--keep-epochs``
 - ``final.keras``     what is served: ``best.keras`` with its batch-norm statistics recomputed on the un-augmented
                       Training faces (``--recalibrate-bn``, on by default)
-- ``metrics.json``    accuracy, per-class precision/recall/F1 and confusion matrix of the best checkpoint on ``--val``
-- ``emotion.tflite``  the best checkpoint converted for LiteRT serving, with ``model.json`` (labels, preprocessing)
+- ``epochs/NNN.keras`` every epoch's weights, with ``--keep-epochs``
+- ``emotion.tflite``  ``final.keras`` converted for LiteRT serving, with ``model.json`` (labels, preprocessing)
+- ``metrics.json``    accuracy, per-class precision/recall/F1 and confusion matrix of the served model on ``--val``
 
 The run is resumable: start the same command again and it continues from the last finished epoch
 (``backup/`` holds that state and is removed when the run ends).
@@ -187,6 +187,11 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
         log.warning("crowd_weight %.2f ignored: %s has no FER+ votes", settings.crowd_weight, train_faces.source)
 
     model = _build(settings)
+    if settings.average_of:
+        model.set_weights(average_weights(settings.average_of))
+        model.save(out_dir / "best.keras")
+        log.info("no training: best.keras is the mean of %d checkpoints", len(settings.average_of))
+        return finish_run(out_dir, train_faces, val_faces, settings)
     if settings.init_from:
         model.set_weights(keras.models.load_model(settings.init_from).get_weights())
         log.info("weights from %s", settings.init_from)
@@ -206,11 +211,6 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
         *([keras.callbacks.ModelCheckpoint(str(out_dir / "epochs" / "{epoch:03d}.keras"))]
           if settings.keep_epochs else []),
     ]
-    if settings.average_of:
-        model.set_weights(average_weights(settings.average_of))
-        model.save(best)
-        log.info("no training: best.keras is the mean of %d checkpoints", len(settings.average_of))
-        return finish_run(out_dir, train_faces, val_faces, settings)
     started = time.time()
     model.fit(_dataset(train_faces, settings, training=True), epochs=settings.epochs,
               validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)

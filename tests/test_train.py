@@ -116,3 +116,21 @@ def test_average_weights_of_checkpoints(tmp_path):
     _norm_model(width=5).save(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="different architectures"):
         average_weights([paths[0], tmp_path / "other.keras"])
+
+
+def test_average_of_checkpoints_run_from_the_command_line(tiny_run, tmp_path):
+    import keras
+
+    from fer_core.train import main
+
+    out, data, _ = tiny_run
+    epochs = [str(out / "epochs" / name) for name in ("001.keras", "002.keras")]
+    main(["--out", str(tmp_path), "--average-of", *epochs, "--data", str(data / "train.npz"),
+          "--val", str(data / "val.npz"), "--block-widths", "8", "16"])
+    for name in ("best.keras", "final.keras", "emotion.tflite", "metrics.json"):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "settings.json").read_text())["average_of"] == epochs
+    first, second = (keras.models.load_model(p).get_weights() for p in epochs)
+    averaged = keras.models.load_model(tmp_path / "best.keras").get_weights()
+    kernel = next(i for i, w in enumerate(first) if w.ndim == 4)  # the first convolution's kernel
+    assert np.allclose(averaged[kernel], (first[kernel] + second[kernel]) / 2, atol=1e-6)
