@@ -35,6 +35,9 @@ _QUEUE_FRAMES = 4
 # x264 preset of the annotated video: "superfast" encodes a 436x500 frame in about 2.4 ms where "veryfast" takes
 # 3.7-5 ms, for about 1.4x the bytes (346 vs 240 kB for the 6.4 s blink clip at crf 23).
 _PRESET = "superfast"
+# Frames located but not yet finished. The classifier of frame k runs on its own thread while this thread locates
+# the following frames; with one frame of slack it was often still queued behind the encoder on the other core.
+_IN_FLIGHT = 3
 
 
 class Cancelled(Exception):
@@ -142,7 +145,7 @@ def analyze_video(
                     located = pipeline.locate(frame.image, frame.time_s, gray)
                     in_flight.append((frame, located, classifier_thread.submit(
                         pipeline.classifier.classify, gray, located.boxes)))
-                    if len(in_flight) > 1:
+                    if len(in_flight) > _IN_FLIGHT:
                         finish_oldest()
                 while in_flight:
                     finish_oldest()
