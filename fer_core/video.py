@@ -35,8 +35,9 @@ _QUEUE_FRAMES = 4
 # x264 preset of the annotated video: "superfast" encodes a 436x500 frame in about 2.4 ms where "veryfast" takes
 # 3.7-5 ms, for about 1.4x the bytes (346 vs 240 kB for the 6.4 s blink clip at crf 23).
 _PRESET = "superfast"
-# Frames located but not yet finished. The classifier of frame k runs on its own thread while this thread locates
-# the following frames; with one frame of slack it was often still queued behind the encoder on the other core.
+# Frames located but not yet finished. The classifier of frame k runs on its own thread while the main thread
+# locates the following frames; with one frame of slack the main thread waited about 1 ms per frame for it (it
+# shares the other core with the encoder), with three it does not (+5-8% frames/s, 5 alternations).
 _IN_FLIGHT = 3
 
 
@@ -121,8 +122,8 @@ def analyze_video(
     frames_read = analysed = 0
     last_time = 0.0
     started = time.perf_counter()
-    # One frame in flight: the classifier of frame k runs on its thread (LiteRT works outside the GIL) while this
-    # thread locates the faces of frame k + 1; frame k is then finished, drawn and encoded.
+    # Frames in flight: the classifier of frame k runs on its thread (LiteRT works outside the GIL) while this
+    # thread locates the faces of the next _IN_FLIGHT frames; frame k is then finished, drawn and encoded.
     in_flight: deque[tuple[Frame, LocatedFaces, Future]] = deque()
 
     def finish_oldest() -> None:
