@@ -1,4 +1,4 @@
-"""Classification metrics in plain NumPy, shared by training and evaluation."""
+"""Classification metrics in plain NumPy, shared by training and evaluation, and agreement of detected events."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[
         },
         "confusion_matrix": confusion.tolist(),
     }
+
+
+def event_agreement(found: list[tuple[int, int]], expected: list[tuple[int, int]], tolerance: int = 0) -> dict:
+    """How many ``found`` events (first, last) frame spans, inclusive, overlap an ``expected`` span widened by
+    ``tolerance`` frames on each side, one to one in time order: ``matched``, ``extra`` (found, matching nothing),
+    ``missed`` (expected, matched by nothing)."""
+    unmatched = sorted(expected)
+    matched = 0
+    for first, last in sorted(found):
+        hit = next((e for e in unmatched if first <= e[1] + tolerance and last >= e[0] - tolerance), None)
+        if hit is not None:
+            unmatched.remove(hit)
+            matched += 1
+    return {"matched": matched, "extra": len(found) - matched, "missed": len(unmatched)}

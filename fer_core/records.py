@@ -91,3 +91,22 @@ def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[
             mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=blinks,
             blinks_per_minute=blinks_per_minute(blinks, on_screen, MIN_SECONDS_FOR_RATE)))
     return summaries
+
+
+def blink_spans(records: list[FaceRecord]) -> dict[int, list[tuple[int, int]]]:
+    """Per track id, the (first, last) frame index of every eye closure that counted as a blink: the run of
+    ``eyes_closed`` records just before each record with ``blink`` set. ``records`` in frame order."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    closed_from: dict[int, int | None] = {}
+    last_closed: dict[int, int] = {}
+    for r in records:
+        spans.setdefault(r.track_id, [])
+        if r.blink and closed_from.get(r.track_id) is not None:
+            spans[r.track_id].append((closed_from[r.track_id], last_closed[r.track_id]))
+        if r.eyes_closed:
+            if closed_from.get(r.track_id) is None:
+                closed_from[r.track_id] = r.frame_index
+            last_closed[r.track_id] = r.frame_index
+        else:
+            closed_from[r.track_id] = None
+    return spans

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.metrics import classification_report
+from fer_core.metrics import classification_report, event_agreement
 
 
 def test_classification_report_exact():
@@ -15,3 +15,11 @@ def test_classification_report_exact():
     assert report["per_class"]["b"]["recall"] == 1.0
     assert report["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert report["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_event_agreement_matches_overlapping_spans_one_to_one():
+    expected = [(10, 14), (30, 32), (60, 61)]
+    found = [(15, 16), (29, 29), (31, 33), (90, 95)]  # touches the first with tolerance 1; two overlap the second
+    assert event_agreement(found, expected, tolerance=1) == {"matched": 2, "extra": 2, "missed": 1}
+    assert event_agreement(found, expected, tolerance=0) == {"matched": 1, "extra": 3, "missed": 2}
+    assert event_agreement([], expected) == {"matched": 0, "extra": 0, "missed": 3}
