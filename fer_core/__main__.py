@@ -31,6 +31,8 @@ def _analyze(args: argparse.Namespace) -> int:
                                  write_video=not args.no_video)
     for warning in analysis.warnings:
         log.warning("%s", warning)
+    if not analysis.faces and not args.upsample:
+        log.info("small faces (a group, a wide shot) are found with --upsample 1 --max-search-width 0 (slower)")
     for face in analysis.faces:
         rate = f"{face.blinks_per_minute:.1f}/min" if face.blinks_per_minute is not None else "n/a"
         log.info("face #%d: %.1f s on screen, mostly %s (%.0f%%), %d blinks (%s)", face.track_id,

@@ -28,4 +28,9 @@ class TruncatedVideoError(DecodeError):
 
 
 class NoFaceError(FerError):
-    """An analysis that found no face in any analysed frame."""
+    """An analysis that found no face in any analysed frame. ``smallest_face``: about the narrowest face (pixels)
+    the detector settings could find in that video (0 if unknown)."""
+
+    def __init__(self, message: str, smallest_face: float = 0.0) -> None:
+        super().__init__(message)
+        self.smallest_face = smallest_face

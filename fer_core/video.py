@@ -164,9 +164,12 @@ def analyze_video(
             writer.close()
             writer = None
         if not records:
-            message = f"{path.name}: no face was found in the {analysed} analysed frames"
+            smallest = pipeline.settings.detector.smallest_face(info.width)
+            message = (f"{path.name}: no face was found in the {analysed} analysed frames (faces narrower than "
+                       f"about {smallest:.0f} pixels in this {info.width}x{info.height} video are not searched for "
+                       "with these detector settings)")
             if require_face:
-                raise NoFaceError(message)
+                raise NoFaceError(message, smallest)
             warnings.append(message)
     except BaseException:  # cancelled, no face, or a bug: leave no half-written file behind, then re-raise
         if writer is not None:

@@ -101,6 +101,22 @@ def test_recorded_page_says_when_no_face_is_found():
     at.button(key="rec_analyse").click().run()
     assert not at.exception
     assert "No face was found" in at.error[0].value
+    assert "at least about 80 pixels wide" in at.error[0].value and "Small faces too" in at.error[0].value
+
+
+def test_recorded_page_finds_small_faces_when_asked(video_path):
+    data = Path(video_path("facenet_pytorch_multiface_street.mp4")).read_bytes()  # 1920x1080, faces 70-130 px
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("street.mp4", data, "video/mp4")
+    at.run()
+    at.radio(key="rec_mode").set_value("Every n-th frame").run()
+    at.number_input(key="rec_every").set_value(15).run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert "at least about 240 pixels wide" in at.error[0].value  # close-ups: searched at 640 pixels wide
+    at.radio(key="rec_faces").set_value("Small faces too").run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert not at.exception and not at.error
+    assert len(at.session_state["recorded_result"].summary["faces"]) >= 2
 
 
 def _blank_video() -> bytes:

@@ -11,6 +11,7 @@ import pytest
 
 from fer_core.decode import iter_frames, probe_video, read_image
 from fer_core.detect import DetectorSettings, FaceDetector
+from fer_core.errors import NoFaceError
 from fer_core.image import to_gray
 from fer_core.landmarks import LandmarkPredictor
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -50,6 +51,24 @@ def test_group_selfie_at_full_resolution_with_upsampling(image_path):
     assert len(fast) >= 4
     # boxes found on the downscaled frame are mapped back to full-resolution pixels
     assert fast.boxes[:, 2].max() > 1024 and (fast.boxes[:, 2] <= gray.shape[1]).all()
+
+
+def test_the_smallest_face_searched_for_depends_on_frame_width_and_settings():
+    assert DetectorSettings().smallest_face(640) == 80  # dlib's 80-pixel window
+    assert DetectorSettings().smallest_face(1920) == 240  # searched downscaled to 640 wide
+    assert DetectorSettings.small_faces().smallest_face(1920) == 40  # full size, upsampled once
+
+
+def test_small_faces_of_a_wide_shot_are_found_with_the_small_faces_setting(pipeline, video_path):
+    path = video_path("facenet_pytorch_multiface_street.mp4")  # 1920x1080, passers-by with faces of 70-130 px
+    with pytest.raises(NoFaceError, match="about 240 pixels") as raised:
+        analyze_video(path, every=15, pipeline=pipeline, require_face=True)
+    assert raised.value.smallest_face == 240
+    small = FramePipeline(PipelineSettings(detector=DetectorSettings.small_faces()),
+                          classifier=pipeline.classifier, landmarks=pipeline.landmarks)
+    analysis = analyze_video(path, every=15, pipeline=small)
+    faces_per_frame = np.bincount([r.frame_index // 15 for r in analysis.records], minlength=7)
+    assert analysis.frames_analysed == 7 and faces_per_frame.min() >= 1 and faces_per_frame.max() >= 2
 
 
 def test_landmarks_come_as_named_regions_inside_the_face(image_path):

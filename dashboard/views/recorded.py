@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard.common import classifier_or_stop, landmarks_or_stop, safe_stem
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
+from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.video import analyze_video
@@ -39,21 +40,30 @@ class RecordedResult:
     mp4: bytes
 
 
-def options_ui() -> int:
-    """Every frame, or every n-th; returns n."""
+FACE_SIZES = {"Close-ups": DetectorSettings(), "Small faces too": DetectorSettings.small_faces()}
+
+
+def options_ui() -> tuple[int, DetectorSettings]:
+    """Every frame, or every n-th; and which face sizes to find. Returns n and the detector settings."""
     mode = st.radio("Frames to analyse", ["Every frame", "Every n-th frame"], horizontal=True, key="rec_mode")
-    if mode == "Every frame":
-        return 1
-    return int(st.number_input("n", min_value=2, max_value=30, value=3, key="rec_every",
-                               help="Analyse one frame in n: n times faster, coarser timeline and blink counts "
-                                    "(blinks last 0.1-0.4 s, so keep n small for blinks)."))
+    every = 1
+    if mode != "Every frame":
+        every = int(st.number_input("n", min_value=2, max_value=30, value=3, key="rec_every",
+                                    help="Analyse one frame in n: n times faster, coarser timeline and blink counts "
+                                         "(blinks last 0.1-0.4 s, so keep n small for blinks)."))
+    sizes = st.radio("Faces to find", list(FACE_SIZES), horizontal=True, key="rec_faces",
+                     help="Close-ups: faces at least 80 pixels wide in frames up to 640 pixels wide (larger frames "
+                          "are searched at 640: 240 pixels in a 1920x1080 video); fast. Small faces too: every "
+                          "frame searched at full size, faces from about 40 pixels (a group, a meeting, a wide "
+                          "shot); 4x slower for 640-pixel frames, over 30x for 1080p.")
+    return every, FACE_SIZES[sizes]
 
 
 def _mark_cancelled() -> None:
     st.session_state["rec_cancelled"] = True
 
 
-def run_analysis(upload, every: int) -> RecordedResult | None:
+def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettings()) -> RecordedResult | None:
     """Analyse the upload in a fresh temporary folder (removed afterwards), showing progress. Returns None after
     showing an error for a file that cannot be analysed.
 
@@ -75,12 +85,14 @@ def run_analysis(upload, every: int) -> RecordedResult | None:
             bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
 
         try:
-            pipeline = FramePipeline(PipelineSettings(), classifier=classifier, landmarks=landmarks)
+            pipeline = FramePipeline(PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks)
             analysis = analyze_video(source, Path(tmp) / "out", every=every, pipeline=pipeline,
                                      progress=progress, require_face=True)
-        except NoFaceError:
-            st.error(f"No face was found in {upload.name}. Faces should be frontal and at least about 40 pixels "
-                     "wide; try another file or analyse every frame.", icon=":material/face:")
+        except NoFaceError as exc:
+            hint = ("" if detector.upsample else " For a group, a meeting or a wide shot, choose **Small faces "
+                    "too** and analyse again.")
+            st.error(f"No face was found in {upload.name}. With this setting a face must be frontal and at least "
+                     f"about {exc.smallest_face:.0f} pixels wide in this video.{hint}", icon=":material/face:")
             return None
         except DecodeError as exc:
             st.error(f"{upload.name} cannot be read as a video: {exc}. Upload an mp4, mov, webm, avi or mkv "
@@ -128,12 +140,12 @@ st.title("Recorded video")
 st.caption("Upload a recorded interview; each face gets an identity, an emotion timeline and a blink count. "
            "The upload is analysed in a temporary folder that is removed afterwards.")
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
-every = options_ui()
+every, detector = options_ui()
 if st.session_state.pop("rec_cancelled", False):
     st.warning("Analysis cancelled.", icon=":material/cancel:")
 if upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse"):
     st.session_state.pop(RESULT_KEY, None)
-    result = run_analysis(upload, every)
+    result = run_analysis(upload, every, detector)
     if result is not None:
         st.session_state[RESULT_KEY] = result
         st.session_state["rec_run"] = st.session_state.get("rec_run", 0) + 1
