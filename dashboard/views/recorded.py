@@ -55,7 +55,7 @@ def options_ui() -> tuple[int, DetectorSettings]:
                      help="Close-ups: faces at least 80 pixels wide in frames up to 640 pixels wide (larger frames "
                           "are searched at 640: 240 pixels in a 1920x1080 video); fast. Small faces too: every "
                           "frame searched at full size, faces from about 40 pixels (a group, a meeting, a wide "
-                          "shot); 4x slower for 640-pixel frames, over 30x for 1080p.")
+                          "shot); about 2x slower for frames up to 640 pixels wide, 6x for 1080p.")
     return every, FACE_SIZES[sizes]
 
 
