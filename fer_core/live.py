@@ -22,50 +22,30 @@ from fer_core.draw import annotate
 from fer_core.export import records_table
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import FramePipeline, PipelineSettings
-from fer_core.records import MIN_SECONDS_FOR_RATE, FaceRecord, FaceSummary
+from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, FaceRecord, FaceSummary
 
 log = logging.getLogger(__name__)
 
 
-class SharedClassifier:
-    """An emotion classifier shared by several threads (sessions): calls are serialised by a lock, because one
-    LiteRT interpreter must not run two calls at once. Offers what :class:`FramePipeline` uses."""
+class Serialised:
+    """A model shared by several threads (sessions) that must not run two calls at once (one LiteRT interpreter,
+    one dlib network): each of its methods is called under one lock; its other attributes read through. Wraps
+    what :class:`FramePipeline` takes: the emotion classifier, the landmark predictor, the face describer."""
 
-    def __init__(self, classifier) -> None:
-        self.inner = classifier
+    def __init__(self, inner) -> None:
+        self.inner = inner
         self._lock = threading.Lock()
 
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.inner.labels
+    def __getattr__(self, name: str):
+        value = getattr(self.inner, name)
+        if not callable(value):
+            return value
 
-    @property
-    def meta(self):
-        return self.inner.meta
+        def locked(*args, **kwargs):
+            with self._lock:
+                return value(*args, **kwargs)
 
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for boxes (N, 4) in a uint8 (H, W) image."""
-        with self._lock:
-            return self.inner.classify(gray, boxes)
-
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for prepared faces (N, size, size, 1)."""
-        with self._lock:
-            return self.inner.predict(faces)
-
-
-class SharedLandmarks:
-    """A 68-point landmark predictor (about 100 MB) shared by several threads (sessions) instead of one copy each;
-    calls are serialised by a lock. Offers what :class:`FramePipeline` uses."""
-
-    def __init__(self, predictor) -> None:
-        self.inner = predictor
-        self._lock = threading.Lock()
-
-    def predict(self, gray: np.ndarray, boxes: np.ndarray) -> list:
-        """:class:`fer_core.landmarks.FaceLandmarks` for boxes (N, 4) in a uint8 (H, W) image."""
-        with self._lock:
-            return self.inner.predict(gray, boxes)
+        return locked
 
 
 @dataclass(frozen=True)
@@ -92,6 +72,7 @@ class FaceHistory:
         self.frames = 0
         self.first_seen_s: float | None = None
         self.last_seen_s = 0.0
+        self.seconds_on_screen = 0.0
         self.emotion_counts = dict.fromkeys(EMOTIONS, 0)
         self.probability_sum = np.zeros(len(EMOTIONS))
         self.blink_count = 0
@@ -106,6 +87,8 @@ class FaceHistory:
         self.frames += 1
         if self.first_seen_s is None:
             self.first_seen_s = record.time_s
+        elif record.time_s - self.last_seen_s <= MAX_GAP_S:  # as seconds_on_screen counts it
+            self.seconds_on_screen += record.time_s - self.last_seen_s
         self.last_seen_s = record.time_s
         if record.emotion in self.emotion_counts:
             self.emotion_counts[record.emotion] += 1
@@ -115,7 +98,7 @@ class FaceHistory:
     def summary(self) -> FaceSummary:
         """The same summary :func:`fer_core.records.summarize` gives, from the running totals."""
         first = self.first_seen_s or 0.0
-        on_screen = self.last_seen_s - first
+        on_screen = self.seconds_on_screen
         share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
         mean = self.probability_sum / max(self.frames, 1)
         return FaceSummary(
@@ -227,11 +210,13 @@ class LiveSession:
     def __init__(self, classifier, settings: PipelineSettings = PipelineSettings(),
                  display: DisplaySettings = DisplaySettings(), buffer: LiveBuffer | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline, landmarks=None) -> None:
-        """``classifier``, ``landmarks``: loaded models, shared with other sessions (``landmarks`` None: this
+                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline, landmarks=None,
+                 describer=None) -> None:
+        """``classifier``, ``landmarks``, ``describer``: loaded models, shared with other sessions (None: this
         session loads its own on the first frame)."""
         self.classifier = classifier
         self.landmarks = landmarks
+        self.describer = describer
         self.buffer = buffer or LiveBuffer()
         self._clock = clock
         self._factory = pipeline_factory
@@ -294,8 +279,9 @@ class LiveSession:
     def _current_pipeline(self, settings: PipelineSettings) -> FramePipeline:
         old = self._pipeline
         if old is None or old.settings != settings:
-            new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks)
-            self.landmarks = new.landmarks  # loaded once, kept across settings changes
+            new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks,
+                                describer=self.describer)
+            self.landmarks, self.describer = new.landmarks, new.describer  # loaded once, kept across changes
             if old is not None:
                 new.tracker = old.tracker  # keep identities (and per-face state) across a settings change
             self._pipeline = new

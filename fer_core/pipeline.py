@@ -14,11 +14,15 @@ from fer_core.blink import BlinkDetector, BlinkSettings, eye_aspect_ratio
 from fer_core.classifier import EmotionClassifier
 from fer_core.detect import DetectorSettings, FaceDetector
 from fer_core.geometry import clip_boxes
+from fer_core.identity import SAME_PERSON, FaceDescriber, closest
 from fer_core.image import to_gray
 from fer_core.landmarks import FaceLandmarks, LandmarkPredictor
 from fer_core.model_file import DEFAULT_MODEL_DIR
 from fer_core.records import FaceRecord
 from fer_core.track import IouTracker, TrackerSettings
+
+# How often (seconds) the pipeline keeps a new aligned chip of each face it follows, for recognising it on return.
+LOOK_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class PipelineSettings:
     ``full_search_every``: while faces are followed, the detector searches a downscaled frame for faces at least
     3/4 as wide as the smallest followed one (about 3x cheaper for a large face); every n-th detection, and whenever
     no face is followed, it searches for faces of every size, so a new smaller face is found within
-    ``detect_every * full_search_every`` frames. 1 always searches for every size."""
+    ``detect_every * full_search_every`` frames. 1 always searches for every size.
+    ``same_person``: a face that appears is described (:mod:`fer_core.identity`) and takes back the identity of a
+    face that left if their descriptors are closer than this; 0 never does (every return is a new identity)."""
 
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -39,6 +45,7 @@ class PipelineSettings:
     smoothing: float = 0.0
     detect_every: int = 3
     full_search_every: int = 4
+    same_person: float = SAME_PERSON
     model_dir: str = str(DEFAULT_MODEL_DIR)
 
 
@@ -69,12 +76,15 @@ class FramePipeline:
     one frame with ``locate`` of the next (see :mod:`fer_core.video`)."""
 
     def __init__(self, settings: PipelineSettings = PipelineSettings(),
-                 classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None) -> None:
-        """``classifier`` and ``landmarks``: already loaded models to reuse (else loaded here)."""
+                 classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None,
+                 describer: FaceDescriber | None = None) -> None:
+        """``classifier``, ``landmarks`` and ``describer``: already loaded models to reuse (else loaded here; no
+        describer when ``settings.same_person`` is 0)."""
         self.settings = settings
         self.classifier = classifier or EmotionClassifier(settings.model_dir)
         self.detector = FaceDetector(settings.detector)
         self.landmarks = landmarks or LandmarkPredictor()
+        self.describer = describer or (FaceDescriber() if settings.same_person > 0 else None)
         self.tracker = IouTracker(settings.tracker)
         self.reset()
 
@@ -102,12 +112,14 @@ class FramePipeline:
         else:
             self._frames_since_detection = 0
             detections = self.detector.detect(gray, self._wanted_face_size(followed))
-            tracks, _ended = self.tracker.update(detections.boxes, time_s)
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
-            for track, shape, score in zip(tracks, shapes, scores):
+            tracks, _ended = self.tracker.update(
+                boxes, time_s, lambda i: self._recognise(image, boxes[i], shapes[i]))
+            for track, box, shape, score in zip(tracks, boxes, shapes, scores):
                 track.state["landmark_centre"] = shape.points.mean(axis=0)
                 track.state["detection_score"] = float(score)
+                self._remember_looks(track, image, box, shape, time_s)
         self._last_time = time_s
         return LocatedFaces(gray, float(time_s), tracks, boxes, scores, shapes)
 
@@ -133,6 +145,35 @@ class FramePipeline:
             landmarks[track.track_id] = shapes[i]
         records.sort(key=lambda r: r.track_id)
         return FrameResult(records, landmarks)
+
+    def _remember_looks(self, track, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks,
+                        time_s: float) -> None:
+        """Keep how a face looked when first seen and lately (aligned chips, refreshed every
+        :data:`LOOK_EVERY_S`), to recognise it should it leave and come back."""
+        if self.describer is None:
+            return
+        looks = track.state.setdefault("looks", {})
+        if time_s - looks.get("at", -np.inf) >= LOOK_EVERY_S:
+            looks["last"] = self.describer.chip(image, box, shape)
+            looks.setdefault("first", looks["last"])
+            looks["at"] = time_s
+            track.state.pop("descriptors", None)  # described again from the new chips if it is ever needed
+
+    def _recognise(self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks) -> int | None:
+        """For the tracker, about a face that continues no live track: the id of the ended track it is, if any.
+        Descriptors are computed only here: the new face's, and once for each ended face's kept chips."""
+        if self.describer is None or not self.tracker.ended:
+            return None
+        known = {}
+        for track in self.tracker.ended.values():
+            if "descriptors" not in track.state:
+                looks = track.state.get("looks", {})
+                first, last = looks.get("first"), looks.get("last")
+                chips = [c for c in (first, None if last is first else last) if c is not None]
+                track.state["descriptors"] = [self.describer.describe(c) for c in chips]
+            known[track.track_id] = track.state["descriptors"]
+        descriptor = self.describer.describe(self.describer.chip(image, box, shape))
+        return closest(descriptor, known, self.settings.same_person)
 
     def _wanted_face_size(self, followed: list) -> float | None:
         """The smallest face width the detector must find now: None (every size) on a full search."""

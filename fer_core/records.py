@@ -48,9 +48,10 @@ TABLE_COLUMNS: tuple[str, ...] = tuple(
 
 @dataclass(frozen=True)
 class FaceSummary:
-    """One face track over an analysis: seconds on screen (first to last sighting), analysed frames, share of
-    analysed frames per dominant emotion (sums to 1), mean probability per emotion, blinks and blinks per minute
-    (None when the face was on screen under 5 s, too short for a rate)."""
+    """One face track over an analysis: first and last sighting, seconds on screen (between them, less the gaps
+    when it left: :func:`seconds_on_screen`), analysed frames, share of analysed frames per dominant emotion (sums
+    to 1), mean probability per emotion, blinks and blinks per minute (None when the face was on screen under 5 s,
+    too short for a rate)."""
 
     track_id: int
     first_seen_s: float
@@ -68,6 +69,17 @@ class FaceSummary:
 
 
 MIN_SECONDS_FOR_RATE = 5.0
+# Sightings of a face further apart than this (seconds) are two stays on screen; the time between is not counted
+# (a face that leaves and is recognised when it returns keeps its identity).
+MAX_GAP_S = 1.0
+
+
+def seconds_on_screen(times: list[float], frame_interval_s: float = 0.0) -> float:
+    """Time a face was on screen from its sighting times (seconds, ascending): the steps between sightings up to
+    :data:`MAX_GAP_S`, plus ``frame_interval_s`` for the last frame of each stay."""
+    steps = np.diff(np.asarray(times, dtype=np.float64))
+    stays = 1 + int((steps > MAX_GAP_S).sum())
+    return float(steps[steps <= MAX_GAP_S].sum()) + stays * frame_interval_s
 
 
 def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[FaceSummary]:
@@ -80,7 +92,7 @@ def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[
     for track_id in sorted(by_track):
         rows = by_track[track_id]
         first, last = rows[0].time_s, rows[-1].time_s
-        on_screen = last - first + frame_interval_s
+        on_screen = seconds_on_screen([r.time_s for r in rows], frame_interval_s)
         emotions = [r.emotion for r in rows]
         share = {e: emotions.count(e) / len(rows) for e in EMOTIONS}
         mean = np.mean([r.probabilities for r in rows], axis=0)

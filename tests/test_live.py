@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier, SharedLandmarks,
+from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, Serialised,
                            with_detector)
 from fer_core.pipeline import FrameResult, PipelineSettings
 from fer_core.records import FaceRecord
@@ -97,10 +97,11 @@ def test_buffer_under_concurrent_writer_and_readers():
 class _FakePipeline:
     """Stands in for FramePipeline: one face per frame, or raises on a frame full of 255."""
 
-    def __init__(self, settings, classifier=None, landmarks=None):
+    def __init__(self, settings, classifier=None, landmarks=None, describer=None):
         self.settings = settings
         self.tracker = object()
         self.landmarks = landmarks or object()
+        self.describer = describer or object()
         self.resets = 0
 
     def reset(self):
@@ -116,8 +117,8 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     ticks = iter(np.arange(0, 100, 0.5))
     built = []
 
-    def factory(settings, classifier=None, landmarks=None):
-        built.append(_FakePipeline(settings, classifier, landmarks))
+    def factory(settings, classifier=None, landmarks=None, describer=None):
+        built.append(_FakePipeline(settings, classifier, landmarks, describer))
         return built[-1]
 
     session = LiveSession(classifier=None, clock=lambda: float(next(ticks)), pipeline_factory=factory)
@@ -134,6 +135,7 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     session.process(frame)
     assert len(built) == 2 and built[1].tracker is built[0].tracker
     assert built[1].landmarks is built[0].landmarks  # the landmark model is not loaded again
+    assert built[1].describer is built[0].describer
     assert built[1].settings.detector.threshold == -0.5
     times = [r.time_s for r in session.snapshot().faces[1]]
     assert times[0] == 0.0 and times == sorted(times)
@@ -144,7 +146,7 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
 def test_session_tells_how_long_the_camera_has_been_silent():
     now = [10.0]
     session = LiveSession(classifier=None, clock=lambda: now[0],
-                          pipeline_factory=lambda settings, classifier=None, landmarks=None: _FakePipeline(settings))
+                          pipeline_factory=lambda settings, **models: _FakePipeline(settings))
     assert session.snapshot().seconds_since_frame == 0.0  # no stream yet
     frame = np.zeros((120, 160, 3), np.uint8)
     for _ in range(30):
@@ -166,8 +168,8 @@ def test_session_with_the_real_pipeline_finds_a_face(image_path):
     image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
     from fer_core.landmarks import LandmarkPredictor
 
-    landmarks = SharedLandmarks(LandmarkPredictor())
-    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True),
+    landmarks = Serialised(LandmarkPredictor())
+    session = LiveSession(Serialised(EmotionClassifier()), display=DisplaySettings(landmarks=True),
                           landmarks=landmarks)
     annotated = session.process(image)
     snap = session.snapshot()
@@ -184,7 +186,7 @@ def test_sessions_share_one_landmark_model_safely(image_path):
 
     gray = to_gray(cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg"))))
     boxes = FaceDetector().detect(gray).boxes
-    shared = SharedLandmarks(LandmarkPredictor())
+    shared = Serialised(LandmarkPredictor())
     expected = shared.predict(gray, boxes)[0].points
     results, errors = [], []
 

@@ -18,6 +18,7 @@ from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.metrics import event_agreement
 from fer_core.records import TABLE_COLUMNS, blink_spans
 from fer_core.video import analyze_video
+from video_files import splice
 
 SINGLE_FACE_IMAGES = [
     "angry_crop_face_classification.png", "angry_liveportrait_d3_t4.0.jpg", "happy_crop_face_classification.png",
@@ -132,6 +133,28 @@ def test_news_clip_has_exactly_one_blink_near_two_and_a_half_seconds(pipeline, v
     assert face.blink_count == 1
     (blink,) = [r for r in analysis.records if r.blink]
     assert 2.3 <= blink.time_s <= 3.0  # the eye closes at ~2.43 s; the blink is counted when it reopens
+
+
+def test_a_face_that_leaves_and_returns_keeps_its_identity(pipeline, video_path, tmp_path):
+    talk = video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4")
+    clip = splice(tmp_path / "back.mp4", [(talk, 0, 100), (None, 0, 50), (talk, 100, 100)], fps=25.0)  # 2 s away
+    analysis = analyze_video(clip, pipeline=pipeline)
+    (face,) = analysis.faces
+    assert face.track_id == 1 and 200 <= face.frames <= 202  # followed into a gray frame until the next detection
+    assert face.last_seen_s - face.first_seen_s > 9.9 and 7.9 < face.time_on_screen_s < 8.1  # the gap not counted
+    pipeline.reset()
+    apart = FramePipeline(PipelineSettings(same_person=0.0), classifier=pipeline.classifier,
+                          landmarks=pipeline.landmarks)
+    assert [f.track_id for f in analyze_video(clip, pipeline=apart).faces] == [1, 2]  # without recognition
+
+
+def test_a_different_face_after_a_gap_is_a_new_identity(pipeline, video_path, tmp_path):
+    clip = splice(tmp_path / "other.mp4", [(video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"), 0, 100),
+                                           (None, 0, 50), (video_path("sadtalker_WDA_KatieHill_000.mp4"), 0, 100)],
+                  fps=25.0)
+    analysis = analyze_video(clip, pipeline=pipeline)
+    assert [f.track_id for f in analysis.faces] == [1, 2]
+    assert all(100 <= f.frames <= 102 for f in analysis.faces)
 
 
 def test_frequent_blinker_gives_many_blinks(pipeline, video_path):

@@ -63,3 +63,26 @@ def test_per_face_state_lives_in_the_track():
     track.state["counter"] = 7
     (same,), _ = tracker.update(boxes([2, 2, 102, 102]), 0.1)
     assert same.state == {"counter": 7}
+
+
+def test_a_recognised_face_takes_back_its_ended_identity():
+    tracker = IouTracker(TrackerSettings(max_unseen_s=1.0))
+    tracker.update(boxes([0, 0, 100, 100], [300, 0, 400, 100]), 0.0)
+    tracker.tracks[1].state["who"] = "first"
+    tracker.update(boxes([300, 0, 400, 100]), 1.5)  # face 1 left
+    assert list(tracker.ended) == [1]
+    asked = []
+    tracks, _ = tracker.update(boxes([300, 0, 400, 100], [500, 0, 600, 100]), 2.0,
+                               recognise=lambda i: asked.append(i) or 1)
+    assert asked == [1]  # only the box that continues no live track is asked about
+    assert ids(tracks) == [2, 1] and tracks[1].state["who"] == "first" and tracks[1].hits == 2
+    assert tracker.ended == {}
+    tracks, _ = tracker.update(boxes([800, 0, 900, 100]), 2.1, recognise=lambda i: None)
+    assert ids(tracks) == [3]  # no identity number was used up by the recognised face
+
+
+def test_only_the_most_recent_ended_tracks_are_kept():
+    tracker = IouTracker(TrackerSettings(max_unseen_s=0.5, max_ended=2))
+    for step in range(4):
+        tracker.update(boxes([step * 200, 0, step * 200 + 100, 100]), float(step))
+    assert list(tracker.ended) == [2, 3]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import av
+import numpy as np
+
+from fer_core.decode import iter_frames
+from fer_core.export import Mp4Writer
 
 
 def remux(src, dst, fmt, options=None):
@@ -15,4 +19,20 @@ def remux(src, dst, fmt, options=None):
                 continue
             packet.stream = target
             out.mux(packet)
+    return dst
+
+
+def splice(dst, parts, fps=30.0):
+    """Write an H.264 MP4 of ``parts``, each (video path, first frame, frame count) or (None, 0, count) for that
+    many mid-gray frames (no face), one after the other at ``fps``; all the videos must have one frame size."""
+    frames = []
+    for path, first, count in parts:
+        if path is None:
+            frames += [None] * count
+        else:
+            frames += [f.image for f in iter_frames(path) if first <= f.index < first + count]
+    size = next(f.shape for f in frames if f is not None)
+    with Mp4Writer(dst, fps) as out:
+        for i, image in enumerate(frames):
+            out.write(np.full(size, 128, np.uint8) if image is None else image, i / fps)
     return dst

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard.common import classifier_or_stop, ice_servers, landmarks_or_stop
+from dashboard.common import classifier_or_stop, describer_or_stop, ice_servers, landmarks_or_stop
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.labels import EMOTIONS
@@ -46,8 +46,8 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
 def _session() -> LiveSession:
     session = st.session_state.get(SESSION_KEY)
     if session is None:
-        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(),
-                                                                 landmarks=landmarks_or_stop())
+        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(), landmarks=landmarks_or_stop(),
+                                                                 describer=describer_or_stop())
     return session
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import classifier_or_stop, landmarks_or_stop, safe_stem
+from dashboard.common import classifier_or_stop, describer_or_stop, landmarks_or_stop, safe_stem
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
@@ -69,7 +69,7 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
 
     Cancelling: the Cancel button makes Streamlit rerun the page, which stops this run at its next progress
     update; ``analyze_video`` then removes its partial files and the temporary folder goes with the context."""
-    classifier, landmarks = classifier_or_stop(), landmarks_or_stop()
+    classifier, landmarks, describer = classifier_or_stop(), landmarks_or_stop(), describer_or_stop()
     suffix = Path(upload.name).suffix.lower()
     suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
@@ -85,7 +85,8 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
             bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
 
         try:
-            pipeline = FramePipeline(PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks)
+            pipeline = FramePipeline(PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks,
+                                     describer=describer)
             analysis = analyze_video(source, Path(tmp) / "out", every=every, pipeline=pipeline,
                                      progress=progress, require_face=True)
         except NoFaceError as exc:
