@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from fer_core.draw import track_colour
 from fer_core.labels import EMOTIONS
+from fer_core.records import MAX_GAP_S
 from fer_core.timeline import TYPICAL_CONVERSATION_BLINKS_PER_MIN, blink_rate_series
 
 EMOTION_COLOURS = {"Angry": "#d62728", "Disgust": "#8c564b", "Fear": "#9467bd", "Happy": "#2ca02c",
@@ -25,7 +26,7 @@ def face_colour(track_id: int) -> str:
 def emotion_timeline(table: pd.DataFrame, track_id: int, emotions: tuple[str, ...] = EMOTIONS,
                      title: str | None = None) -> go.Figure:
     """Probability of each emotion in ``emotions`` over time (seconds) for one face of the records table."""
-    rows = table[table["track_id"] == track_id].sort_values("time_s")
+    rows = _break_at_gaps(table[table["track_id"] == track_id].sort_values("time_s"))
     fig = go.Figure()
     for emotion in emotions:
         fig.add_scatter(x=rows["time_s"], y=rows[f"p_{emotion.lower()}"], mode="lines", name=emotion,
@@ -33,6 +34,16 @@ def emotion_timeline(table: pd.DataFrame, track_id: int, emotions: tuple[str, ..
     fig.update_layout(title=title or f"Face #{track_id}: emotion over time", xaxis_title="time (s)",
                       yaxis=dict(title="probability", range=[0, 1]), **_LAYOUT)
     return fig
+
+
+def _break_at_gaps(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (sorted by ``time_s``) with an empty row inside every gap longer than ``MAX_GAP_S`` (the face was
+    away), so a line chart breaks there instead of joining across it."""
+    gaps = rows["time_s"].diff() > MAX_GAP_S
+    if not gaps.any():
+        return rows
+    breaks = pd.DataFrame({"time_s": (rows["time_s"].shift()[gaps] + rows["time_s"][gaps]) / 2})
+    return pd.concat([rows, breaks]).sort_values("time_s", kind="stable")
 
 
 def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
@@ -43,6 +54,7 @@ def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
     fig.add_hrect(y0=low, y1=high, fillcolor="#2ca02c", opacity=0.12, line_width=0,
                   annotation_text="typical in conversation", annotation_position="top left")
     for track_id, rows in rates.groupby("track_id", sort=True):
+        rows = _break_at_gaps(rows)
         fig.add_scatter(x=rows["time_s"], y=rows["blinks_per_minute"], mode="lines", name=f"face #{track_id}",
                         line=dict(color=face_colour(int(track_id)), width=2))
     top = max(40.0, float(rates["blinks_per_minute"].max()) * 1.1) if len(rates) else 40.0

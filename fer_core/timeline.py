@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fer_core.records import MIN_SECONDS_FOR_RATE
+from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE
 
 # Typical spontaneous blink rate of adults during conversation, blinks per minute. Bentivoglio et al. (1997),
 # "Analysis of blink rate patterns in normal subjects", Movement Disorders 12(6):1028-1034, measured a mean of
@@ -17,13 +17,15 @@ BLINK_RANGE_SOURCE = ("typical adult range in conversation, about 10-26 blinks/m
 
 def blink_rate_series(table: pd.DataFrame, min_seconds: float = MIN_SECONDS_FOR_RATE) -> pd.DataFrame:
     """Running blink rate per face: columns ``track_id``, ``time_s``, ``blinks_per_minute`` (blinks so far / time
-    since the face was first seen, from ``min_seconds`` on; earlier rows are left out as too short for a rate)."""
+    on screen so far, as :func:`fer_core.records.seconds_on_screen` counts it, from ``min_seconds`` on; earlier
+    rows are left out as too short for a rate)."""
     columns = ["track_id", "time_s", "blinks_per_minute"]
     if table.empty:
         return pd.DataFrame(columns=columns)
     parts = []
     for track_id, rows in table.sort_values("time_s").groupby("track_id", sort=True):
-        elapsed = rows["time_s"] - rows["time_s"].iloc[0]
+        steps = rows["time_s"].diff().fillna(0.0)
+        elapsed = steps.where(steps <= MAX_GAP_S, 0.0).cumsum()  # time away (a face that left and came back) left out
         keep = elapsed >= min_seconds
         parts.append(pd.DataFrame({"track_id": track_id, "time_s": rows["time_s"][keep],
                                    "blinks_per_minute": 60.0 * rows["blink_count"][keep] / elapsed[keep]}))

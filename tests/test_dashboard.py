@@ -236,3 +236,26 @@ def test_an_uploaded_name_never_becomes_a_path(name, stem):
 
     assert safe_stem(name) == stem
     assert "/" not in safe_stem(name) and "\\" not in safe_stem(name) and ".." not in safe_stem(name)
+
+
+def _face_rows(times, blinks):
+    import pandas as pd
+
+    from fer_core.labels import EMOTIONS
+
+    return pd.DataFrame({"track_id": 1, "time_s": times, "blink_count": blinks,
+                         **{f"p_{e.lower()}": 1.0 / len(EMOTIONS) for e in EMOTIONS}})
+
+
+def test_a_face_away_for_a_while_breaks_its_timeline_and_is_not_timed_meanwhile():
+    import numpy as np
+
+    from dashboard.charts import emotion_timeline
+    from fer_core.timeline import blink_rate_series
+
+    times = list(np.arange(0, 6, 0.5)) + list(np.arange(20, 26, 0.5))  # away from 5.5 s to 20 s
+    table = _face_rows(times, [0] * 12 + [3] * 12)
+    happy = next(t for t in emotion_timeline(table, 1).data if t.name == "Happy")
+    assert len(happy.x) == 25 and np.isnan(happy.y[12]) and 5.5 < happy.x[12] < 20  # the line breaks in the gap
+    rates = blink_rate_series(table)
+    assert rates["blinks_per_minute"].iloc[-1] == pytest.approx(60 * 3 / 11.0)  # 11 s on screen, not 25.5
