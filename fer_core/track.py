@@ -82,9 +82,19 @@ class IouTracker:
             track.box, track.last_seen_s, track.hits = box, time_s, track.hits + 1
             result.append(track)
         ended = [t for t in self.tracks.values() if time_s - t.last_seen_s > self.settings.max_unseen_s]
-        for track in ended:
+        self._end(ended)
+        return result, ended
+
+    def end_all(self) -> list[Track]:
+        """End every live track now (a scene cut: the faces after it continue none of the boxes before it, though
+        they may be recognised as one of them). Returns the tracks ended."""
+        ended = list(self.tracks.values())
+        self._end(ended)
+        return ended
+
+    def _end(self, tracks: list[Track]) -> None:
+        for track in tracks:
             del self.tracks[track.track_id]
             self.ended[track.track_id] = track
         while len(self.ended) > self.settings.max_ended:
             del self.ended[next(iter(self.ended))]
-        return result, ended

@@ -157,6 +157,18 @@ def test_a_different_face_after_a_gap_is_a_new_identity(pipeline, video_path, tm
     assert all(100 <= f.frames <= 102 for f in analysis.faces)
 
 
+def test_no_face_is_followed_across_a_scene_cut(pipeline, video_path):
+    path = video_path("face_recognition_short_hamilton_clip.mp4")  # a singer on stage; cuts to the audience
+    analysis = analyze_video(path, pipeline=pipeline)
+    assert pipeline.scene_cuts == 3  # frames 20, 82 and 211
+    (singer,) = {r.track_id for r in analysis.records if r.frame_index == 150}
+    assert max(r.frame_index for r in analysis.records if r.track_id == singer) < 211
+    blind = FramePipeline(PipelineSettings(scene_cut=0.0), classifier=pipeline.classifier,
+                          landmarks=pipeline.landmarks, describer=pipeline.describer)
+    followed = analyze_video(path, pipeline=blind).records  # without cuts: his box is followed onto the audience
+    assert max(r.frame_index for r in followed if r.track_id == singer) >= 211
+
+
 def test_frequent_blinker_gives_many_blinks(pipeline, video_path):
     # 10 candidate closures in 8 s in the team's automatic annotations (MediaPipe); a loose check, not ground truth
     analysis = analyze_video(video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"), pipeline=pipeline)
@@ -175,6 +187,7 @@ def test_blinks_agree_with_the_automatic_annotations_of_the_one_face_clips(pipel
         records = [r for f in iter_frames(video_path(name)) for r in pipeline.process(f.image, f.time_s,
                                                                                        f.index).records]
         (spans,) = blink_spans(records).values()  # one face, one identity
+        assert pipeline.scene_cuts == 0, name  # one shot each
         for key, value in event_agreement(spans, [tuple(c) for c in candidates], tolerance=2).items():
             totals[key] += value
     assert sum(len(c) for c in clips.values()) == 29 and len(clips) == 9

@@ -86,3 +86,11 @@ def test_only_the_most_recent_ended_tracks_are_kept():
     for step in range(4):
         tracker.update(boxes([step * 200, 0, step * 200 + 100, 100]), float(step))
     assert list(tracker.ended) == [2, 3]
+
+
+def test_ending_every_track_at_a_scene_cut():
+    tracker = IouTracker()
+    tracker.update(boxes([0, 0, 100, 100], [300, 0, 400, 100]), 0.0)
+    assert ids(tracker.end_all()) == [1, 2] and tracker.tracks == {} and list(tracker.ended) == [1, 2]
+    tracks, _ = tracker.update(boxes([0, 0, 100, 100]), 0.04)  # the same place after the cut: a new face
+    assert ids(tracks) == [3]
