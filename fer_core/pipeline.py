@@ -165,7 +165,9 @@ class FramePipeline:
         that much (measured: every 3rd frame of a talking head)."""
         if self.settings.scene_cut <= 0:
             return False
-        thumbnail = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        height, width = gray.shape[:2]  # cropped to multiples of 32: OpenCV's area resize takes its fast path
+        thumbnail = cv2.resize(gray[:height - height % 32 or height, :width - width % 32 or width], (32, 32),
+                               interpolation=cv2.INTER_AREA).astype(np.float32)
         previous, self._thumbnail = self._thumbnail, thumbnail
         if previous is None or self._last_time is None or time_s - self._last_time > CUT_FRAME_GAP_S:
             return False
