@@ -24,6 +24,9 @@ from fer_core.track import IouTracker, TrackerSettings
 
 # Scene cuts are looked for only between frames this close (seconds): every frame of a video of 20 fps or more.
 CUT_FRAME_GAP_S = 0.05
+# Only a face followed at least this long (seconds) can be recognised when it returns: a passing glimpse or a false
+# detection is not worth the 75 ms descriptors (a busy scene could otherwise stall a live stream for seconds).
+KNOWN_AFTER_S = 1.0
 # How often (seconds) the pipeline keeps a new aligned chip of each face it follows, for recognising it on return.
 LOOK_EVERY_S = 1.0
 
@@ -187,12 +190,14 @@ class FramePipeline:
             track.state.pop("descriptors", None)  # described again from the new chips if it is ever needed
 
     def _recognise(self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks) -> int | None:
-        """For the tracker, about a face that continues no live track: the id of the ended track it is, if any.
-        Descriptors are computed only here: the new face's, and once for each ended face's kept chips."""
-        if self.describer is None or not self.tracker.ended:
+        """For the tracker, about a face that continues no live track: the id of the ended track it is, if any
+        (among those followed :data:`KNOWN_AFTER_S` or longer). Descriptors are computed only here: the new face's,
+        and once for each candidate's kept chips."""
+        candidates = [t for t in self.tracker.ended.values() if t.last_seen_s - t.first_seen_s >= KNOWN_AFTER_S]
+        if self.describer is None or not candidates:
             return None
         known = {}
-        for track in self.tracker.ended.values():
+        for track in candidates:
             if "descriptors" not in track.state:
                 looks = track.state.get("looks", {})
                 first, last = looks.get("first"), looks.get("last")

@@ -148,6 +148,12 @@ def test_a_face_that_leaves_and_returns_keeps_its_identity(pipeline, video_path,
     assert [f.track_id for f in analyze_video(clip, pipeline=apart).faces] == [1, 2]  # without recognition
 
 
+def test_a_glimpse_is_not_recognised_later(pipeline, video_path, tmp_path):
+    talk = video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4")
+    clip = splice(tmp_path / "glimpse.mp4", [(talk, 0, 10), (None, 0, 50), (talk, 100, 100)], fps=25.0)
+    assert [f.track_id for f in analyze_video(clip, pipeline=pipeline).faces] == [1, 2]  # seen 0.4 s: not known
+
+
 def test_a_different_face_after_a_gap_is_a_new_identity(pipeline, video_path, tmp_path):
     clip = splice(tmp_path / "other.mp4", [(video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"), 0, 100),
                                            (None, 0, 50), (video_path("sadtalker_WDA_KatieHill_000.mp4"), 0, 100)],
