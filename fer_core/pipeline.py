@@ -116,7 +116,7 @@ class FramePipeline:
     def locate(self, image: np.ndarray, time_s: float, gray: np.ndarray | None = None) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
         ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
-        located frame is then finished (:meth:`finish`), in the same order, possibly one frame later."""
+        located frame is then finished (:meth:`finish`), in the same order, possibly a few frames later."""
         gray = to_gray(image) if gray is None else gray
         if self._is_scene_cut(gray, time_s):
             self.scene_cuts += 1
