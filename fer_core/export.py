@@ -48,12 +48,15 @@ def _json_default(value):
 
 class Mp4Writer:
     """H.264 MP4 (yuv420p, plays in browsers) written frame by frame with the frames' own timestamps, so a
-    variable frame-rate input keeps its timing. Odd frame sizes are padded by one pixel."""
+    variable frame-rate input keeps its timing. Odd frame sizes are padded by one pixel. Frames taller than
+    ``max_height`` pixels (0: no limit) are scaled down to it, keeping their aspect ratio."""
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast") -> None:
+    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast",
+                 max_height: int = 0) -> None:
         import av
 
         self.path = Path(path)
+        self.max_height = max_height
         self._container = av.open(str(self.path), mode="w", format="mp4")
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps or 30).limit_denominator(1001))
         self._stream.pix_fmt = "yuv420p"
@@ -69,6 +72,9 @@ class Mp4Writer:
         import av
 
         height, width = image.shape[:2]
+        if self.max_height and height > self.max_height:
+            width, height = max(round(width * self.max_height / height), 1), self.max_height
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         if self._size is None:
             self._size = (width + width % 2, height + height % 2)
             self._stream.width, self._stream.height = self._size

@@ -35,6 +35,9 @@ _QUEUE_FRAMES = 4
 # x264 preset of the annotated video: "superfast" encodes a 436x500 frame in about 2.4 ms where "veryfast" takes
 # 3.7-5 ms, for about 1.4x the bytes (346 vs 240 kB for the 6.4 s blink clip at crf 23).
 _PRESET = "superfast"
+# The annotated video is a preview to watch beside the table: taller frames are scaled down to 720p (on the encoder's
+# thread). x264 at 1080p costs about 4x the CPU of 720p, and the dashboard holds the file in memory.
+ANNOTATED_MAX_HEIGHT = 720
 # Frames located but not yet finished. The classifier of frame k runs on its own thread while the main thread
 # locates the following frames; with one frame of slack the main thread waited about 1 ms per frame for it (it
 # shares the other core with the encoder), with three it does not (+5-8% frames/s, 5 alternations).
@@ -115,7 +118,8 @@ def analyze_video(
                                   out_dir / f"{stem}.summary.json",
                                   out_dir / f"{stem}.annotated.mp4" if write_video else None)
         if write_video:
-            writer = _WriterThread(Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET))
+            writer = _WriterThread(Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET,
+                                             max_height=ANNOTATED_MAX_HEIGHT))
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False

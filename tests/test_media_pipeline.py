@@ -60,16 +60,18 @@ def test_the_smallest_face_searched_for_depends_on_frame_width_and_settings():
     assert DetectorSettings.small_faces().smallest_face(1920) == 40  # full size, upsampled once
 
 
-def test_small_faces_of_a_wide_shot_are_found_with_the_small_faces_setting(pipeline, video_path):
+def test_small_faces_of_a_wide_shot_are_found_with_the_small_faces_setting(pipeline, video_path, tmp_path):
     path = video_path("facenet_pytorch_multiface_street.mp4")  # 1920x1080, passers-by with faces of 70-130 px
     with pytest.raises(NoFaceError, match="about 240 pixels") as raised:
         analyze_video(path, every=15, pipeline=pipeline, require_face=True)
     assert raised.value.smallest_face == 240
     small = FramePipeline(PipelineSettings(detector=DetectorSettings.small_faces()),
                           classifier=pipeline.classifier, landmarks=pipeline.landmarks)
-    analysis = analyze_video(path, every=15, pipeline=small)
+    analysis = analyze_video(path, tmp_path, every=15, pipeline=small)
     faces_per_frame = np.bincount([r.frame_index // 15 for r in analysis.records], minlength=7)
     assert analysis.frames_analysed == 7 and faces_per_frame.min() >= 1 and faces_per_frame.max() >= 2
+    annotated = probe_video(analysis.outputs.annotated_mp4)  # a 720p preview of the 1080p video
+    assert (annotated.width, annotated.height, annotated.frame_count) == (1280, 720, 7)
 
 
 def test_landmarks_come_as_named_regions_inside_the_face(image_path):
