@@ -281,7 +281,8 @@ class LiveSession:
         if old is None or old.settings != settings:
             new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks,
                                 describer=self.describer)
-            self.landmarks, self.describer = new.landmarks, new.describer  # loaded once, kept across changes
+            self.landmarks = new.landmarks  # loaded once, kept across settings changes
+            self.describer = new.describer or self.describer
             if old is not None:
                 new.tracker = old.tracker  # keep identities (and per-face state) across a settings change
             self._pipeline = new

@@ -44,6 +44,7 @@ class PipelineSettings:
     ``detect_every * full_search_every`` frames. 1 always searches for every size.
     ``same_person``: a face that appears is described (:mod:`fer_core.identity`) and takes back the identity of a
     face that left if their descriptors are closer than this; 0 never does (every return is a new identity).
+    A descriptor takes about 75 ms during which dlib holds Python's lock: every other thread of the process waits.
     ``scene_cut``: a frame whose 32x32 thumbnail differs from the previous frame's by more than this many gray
     levels on average is a new shot: no face is followed into it, every face ends there and the detector searches
     it at full size (faces after the cut may still be recognised). 0 never cuts. Judged only between consecutive
@@ -90,12 +91,12 @@ class FramePipeline:
                  classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None,
                  describer: FaceDescriber | None = None) -> None:
         """``classifier``, ``landmarks`` and ``describer``: already loaded models to reuse (else loaded here; no
-        describer when ``settings.same_person`` is 0)."""
+        describer is used when ``settings.same_person`` is 0)."""
         self.settings = settings
         self.classifier = classifier or EmotionClassifier(settings.model_dir)
         self.detector = FaceDetector(settings.detector)
         self.landmarks = landmarks or LandmarkPredictor()
-        self.describer = describer or (FaceDescriber() if settings.same_person > 0 else None)
+        self.describer = (describer or FaceDescriber()) if settings.same_person > 0 else None
         self.tracker = IouTracker(settings.tracker)
         self.reset()
 

@@ -14,6 +14,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from dashboard.common import classifier_or_stop, describer_or_stop, ice_servers, landmarks_or_stop
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
+from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
 from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot
 from fer_core.pipeline import PipelineSettings
@@ -38,8 +39,12 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
         upsample = st.radio("Detector upsampling", [0, 1], horizontal=True, key="live_upsample",
                             help="1 finds faces half as small, at about 4x the detection time.")
         landmarks = st.toggle("Show landmarks", value=False, key="live_landmarks")
+        recognise = st.toggle("Recognise returning faces", value=False, key="live_recognise",
+                              help="A face away for more than a second takes back its number when it returns. "
+                                   "Each recognition pauses the whole server for 0.1-0.4 s (dlib's face "
+                                   "descriptor holds Python's lock), so it is off for shared servers.")
     settings = PipelineSettings(detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
-                                smoothing=float(smoothing))
+                                smoothing=float(smoothing), same_person=SAME_PERSON if recognise else 0.0)
     return settings, DisplaySettings(emotions=tuple(e for e in EMOTIONS if e in emotions), landmarks=landmarks)
 
 
@@ -47,7 +52,7 @@ def _session() -> LiveSession:
     session = st.session_state.get(SESSION_KEY)
     if session is None:
         session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(), landmarks=landmarks_or_stop(),
-                                                                 describer=describer_or_stop())
+                                                                 describer=describer_or_stop())  # shared, 22 MB
     return session
 
 
