@@ -406,7 +406,7 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     page.locator("video").first.wait_for()
     _wait_for(lambda: page.locator("video").first.evaluate("v => v.readyState >= 1 && v.duration > 0"), 60,
               "the annotated video to load in the page")
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    _wait_for(lambda: page.locator('[data-testid="stPlotlyChart"]').count() >= 2, 60, "the result charts")
     downloads = {}
     for label in ("Table (CSV)", "Summary (JSON)", "Annotated video (MP4)"):
         with page.expect_download() as info:
