@@ -16,7 +16,7 @@ from fer_core.classifier import EmotionClassifier
 from fer_core.errors import ModelFileError
 from fer_core.identity import FaceDescriber
 from fer_core.landmarks import LandmarkPredictor
-from fer_core.live import Serialised
+from fer_core.live import SharedClassifier, SharedDescriber, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
 from fer_core.store import HistoryStore, default_data_dir
 
@@ -41,43 +41,43 @@ def _model_stamp(folder: Path) -> tuple:
 
 
 @st.cache_resource(show_spinner="Loading the emotion model...", max_entries=2)
-def _load_classifier(folder: str, stamp: tuple) -> Serialised:
+def _load_classifier(folder: str, stamp: tuple) -> SharedClassifier:
     log.info("loading the emotion model from %s", folder)
-    return Serialised(EmotionClassifier(folder))
+    return SharedClassifier(EmotionClassifier(folder))
 
 
-def load_classifier() -> Serialised:
+def load_classifier() -> SharedClassifier:
     """The shared classifier (one per model file, for every session); raises :class:`ModelFileError`."""
     folder = model_dir()
     return _load_classifier(str(folder), _model_stamp(folder))
 
 
 @st.cache_resource(show_spinner="Loading the landmark model...")
-def shared_landmarks() -> Serialised:
+def shared_landmarks() -> SharedLandmarks:
     """dlib's 68-point landmark model (about 100 MB), loaded once for every session of this server."""
     log.info("loading the landmark model")
-    return Serialised(LandmarkPredictor())
+    return SharedLandmarks(LandmarkPredictor())
 
 
 @st.cache_resource(show_spinner="Loading the face recognition model...")
-def shared_describer() -> Serialised:
+def shared_describer() -> SharedDescriber:
     """dlib's face descriptor network (about 22 MB), loaded once for every session of this server."""
     log.info("loading the face descriptor model")
-    return Serialised(FaceDescriber())
+    return SharedDescriber(FaceDescriber())
 
 
-def classifier_or_stop() -> Serialised:
+def classifier_or_stop() -> SharedClassifier:
     """The shared classifier, or a page message saying what is wrong and how to fix it (the page stops there;
     the rest of the app keeps serving)."""
     return _or_stop(load_classifier, "emotion")
 
 
-def landmarks_or_stop() -> Serialised:
+def landmarks_or_stop() -> SharedLandmarks:
     """The shared landmark model, or a page message as for :func:`classifier_or_stop`."""
     return _or_stop(shared_landmarks, "landmark")
 
 
-def describer_or_stop() -> Serialised:
+def describer_or_stop() -> SharedDescriber:
     """The shared face descriptor model, or a page message as for :func:`classifier_or_stop`."""
     return _or_stop(shared_describer, "face recognition")
 

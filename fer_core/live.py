@@ -27,25 +27,64 @@ from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, FaceRecord, FaceSu
 log = logging.getLogger(__name__)
 
 
-class Serialised:
-    """A model shared by several threads (sessions) that must not run two calls at once (one LiteRT interpreter,
-    one dlib network): each of its methods is called under one lock; its other attributes read through. Wraps
-    what :class:`FramePipeline` takes: the emotion classifier, the landmark predictor, the face describer."""
+class SharedClassifier:
+    """An emotion classifier shared by several threads (sessions): calls are serialised by a lock, because one
+    LiteRT interpreter must not run two calls at once. Offers what :class:`FramePipeline` uses."""
 
-    def __init__(self, inner) -> None:
-        self.inner = inner
+    def __init__(self, classifier) -> None:
+        self.inner = classifier
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str):
-        value = getattr(self.inner, name)
-        if not callable(value):
-            return value
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.inner.labels
 
-        def locked(*args, **kwargs):
-            with self._lock:
-                return value(*args, **kwargs)
+    @property
+    def meta(self):
+        return self.inner.meta
 
-        return locked
+    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Probabilities (N, len(labels)) for boxes (N, 4) in a uint8 (H, W) image."""
+        with self._lock:
+            return self.inner.classify(gray, boxes)
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities (N, len(labels)) for prepared faces (N, size, size, 1)."""
+        with self._lock:
+            return self.inner.predict(faces)
+
+
+class SharedLandmarks:
+    """A 68-point landmark predictor (about 100 MB) shared by several threads (sessions) instead of one copy each;
+    calls are serialised by a lock. Offers what :class:`FramePipeline` uses."""
+
+    def __init__(self, predictor) -> None:
+        self.inner = predictor
+        self._lock = threading.Lock()
+
+    def predict(self, gray: np.ndarray, boxes: np.ndarray) -> list:
+        """:class:`fer_core.landmarks.FaceLandmarks` for boxes (N, 4) in a uint8 (H, W) image."""
+        with self._lock:
+            return self.inner.predict(gray, boxes)
+
+
+class SharedDescriber:
+    """A face describer (:class:`fer_core.identity.FaceDescriber`) shared by several threads (sessions): calls
+    are serialised by a lock. Offers what :class:`FramePipeline` uses."""
+
+    def __init__(self, describer) -> None:
+        self.inner = describer
+        self._lock = threading.Lock()
+
+    def chip(self, image: np.ndarray, box: np.ndarray, landmarks) -> np.ndarray:
+        """The aligned face chip, uint8 (150, 150, 3) RGB."""
+        with self._lock:
+            return self.inner.chip(image, box, landmarks)
+
+    def describe(self, chip: np.ndarray) -> np.ndarray:
+        """The face descriptor, float32 (128,)."""
+        with self._lock:
+            return self.inner.describe(chip)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, Serialised,
-                           with_detector)
+from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier,
+                           SharedLandmarks, with_detector)
 from fer_core.pipeline import FrameResult, PipelineSettings
 from fer_core.records import FaceRecord
 
@@ -168,8 +168,8 @@ def test_session_with_the_real_pipeline_finds_a_face(image_path):
     image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
     from fer_core.landmarks import LandmarkPredictor
 
-    landmarks = Serialised(LandmarkPredictor())
-    session = LiveSession(Serialised(EmotionClassifier()), display=DisplaySettings(landmarks=True),
+    landmarks = SharedLandmarks(LandmarkPredictor())
+    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True),
                           landmarks=landmarks)
     annotated = session.process(image)
     snap = session.snapshot()
@@ -186,7 +186,7 @@ def test_sessions_share_one_landmark_model_safely(image_path):
 
     gray = to_gray(cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg"))))
     boxes = FaceDetector().detect(gray).boxes
-    shared = Serialised(LandmarkPredictor())
+    shared = SharedLandmarks(LandmarkPredictor())
     expected = shared.predict(gray, boxes)[0].points
     results, errors = [], []
 

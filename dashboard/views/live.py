@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard.common import classifier_or_stop, describer_or_stop, ice_servers, landmarks_or_stop
+from dashboard.common import classifier_or_stop, ice_servers, landmarks_or_stop
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.identity import SAME_PERSON
@@ -44,15 +44,15 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
                                    "Each recognition pauses the whole server for 0.1-0.4 s (dlib's face "
                                    "descriptor holds Python's lock), so it is off for shared servers.")
     settings = PipelineSettings(detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
-                                smoothing=float(smoothing), same_person=SAME_PERSON if recognise else 0.0)
+                                smoothing=float(smoothing), same_person=SAME_PERSON if recognise else 0.0,
+                                scene_cut=0.0)  # a webcam does not cut; a lamp switched on would end every face
     return settings, DisplaySettings(emotions=tuple(e for e in EMOTIONS if e in emotions), landmarks=landmarks)
 
 
 def _session() -> LiveSession:
     session = st.session_state.get(SESSION_KEY)
     if session is None:
-        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(), landmarks=landmarks_or_stop(),
-                                                                 describer=describer_or_stop())  # shared, 22 MB
+        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(), landmarks=landmarks_or_stop())
     return session
 
 
