@@ -22,11 +22,14 @@ def build_xception(
     l2: float = 0.01,
     dropout: float = 0.0,
     name: str = "xception",
+    dense_blocks: int = 0,
 ) -> keras.Model:
     """Build an Xception-style classifier: (N, input_size, input_size, 1) gray 0..255 -> (N, num_classes) softmax.
 
     Each block halves the resolution: two 3x3 depthwise-separable convolutions and a 3x3 max-pool, added to a
-    strided 1x1 convolution of the block's input (the residual). ``l2`` is the weight decay on every kernel.
+    strided 1x1 convolution of the block's input (the residual). The first ``dense_blocks`` blocks use plain 3x3
+    convolutions instead (as Xception's entry flow does where the feature maps are large). ``l2`` is the weight
+    decay on every kernel.
     """
     reg = regularizers.l2(l2) if l2 > 0 else None
     inputs = keras.Input(shape=(input_size, input_size, 1), name="face")
@@ -42,8 +45,12 @@ def build_xception(
         residual = layers.Conv2D(width, 1, use_bias=False, kernel_regularizer=reg, name=f"block{i}_res_conv")(residual)
         residual = layers.BatchNormalization(name=f"block{i}_res_bn")(residual)
         for j in range(2):
-            x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
-                                       pointwise_regularizer=reg, name=f"block{i}_sep{j}")(x)
+            if i < dense_blocks:
+                x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                                  name=f"block{i}_sep{j}")(x)
+            else:
+                x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
+                                           pointwise_regularizer=reg, name=f"block{i}_sep{j}")(x)
             x = layers.BatchNormalization(name=f"block{i}_sep{j}_bn")(x)
             if j == 0:
                 x = layers.ReLU(name=f"block{i}_sep{j}_relu")(x)

@@ -1,0 +1,112 @@
+"""Bring a student trained by ``gpu/train_torch.py`` into the project's serving format (Keras -> LiteRT).
+
+    .venv/bin/python gpu/import_student.py STUDENT.npz --out runs/gpu-xception-d2-32 [--no-recalibrate-bn]
+
+The student file holds the PyTorch state dict as numpy arrays and its record (``record``: JSON with the block
+widths, stem width and dense blocks). The weights are copied into ``fer_core.network.build_xception`` of the same
+layout (kernels from (out, in, kh, kw) to Keras' (kh, kw, in, out)), batch-norm statistics are recomputed on the
+un-augmented Training faces (as ``fer_core.train`` does), and the run folder is finished like any other run:
+``final.keras``, ``emotion.tflite``, ``model.json``, ``metrics.json`` (PublicTest, the served file), plus the GPU
+run's record as ``gpu_record.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def read_student(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(record, state) of a student file."""
+    with np.load(path, allow_pickle=False) as data:
+        record = json.loads(str(data["record"]))
+        state = {k: data[k] for k in data.files if k != "record" and not k.startswith("fixture_")}
+    return record, state
+
+
+def keras_weights(model, state: dict[str, np.ndarray], dense_blocks: int) -> None:
+    """Copy a ``XceptionStudent`` state dict into the Keras twin ``model`` (same layout), in place."""
+    conv = lambda w: np.transpose(w, (2, 3, 1, 0))  # (out, in, kh, kw) -> (kh, kw, in, out)  # noqa: E731
+    norm = lambda p: [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],  # noqa: E731
+                      state[f"{p}.running_var"]]
+    n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    assign = {f"stem{i}_conv": [conv(state[f"stem.{i}.weight"])] for i in range(2)}
+    assign.update({f"stem{i}_bn": norm(f"stem_bn.{i}") for i in range(2)})
+    for i in range(n_blocks):
+        b = f"blocks.{i}"
+        assign[f"block{i}_res_conv"] = [conv(state[f"{b}.res_conv.weight"])]
+        assign[f"block{i}_res_bn"] = norm(f"{b}.res_bn")
+        for j in range(2):
+            if i < dense_blocks:
+                assign[f"block{i}_sep{j}"] = [conv(state[f"{b}.sep{j}.weight"])]
+            else:  # depthwise (in, 1, kh, kw) -> (kh, kw, in, 1); pointwise as a 1x1 kernel
+                assign[f"block{i}_sep{j}"] = [np.transpose(state[f"{b}.sep{j}.depthwise.weight"], (2, 3, 0, 1)),
+                                              conv(state[f"{b}.sep{j}.pointwise.weight"])]
+            assign[f"block{i}_sep{j}_bn"] = norm(f"{b}.sep{j}_bn")
+    assign["head_conv"] = [conv(state["head.weight"]), state["head.bias"]]
+    weighted = {layer.name for layer in model.layers if layer.weights}
+    if weighted != set(assign):
+        raise ValueError(f"layouts differ: Keras has {sorted(weighted ^ set(assign))} unmatched")
+    for name, values in assign.items():
+        model.get_layer(name).set_weights([v.astype(np.float32) for v in values])
+
+
+def build_from_record(record: dict):
+    from fer_core.network import build_xception
+
+    widths = tuple(record["block_widths"])
+    return build_xception(48, 7, widths, record["stem_width"], l2=0.0, dense_blocks=record["dense_blocks"],
+                          name="xception_" + ("d%d_" % record["dense_blocks"] if record["dense_blocks"] else "")
+                          + "-".join(map(str, widths)))
+
+
+def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True) -> dict:
+    from fer_core.datasets import load_faces
+    from fer_core.evaluate import evaluate
+    from fer_core.train import DEFAULT_DATA, TrainSettings, convert_to_tflite, recalibrate_batch_norm
+
+    record, state = read_student(student)
+    model = build_from_record(record)
+    keras_weights(model, state, record["dense_blocks"])
+    out.mkdir(parents=True, exist_ok=True)
+    settings = TrainSettings(block_widths=tuple(record["block_widths"]), stem_width=record["stem_width"])
+    train_faces = load_faces(Path(DEFAULT_DATA) / "train.npz")
+    val_faces = load_faces(Path(DEFAULT_DATA) / "val.npz", "PublicTest")
+    if recalibrate_bn:
+        recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
+    model.save(out / "final.keras")
+    convert_to_tflite(model, out, flip_tta)
+    metrics = {"split": "PublicTest (val.npz); never trained on",
+               **evaluate(out, val_faces, train_faces)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (out / "gpu_record.json").write_text(json.dumps(replace_history(record), indent=1))
+    return metrics
+
+
+def replace_history(record: dict) -> dict:
+    return {**record, "history": [r for r in record.get("history", []) if "epoch" in r],
+            "final_evaluation": [r for r in record.get("history", []) if "epoch" not in r]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("student", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--recalibrate-bn", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    metrics = import_student(args.student, args.out, args.recalibrate_bn, args.flip_tta)
+    print(f"{args.out}: PublicTest accuracy {metrics['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The prepared GPU run (runbook: gpu/README.md). Trains teachers in parallel, then distils students from them, all
+# within TOTAL seconds of wall time, writing each phase's results to $OUT as it ends:
+#   $OUT/log.txt                       everything printed
+#   $OUT/teachers.tar.NN               teachers/<name>/{teacher.pt,probs.npz,record.json}, split in 15 MB parts
+#   $OUT/students/<arch>.npz            each student's weights and record (rewritten when it ends)
+# Usage: OUT=/somewhere bash gpu/run.sh [TOTAL_SECONDS=540] [LIMIT_FACES=0]
+set -u
+TOTAL=${1:-540}
+LIMIT=${2:-0}
+OUT=${OUT:-/tmp/fer-gpu-out}
+WORK=${WORK:-/tmp/fer-gpu}
+PY=${PY:-python3}
+TEACHERS=${TEACHERS:-"resnet18:1 vgg:1 vgg:2"}
+STUDENTS=${STUDENTS:-"xception-d2-32 xception-d2-40 xception-32"}
+START=$(date +%s)
+END=$((START + TOTAL))
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT/students" "$WORK"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+cd "$(dirname "$0")/.."
+echo "start $(date -u) total ${TOTAL}s limit ${LIMIT}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
+$PY -c 'import torch, numpy; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "numpy", numpy.__version__)'
+$PY gpu/train_torch.py unpack --src .gpu/fer2013.npz.xz --dst "$WORK/fer2013.npz" || exit 1
+echo "unpacked at +$(( $(date +%s) - START ))s"
+
+# Phase 1: teachers, in parallel, until 55% of the time (their evaluation and saving take some seconds more)
+T_END=$((START + TOTAL * 55 / 100))
+pids=()  # a bare `wait` would also wait for the tee above (bash >= 5.1) and never return
+for spec in $TEACHERS; do
+  arch=${spec%%:*}; seed=${spec##*:}
+  FER_TAG="$arch-$seed" $PY gpu/train_torch.py teacher --data "$WORK/fer2013.npz" --arch "$arch" --seed "$seed" \
+    --deadline "$T_END" --limit "$LIMIT" --out "$WORK/teachers/$arch-$seed" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+echo "teachers done at +$(( $(date +%s) - START ))s"
+if [ -d "$WORK/teachers" ]; then
+  tar -C "$WORK" -cf - teachers | split -b 15m -d - "$OUT/teachers.tar."
+  ls -la "$OUT"
+fi
+
+# Phase 2: students, in parallel, until 40 s before the end (evaluation, batch-norm pass and saving follow)
+S_END=$((END - 40))
+pids=()
+for arch in $STUDENTS; do
+  FER_TAG="$arch" $PY gpu/train_torch.py student --data "$WORK/fer2013.npz" --arch "$arch" \
+    --teachers "$WORK/teachers" --deadline "$S_END" --limit "$LIMIT" --out "$OUT/students/$arch.npz" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+echo "students done at +$(( $(date +%s) - START ))s"
+ls -laR "$OUT"

@@ -1,0 +1,46 @@
+"""The GPU students (gpu/train_torch.py, PyTorch) port to the served Keras/LiteRT network exactly: a small random
+student's probabilities, computed by PyTorch when the fixture was made (gpu/make_port_fixture.py), are reproduced
+by the Keras twin that gpu/import_student.py builds and by its LiteRT conversion."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "gpu"))
+
+FIXTURE = ROOT / "tests" / "data" / "student_port.npz"
+
+
+def test_keras_twin_reproduces_pytorch(tmp_path):
+    pytest.importorskip("keras")
+    from import_student import build_from_record, keras_weights, read_student
+
+    from fer_core.classifier import EmotionClassifier
+    from fer_core.train import convert_to_tflite
+
+    record, state = read_student(FIXTURE)
+    with np.load(FIXTURE) as data:
+        faces, expected = data["fixture_faces"], data["fixture_probs"]
+    model = build_from_record(record)
+    keras_weights(model, state, record["dense_blocks"])
+    got = model.predict(faces[..., None].astype(np.float32), verbose=0)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    assert not np.allclose(expected, expected[:1])  # the faces give different answers: the check can fail
+
+    convert_to_tflite(model, tmp_path, flip_tta=False)
+    served = EmotionClassifier(tmp_path, num_threads=1).predict(faces[..., None].astype(np.float32))
+    np.testing.assert_allclose(served, expected, atol=2e-5)
+
+
+def test_layout_mismatch_is_refused():
+    pytest.importorskip("keras")
+    from import_student import build_from_record, keras_weights, read_student
+
+    record, state = read_student(FIXTURE)
+    model = build_from_record({**record, "dense_blocks": 1})  # block 1 separable here, dense in the weights
+    with pytest.raises((ValueError, KeyError)):
+        keras_weights(model, state, 1)
