@@ -174,11 +174,13 @@ TEACHERS = {"resnet18": ResNet18, "vgg": VGG}
 
 # ------------------------------------------------------------------------------------------------------- students
 
-def same_pad(x: torch.Tensor, kernel: int, stride: int, value: float) -> torch.Tensor:
-    """TensorFlow's 'same' padding: the extra pixel of an uneven total goes after (right, bottom)."""
+def same_pad_for_max(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """TensorFlow's 'same' padding before a max-pool: the extra pixel of an uneven total goes after (right,
+    bottom). Edge pixels are repeated, which gives the max of the real pixels exactly (each padded pixel's window
+    holds the pixel it copies) without the infinities that broke bfloat16 training on the GPU."""
     n = x.shape[-1]
     total = max((math.ceil(n / stride) - 1) * stride + kernel - n, 0)
-    return F.pad(x, (total // 2, total - total // 2, total // 2, total - total // 2), value=value)
+    return F.pad(x, (total // 2, total - total // 2, total // 2, total - total // 2), mode="replicate")
 
 
 def bn(channels: int) -> nn.BatchNorm2d:
@@ -225,7 +227,7 @@ class XceptionStudent(nn.Module):
             residual = b["res_bn"](b["res_conv"](x[..., ::2, ::2]))
             x = F.relu(b["sep0_bn"](b["sep0"](x)))
             x = b["sep1_bn"](b["sep1"](x))
-            x = F.max_pool2d(same_pad(x, 3, 2, float("-inf")), 3, 2) + residual
+            x = F.max_pool2d(same_pad_for_max(x, 3, 2), 3, 2) + residual
         return self.head(x).mean((2, 3))
 
 
@@ -313,6 +315,7 @@ def run_epochs(model, data, deadline: float, batch: int, peak_lr: float, weight_
             loss = step_fn(data["x_train"][idx], target_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             loss_sum += loss.detach()
             steps += 1
@@ -505,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     for verb, func, defaults in (
             ("teacher", train_teacher, dict(arch="resnet18", batch=128, lr=0.1, weight_decay=5e-4, shift_px=4.0,
                                             degrees=15.0, zoom=0.15, erase=0.5, label_smoothing=0.1)),
-            ("student", train_student, dict(arch="xception-d2-32", batch=128, lr=0.1, weight_decay=5e-4,
+            ("student", train_student, dict(arch="xception-d2-32", batch=128, lr=0.05, weight_decay=5e-4,
                                             shift_px=4.0, degrees=10.0, zoom=0.1, erase=0.25, label_smoothing=0.0))):
         p = verbs.add_parser(verb)
         p.set_defaults(func=func)
