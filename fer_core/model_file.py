@@ -36,6 +36,7 @@ class ModelMeta:
     weights: int = 0
     name: str = ""
     test_time_augmentation: str = ""  # done inside the served graph, e.g. "horizontal flip"
+    quantization: str = ""  # "int8": integer weights and activations (float32 input and output)
 
 
 def read_meta(model_dir: Path) -> ModelMeta:

@@ -71,3 +71,26 @@ def with_flip_average(model: keras.Model) -> keras.Model:
     mirrored = layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
     outputs = layers.Average(name="flip_average")([model(inputs), model(mirrored)])
     return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+
+
+def build_vgg(widths: tuple[int, ...] = (64, 128, 256, 512), input_size: int = 48, crop: int = 44,
+              num_classes: int = 7, name: str = "vgg") -> keras.Model:
+    """The VGG teacher of ``gpu/train_torch.py`` (trained in PyTorch), for serving: (N, input_size, input_size, 1)
+    gray 0..255 -> (N, num_classes) softmax. The centre ``crop`` x ``crop`` of the face, scaled as (x - 127.5) / 64,
+    then per width two 3x3 convolutions with batch norm (PyTorch's epsilon) and ReLU, a 2x2 max-pool after every
+    stage but the last, global average pooling and a dense layer."""
+    inputs = keras.Input(shape=(input_size, input_size, 1), name="face")
+    margin = (input_size - crop) // 2
+    x = layers.Cropping2D(margin, name="centre_crop")(inputs)
+    x = layers.Rescaling(1.0 / 64.0, offset=-127.5 / 64.0, name="scale")(x)
+    for i, width in enumerate(widths):
+        for j in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"stage{i}_conv{j}")(x)
+            x = layers.BatchNormalization(epsilon=1e-5, name=f"stage{i}_bn{j}")(x)
+            x = layers.ReLU(name=f"stage{i}_relu{j}")(x)
+        if i < len(widths) - 1:
+            x = layers.MaxPooling2D(2, name=f"stage{i}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dense(num_classes, name="logits")(x)
+    outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)

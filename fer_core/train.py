@@ -56,6 +56,7 @@ class TrainSettings:
     val: str = f"{DEFAULT_DATA}/val.npz"
     block_widths: tuple[int, ...] = (32, 64, 128, 256)  # (16, 32, 64, 128) with stem 8 is the mini-Xception
     stem_width: int = 8
+    dense_blocks: int = 0  # the first blocks use plain 3x3 convolutions (see build_xception)
     l2: float = 1e-3  # weight decay on every kernel
     epochs: int = 80
     batch_size: int = 128
@@ -72,6 +73,8 @@ class TrainSettings:
     crowd_weight: float = 0.0  # target = (1 - w) * FER2013 label + w * FER+ crowd vote shares (w < 0.5 keeps the
     #                            FER2013 label on top); faces without votes keep their one-hot label
     label_smoothing: float = 0.0
+    teacher_probs: str = ""  # .npz whose ``train`` array (N, 7) holds teachers' probabilities for the Training faces
+    teacher_weight: float = 0.0  # target = (1 - w) * (label / crowd target) + w * teacher probabilities
     flip_tta: bool = True  # serve the mean of each face and its mirror image
     init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
     keep_epochs: bool = False  # also keep every epoch's weights as epochs/NNN.keras (for --average-of later)
@@ -89,13 +92,25 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float]:
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def training_targets(faces: LabelledFaces, crowd_weight: float) -> np.ndarray:
-    """Targets (N, 7) float32: the one-hot FER2013 label, mixed with the FER+ crowd's vote shares where known."""
+def training_targets(faces: LabelledFaces, crowd_weight: float, teacher: np.ndarray | None = None,
+                     teacher_weight: float = 0.0) -> np.ndarray:
+    """Targets (N, 7) float32: the one-hot FER2013 label, mixed with the FER+ crowd's vote shares where known,
+    then with ``teacher`` probabilities (N, 7) by ``teacher_weight`` (offline knowledge distillation)."""
     y = np.eye(len(EMOTIONS), dtype=np.float32)[faces.y]
     if crowd_weight and faces.crowd is not None:
         known = faces.crowd.sum(axis=1) > 0
         y[known] = (1 - crowd_weight) * y[known] + crowd_weight * faces.crowd[known]
-    return y
+    if teacher is not None and teacher_weight:
+        if teacher.shape != y.shape:
+            raise ValueError(f"teacher probabilities {teacher.shape} do not match the {y.shape} training targets")
+        y = (1 - teacher_weight) * y + teacher_weight * (teacher / teacher.sum(axis=1, keepdims=True))
+    return y.astype(np.float32)
+
+
+def read_teacher_probs(path: str) -> np.ndarray:
+    """The ``train`` array (N, 7) of a teachers' probabilities file (see ``gpu/README.md``), float32."""
+    with np.load(path) as data:
+        return data["train"].astype(np.float32)
 
 
 def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
@@ -103,7 +118,8 @@ def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
     import tensorflow as tf
 
     x = faces.x[..., None].astype("float32")
-    y = training_targets(faces, settings.crowd_weight if training else 0.0)
+    teacher = read_teacher_probs(settings.teacher_probs) if training and settings.teacher_probs else None
+    y = training_targets(faces, settings.crowd_weight if training else 0.0, teacher, settings.teacher_weight)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if training:
         weights = class_weights(faces.y, settings.class_weight_power)
@@ -139,19 +155,25 @@ def _history_callback(path: Path):
     return HistoryFile()
 
 
-def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True) -> Path:
-    """Convert a Keras model to ``out_dir/emotion.tflite`` (float32) and write ``model.json`` beside it.
-    ``flip_tta``: the served graph averages the face and its mirror image (see :func:`with_flip_average`)."""
+def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True, int8_faces: np.ndarray | None = None) -> Path:
+    """Convert a Keras model to ``out_dir/emotion.tflite`` and write ``model.json`` beside it.
+    ``flip_tta``: the served graph averages the face and its mirror image (see :func:`with_flip_average`).
+    ``int8_faces``: uint8 (N, 48, 48) faces to calibrate integer quantisation of weights and activations (input and
+    output stay float32); float32 throughout when None."""
     import tensorflow as tf
 
     from fer_core.network import with_flip_average
 
     served = with_flip_average(model) if flip_tta else model
     converter = tf.lite.TFLiteConverter.from_keras_model(served)
+    if int8_faces is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([face[None, ..., None].astype(np.float32)] for face in int8_faces)
     target = out_dir / MODEL_FILE
     target.write_bytes(converter.convert())
     meta = ModelMeta(labels=EMOTIONS, input_size=FACE_SIZE, weights=int(model.count_params()), name=model.name,
-                     test_time_augmentation="horizontal flip" if flip_tta else "")
+                     test_time_augmentation="horizontal flip" if flip_tta else "",
+                     quantization="int8" if int8_faces is not None else "")
     (out_dir / MODEL_META).write_text(json.dumps(asdict(meta), indent=1))
     return target
 
@@ -222,8 +244,9 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
 def _build(settings: TrainSettings):
     from fer_core.network import build_xception
 
+    prefix = f"xception_d{settings.dense_blocks}_" if settings.dense_blocks else "xception_"
     return build_xception(FACE_SIZE, len(EMOTIONS), tuple(settings.block_widths), settings.stem_width, settings.l2,
-                          name="xception_" + "-".join(map(str, settings.block_widths)))
+                          name=prefix + "-".join(map(str, settings.block_widths)), dense_blocks=settings.dense_blocks)
 
 
 def average_weights(checkpoints: tuple[str, ...] | list[str]) -> list[np.ndarray]:

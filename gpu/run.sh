@@ -2,7 +2,7 @@
 # The prepared GPU run (runbook: gpu/README.md). Trains teachers in parallel, then distils students from them, all
 # within TOTAL seconds of wall time, writing each phase's results to $OUT as it ends:
 #   $OUT/log.txt                       everything printed
-#   $OUT/teachers.tar.NN               teachers/<name>/{teacher.pt,probs.npz,record.json}, split in 15 MB parts
+#   $OUT/teachers.tar.NN               teachers/<name>/{teacher.npz,probs.npz,record.json}, split in 15 MB parts
 #   $OUT/students/<arch>.npz            each student's weights and record (rewritten when it ends)
 # Usage: OUT=/somewhere bash gpu/run.sh [TOTAL_SECONDS=540] [LIMIT_FACES=0]
 set -u

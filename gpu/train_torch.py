@@ -390,8 +390,9 @@ def train_teacher(args) -> None:
               "torch": torch.__version__}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": args.arch, "state_dict": {k: v.half() if v.is_floating_point() else v
-                                                  for k, v in model.state_dict().items()}}, out / "teacher.pt")
+    np.savez(out / "teacher.npz", arch=np.array(args.arch),  # numpy only: the CPU side reads it without torch
+             **{k: v.detach().cpu().half().numpy() for k, v in model.state_dict().items()
+                if not k.endswith("num_batches_tracked")})
     np.savez(out / "probs.npz", train=train_probs.cpu().numpy().astype(np.float16),
              val=val.cpu().numpy().astype(np.float16))
     (out / "record.json").write_text(json.dumps({**record, "history": history}, indent=1))
@@ -399,12 +400,21 @@ def train_teacher(args) -> None:
         f"{record['val_accuracy_10crop']:.4f} (10 crops), {record['val_accuracy_centre']:.4f} (centre)")
 
 
+def saved_arch(path: Path) -> str:
+    with np.load(path) as saved:
+        return str(saved["arch"])
+
+
 def load_teachers(folder: Path, device: torch.device) -> list[nn.Module]:
     teachers = []
-    for path in sorted(Path(folder).glob("*/teacher.pt")) if folder else []:
-        saved = torch.load(path, map_location="cpu")
-        model = TEACHERS[saved["arch"]]()
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
+    for path in sorted(Path(folder).glob("*/teacher.npz")) if folder else []:
+        with np.load(path) as saved:
+            model = TEACHERS[str(saved["arch"])]()
+            state = {k: torch.from_numpy(saved[k].astype(np.float32)) for k in saved.files if k != "arch"}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        wrong = [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected)  # that is not saved
+        if wrong:
+            raise ValueError(f"{path}: weights do not match {saved_arch(path)}: {wrong[:5]}")
         teachers.append(prepare(model, device).eval())
         log(f"teacher {path.parent.name} loaded")
     return teachers
@@ -469,7 +479,7 @@ def train_student(args) -> None:
         widths, stem, dense = STUDENTS[args.arch]
         record = {"arch": args.arch, "block_widths": widths, "stem_width": stem, "dense_blocks": dense,
                   "epochs": epochs, "final": final,
-                  "teachers": [p.parent.name for p in sorted(Path(args.teachers).glob("*/teacher.pt"))]
+                  "teachers": [p.parent.name for p in sorted(Path(args.teachers).glob("*/teacher.npz"))]
                   if args.teachers else [], "settings": vars_json(args), "history": history,
                   "weights": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
                   "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}
@@ -530,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--label-smoothing", type=float, default=defaults["label_smoothing"])
         p.add_argument("--eval-every-s", type=float, default=30.0, help="PublicTest accuracy logged this often")
         if verb == "student":
-            p.add_argument("--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.pt)")
+            p.add_argument("--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz)")
             p.add_argument("--temperature", type=float, default=4.0)
             p.add_argument("--alpha", type=float, default=0.9, help="weight of the distillation loss")
     args = parser.parse_args(argv)
