@@ -17,7 +17,7 @@ from fer_core.errors import ModelFileError
 from fer_core.identity import FaceDescriber
 from fer_core.landmarks import LandmarkPredictor
 from fer_core.live import SharedClassifier, SharedDescriber, SharedLandmarks
-from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
+from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META, NAMED_MODELS
 from fer_core.store import HistoryStore, default_data_dir
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,20 @@ MODEL_DIR_ENV = "FER_MODEL_DIR"
 ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 
 
-def model_dir() -> Path:
-    """The emotion model folder: ``$FER_MODEL_DIR`` or ``models/emotion`` in the repository."""
-    return Path(os.environ.get(MODEL_DIR_ENV) or DEFAULT_MODEL_DIR)
+def model_dir(choice: str = "fast") -> Path:
+    """The folder of the emotion model ``choice`` ("fast" or "accurate", see ``NAMED_MODELS``); the fast model's
+    folder can be replaced with ``$FER_MODEL_DIR``."""
+    if choice == "fast":
+        return Path(os.environ.get(MODEL_DIR_ENV) or DEFAULT_MODEL_DIR)
+    return NAMED_MODELS[choice]
+
+
+def model_accuracy(choice: str) -> float | None:
+    """The recorded PublicTest accuracy of model ``choice`` (its ``metrics.json``), None when unreadable."""
+    try:
+        return float(json.loads((model_dir(choice) / "metrics.json").read_text())["accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _model_stamp(folder: Path) -> tuple:
@@ -40,15 +51,15 @@ def _model_stamp(folder: Path) -> tuple:
     return tuple(stamp)
 
 
-@st.cache_resource(show_spinner="Loading the emotion model...", max_entries=2)
+@st.cache_resource(show_spinner="Loading the emotion model...", max_entries=4)
 def _load_classifier(folder: str, stamp: tuple) -> SharedClassifier:
     log.info("loading the emotion model from %s", folder)
     return SharedClassifier(EmotionClassifier(folder))
 
 
-def load_classifier() -> SharedClassifier:
+def load_classifier(choice: str = "fast") -> SharedClassifier:
     """The shared classifier (one per model file, for every session); raises :class:`ModelFileError`."""
-    folder = model_dir()
+    folder = model_dir(choice)
     return _load_classifier(str(folder), _model_stamp(folder))
 
 
@@ -66,10 +77,10 @@ def shared_describer() -> SharedDescriber:
     return SharedDescriber(FaceDescriber())
 
 
-def classifier_or_stop() -> SharedClassifier:
+def classifier_or_stop(choice: str = "fast") -> SharedClassifier:
     """The shared classifier, or a page message saying what is wrong and how to fix it (the page stops there;
     the rest of the app keeps serving)."""
-    return _or_stop(load_classifier, "emotion")
+    return _or_stop(lambda: load_classifier(choice), "emotion")
 
 
 def landmarks_or_stop() -> SharedLandmarks:

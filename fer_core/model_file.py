@@ -12,6 +12,13 @@ from fer_core.labels import EMOTIONS
 MODEL_FILE = "emotion.tflite"
 MODEL_META = "model.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "emotion"
+# The shipped models by name: "fast" (the default, an Xception-family network) and "accurate" (slower per face).
+NAMED_MODELS = {"fast": DEFAULT_MODEL_DIR, "accurate": DEFAULT_MODEL_DIR.parent / "emotion-accurate"}
+
+
+def model_folder(name_or_folder: str | Path) -> Path:
+    """The folder of a shipped model by name (see :data:`NAMED_MODELS`), or the given folder."""
+    return NAMED_MODELS.get(str(name_or_folder), Path(name_or_folder))
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,23 @@ def test_analyze_refuses_a_text_file_with_a_message(tmp_path):
     assert done.returncode == 2
     assert "notes.mp4: not a readable video" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_analyze_with_the_accurate_model(video_path, tmp_path):
+    """--model accurate serves models/emotion-accurate: same frames and face, its own probabilities."""
+    clip = str(video_path("wifs2018_demo_0001_blink.mp4"))
+    tables = {}
+    for model in ("fast", "accurate"):
+        done = run("analyze", clip, "--out", str(tmp_path / model), "--every", "6", "--no-video", "--quiet",
+                   "--model", model)
+        assert done.returncode == 0, done.stderr
+        tables[model] = (tmp_path / model / "wifs2018_demo_0001_blink.csv").read_text().splitlines()
+    assert len(tables["fast"]) == len(tables["accurate"]) > 10
+    assert tables["fast"][1:] != tables["accurate"][1:]  # the probabilities differ
+
+
+def test_analyze_names_a_missing_model_folder(video_path, tmp_path):
+    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
+               "--quiet", "--model", str(tmp_path / "nowhere"))
+    assert done.returncode == 2
+    assert "nowhere" in done.stderr and "Traceback" not in done.stderr

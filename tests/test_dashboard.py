@@ -170,6 +170,30 @@ def test_model_page_shows_the_run_record():
     assert "Split:" in _texts(at)
 
 
+def test_model_page_shows_the_accurate_model():
+    at = _app("model")
+    at.radio(key="model_choice").set_value("accurate").run()
+    assert not at.exception
+    card = at.table[0].value.to_string()
+    assert "vgg_64-512" in card and "int8" in card and "70.8%" in card
+    assert any("Serving time per face" in m.label for m in at.metric)
+
+
+def test_recorded_page_analyses_with_the_accurate_model(video_path):
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("d18.mp4", Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes(),
+                                              "video/mp4")
+    at.run()
+    assert "70.8%" in at.radio(key="rec_model").format_func("accurate")
+    at.radio(key="rec_model").set_value("accurate").run()
+    at.radio(key="rec_mode").set_value("Every n-th frame").run()
+    at.number_input(key="rec_every").set_value(6).run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert not at.exception, at.exception
+    result = at.session_state["recorded_result"]
+    assert result.summary["emotion_model"] == "accurate" and result.summary["faces"]
+
+
 def test_a_missing_model_gives_a_page_message_and_the_app_keeps_serving(tmp_path, monkeypatch):
     broken = tmp_path / "model"
     broken.mkdir()

@@ -61,6 +61,10 @@ def model_card_ui(record: dict, folder: Path) -> None:
         ("Training data", f"{settings.get('data', 'not recorded')} (FER2013 Training split)"),
         ("Validation data", f"{settings.get('val', 'not recorded')}"),
         ("Epochs run", str(len(history)) if history else "not recorded"),
+        *([("Trained by", f"{settings['trained_by']} on {settings.get('device', '?')}, "
+            f"{settings.get('train_seconds', '?')} s")] if settings.get("trained_by") else []),
+        *([("Test-time augmentation", meta["test_time_augmentation"])] if meta.get("test_time_augmentation") else []),
+        *([("Quantisation", f"{meta['quantization']} weights and activations")] if meta.get("quantization") else []),
         *([("Weights from", f"the mean of {len(settings['average_of'])} checkpoints: "
             + ", ".join(settings["average_of"]))] if settings.get("average_of") else []),
         *([("Batch-norm statistics", "recomputed over one pass of the un-augmented Training faces")]
@@ -79,9 +83,9 @@ def model_card_ui(record: dict, folder: Path) -> None:
     st.table(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
 
 
-def serving_ui() -> None:
+def serving_ui(choice: str) -> None:
     try:
-        classifier = load_classifier()
+        classifier = load_classifier(choice)
     except ModelFileError as exc:
         st.error(f"The emotion model cannot be loaded, so its serving time cannot be measured: {exc}")
         return
@@ -94,14 +98,22 @@ def serving_ui() -> None:
 
 
 st.title("Model")
-folder = model_dir()
+choice = st.radio("Model", ["fast", "accurate"], horizontal=True, key="model_choice",
+                  format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
+                  help="Fast: an Xception-family network, served everywhere by default. Accurate: a larger network "
+                       "that the Recorded page and the command line (--model accurate) can use.")
+folder = model_dir(choice)
 record, problems = read_run_record(folder)
 for name, problem in problems.items():
     st.warning(f"{problem}. The figures that need it are left out; restore the model folder with "
                "`git checkout models/` or train one with `python -m fer_core.train`.")
 st.subheader("Model card")
 model_card_ui(record, folder)
-serving_ui()
+serving_ui(choice)
+teachers = folder.parent / "teachers" / "README.md"
+if teachers.exists():
+    with st.expander("The teachers trained on the GPU (the accurate model is the first VGG)"):
+        st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")
 if history:

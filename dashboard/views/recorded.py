@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import classifier_or_stop, describer_or_stop, landmarks_or_stop, safe_stem
+from dashboard.common import classifier_or_stop, describer_or_stop, landmarks_or_stop, model_accuracy, safe_stem
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
@@ -43,6 +43,19 @@ class RecordedResult:
 FACE_SIZES = {"Close-ups": DetectorSettings(), "Small faces too": DetectorSettings.small_faces()}
 
 
+def model_choice_ui(key: str) -> str:
+    """Which emotion model: "fast" or "accurate", each labelled with its recorded PublicTest accuracy."""
+    def label(choice: str) -> str:
+        accuracy = model_accuracy(choice)
+        shown = f" ({accuracy:.1%} on FER2013 PublicTest)" if accuracy is not None else ""
+        return {"fast": "Fast", "accurate": "Accurate"}[choice] + shown
+
+    return st.radio("Emotion model", ["fast", "accurate"], format_func=label, horizontal=True, key=key,
+                    help="Fast: the Xception-family network, about 1 ms per face. Accurate: a larger network "
+                         "(VGG, 8-bit), about 1.7 ms per face, right more often overall (less often on Disgust); "
+                         "the whole analysis takes a little longer. Details on the Model page.")
+
+
 def options_ui() -> tuple[int, DetectorSettings]:
     """Every frame, or every n-th; and which face sizes to find. Returns n and the detector settings."""
     mode = st.radio("Frames to analyse", ["Every frame", "Every n-th frame"], horizontal=True, key="rec_mode")
@@ -63,13 +76,14 @@ def _mark_cancelled() -> None:
     st.session_state["rec_cancelled"] = True
 
 
-def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettings()) -> RecordedResult | None:
+def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettings(),
+                 model: str = "fast") -> RecordedResult | None:
     """Analyse the upload in a fresh temporary folder (removed afterwards), showing progress. Returns None after
     showing an error for a file that cannot be analysed.
 
     Cancelling: the Cancel button makes Streamlit rerun the page, which stops this run at its next progress
     update; ``analyze_video`` then removes its partial files and the temporary folder goes with the context."""
-    classifier, landmarks, describer = classifier_or_stop(), landmarks_or_stop(), describer_or_stop()
+    classifier, landmarks, describer = classifier_or_stop(model), landmarks_or_stop(), describer_or_stop()
     suffix = Path(upload.name).suffix.lower()
     suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
@@ -106,6 +120,7 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         outputs = analysis.outputs
         summary = analysis.summary()
         summary["source"] = upload.name
+        summary["emotion_model"] = model
         return RecordedResult(
             source_name=upload.name, stem=safe_stem(upload.name), summary=summary,
             table=pd.read_parquet(outputs.table_parquet), csv=outputs.table_csv.read_bytes(),
@@ -142,11 +157,12 @@ st.caption("Upload a recorded interview; each face gets an identity, an emotion 
            "The upload is analysed in a temporary folder that is removed afterwards.")
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
 every, detector = options_ui()
+model = model_choice_ui("rec_model")
 if st.session_state.pop("rec_cancelled", False):
     st.warning("Analysis cancelled.", icon=":material/cancel:")
 if upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse"):
     st.session_state.pop(RESULT_KEY, None)
-    result = run_analysis(upload, every, detector)
+    result = run_analysis(upload, every, detector, model)
     if result is not None:
         st.session_state[RESULT_KEY] = result
         st.session_state["rec_run"] = st.session_state.get("rec_run", 0) + 1
