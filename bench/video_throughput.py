@@ -1,6 +1,7 @@
 """Whole-video analysis throughput: ``fer_core.video.analyze_video`` against the `fer` package's ``Video`` analysis.
 
-    .venv/bin/python bench/video_throughput.py [--quick] [--repeats 2] [--no-fer] [--json OUT] [CLIP ...]
+    .venv/bin/python bench/video_throughput.py [--quick] [--repeats 2] [--no-fer] [--model accurate] [--json OUT] \
+        [CLIP ...]
 
 For each 30 fps clip (default: liveportrait_d3_expressions, wifs2018_demo_0001_blink, composite_two_faces_d3_d18;
 ``--quick``: the blink clip only), every frame at the file's own resolution: frames per second and multiple of real
@@ -33,6 +34,7 @@ import frames as bench  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from fer_core.model_file import model_folder  # noqa: E402
 from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
 from fer_core.video import analyze_video  # noqa: E402
 
@@ -76,12 +78,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-fer", action="store_true", help="skip the fer peer")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--model", default="fast", help="emotion model: fast, accurate or a folder")
     args = parser.parse_args()
     clips = args.clips or (["wifs2018_demo_0001_blink.mp4"] if args.quick else list(bench.CLIPS))
     repeats = 1 if args.quick else args.repeats
 
     print(f"machine: {bench.machine()}")
-    pipeline = FramePipeline(PipelineSettings())
+    pipeline = FramePipeline(PipelineSettings(model_dir=str(model_folder(args.model))))
     analyze_video(bench.video_path(clips[0]), None, pipeline=pipeline, write_video=False)  # warm-up
     results = {"machine": bench.machine(), "clips": {}}
     for name in clips:

@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
     analyze.add_argument("--every", type=int, default=1, help="analyse every n-th frame (default: every frame)")
     analyze.add_argument("--model", default="fast",
-                         help="emotion model: fast (default), accurate (more accurate, about 2x the classifier's "
-                              "time per face), or a model folder")
+                         help="emotion model: fast (default), accurate (70.8%% instead of 66.9%% on FER2013 "
+                              "PublicTest, about 3.5x the classifier's time per face), or a model folder")
     analyze.add_argument("--upsample", type=int, default=0, help="dlib upsampling: 1 finds smaller faces, slower")
     analyze.add_argument("--max-search-width", type=int, default=640,
                          help="search wider frames downscaled to this width (0: full size)")

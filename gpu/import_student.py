@@ -1,6 +1,6 @@
 """Bring a student trained by ``gpu/train_torch.py`` into the project's serving format (Keras -> LiteRT).
 
-    .venv/bin/python gpu/import_student.py STUDENT.npz --out runs/gpu-xception-d2-32 [--no-recalibrate-bn]
+    .venv/bin/python gpu/import_student.py STUDENT.npz --out runs/gpu-xception-d2-32 [--no-recalibrate-bn] [--int8]
 
 The student file holds the PyTorch state dict as numpy arrays and its record (``record``: JSON with the block
 widths, stem width and dense blocks). The weights are copied into ``fer_core.network.build_xception`` of the same
@@ -68,7 +68,8 @@ def build_from_record(record: dict):
                           + "-".join(map(str, widths)))
 
 
-def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True) -> dict:
+def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True,
+                   int8: bool = False) -> dict:
     from fer_core.datasets import load_faces
     from fer_core.evaluate import evaluate
     from fer_core.train import DEFAULT_DATA, TrainSettings, convert_to_tflite, recalibrate_batch_norm
@@ -83,7 +84,8 @@ def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_t
     if recalibrate_bn:
         recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
     model.save(out / "final.keras")
-    convert_to_tflite(model, out, flip_tta)
+    calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
+    convert_to_tflite(model, out, flip_tta, calibration)
     metrics = {"split": "PublicTest (val.npz); never trained on",
                **evaluate(out, val_faces, train_faces)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -102,9 +104,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--recalibrate-bn", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--int8", action="store_true", help="integer quantisation calibrated on 500 Training faces")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    metrics = import_student(args.student, args.out, args.recalibrate_bn, args.flip_tta)
+    metrics = import_student(args.student, args.out, args.recalibrate_bn, args.flip_tta, args.int8)
     print(f"{args.out}: PublicTest accuracy {metrics['accuracy']:.4f}")
 
 

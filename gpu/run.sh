@@ -11,8 +11,9 @@ LIMIT=${2:-0}
 OUT=${OUT:-/tmp/fer-gpu-out}
 WORK=${WORK:-/tmp/fer-gpu}
 PY=${PY:-python3}
-TEACHERS=${TEACHERS:-"resnet18:1 vgg:1 vgg:2"}
-STUDENTS=${STUDENTS:-"xception-d2-32 xception-d2-40 xception-32"}
+TEACHERS=${TEACHERS:-"vgg:1 vgg:2 resnet18:1"}
+STUDENTS=${STUDENTS:-"xception-d4-48 xception-d4-32"}
+TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the students get the rest
 START=$(date +%s)
 END=$((START + TOTAL))
 export PYTHONUNBUFFERED=1
@@ -25,8 +26,8 @@ $PY -c 'import torch, numpy; print("torch", torch.__version__, "cuda", torch.cud
 $PY gpu/train_torch.py unpack --src .gpu/fer2013.npz.xz --dst "$WORK/fer2013.npz" || exit 1
 echo "unpacked at +$(( $(date +%s) - START ))s"
 
-# Phase 1: teachers, in parallel, until 55% of the time (their evaluation and saving take some seconds more)
-T_END=$((START + TOTAL * 55 / 100))
+# Phase 1: teachers, in parallel, until TEACHER_SHARE% of the time (their evaluation and saving take some seconds more)
+T_END=$((START + TOTAL * TEACHER_SHARE / 100))
 pids=()  # a bare `wait` would also wait for the tee above (bash >= 5.1) and never return
 for spec in $TEACHERS; do
   arch=${spec%%:*}; seed=${spec##*:}

@@ -236,6 +236,8 @@ STUDENTS = {  # name: (block_widths, stem_width, dense_blocks)
     "xception-d2-32": ((32, 64, 128, 256), 16, 2),
     "xception-d2-40": ((40, 80, 160, 320), 16, 2),
     "xception-d1-48": ((48, 96, 192, 384), 16, 1),
+    "xception-d4-32": ((32, 64, 128, 256), 16, 4),  # dense throughout: about 133 MMACs a pass
+    "xception-d4-48": ((48, 96, 192, 384), 24, 4),  # about 300 MMACs, like the VGG teacher's 375 (0.9 ms int8)
 }
 
 

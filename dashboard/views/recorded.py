@@ -51,8 +51,8 @@ def model_choice_ui(key: str) -> str:
         return {"fast": "Fast", "accurate": "Accurate"}[choice] + shown
 
     return st.radio("Emotion model", ["fast", "accurate"], format_func=label, horizontal=True, key=key,
-                    help="Fast: the Xception-family network, about 1 ms per face. Accurate: a larger network "
-                         "(VGG, 8-bit), about 1.7 ms per face, right more often overall (less often on Disgust); "
+                    help="Fast: the Xception-family network, under 1 ms per face. Accurate: a larger network "
+                         "(VGG, 8-bit), about 2 ms per face, right more often overall (less often on Disgust); "
                          "the whole analysis takes a little longer. Details on the Model page.")
 
 
