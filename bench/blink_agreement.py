@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import frames as bench
 
-import frames as bench  # noqa: E402
-
-from fer_core.decode import iter_frames  # noqa: E402
-from fer_core.metrics import event_agreement  # noqa: E402
-from fer_core.pipeline import FramePipeline  # noqa: E402
-from fer_core.records import blink_spans  # noqa: E402
+from fer_core.decode import iter_frames
+from fer_core.metrics import event_agreement
+from fer_core.pipeline import FramePipeline
+from fer_core.records import blink_spans
 
 ANNOTATIONS = bench.SHARED_DATA / "media" / "auto_annotations.json"
 

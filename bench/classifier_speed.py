@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fer_core.classifier import EmotionClassifier  # noqa: E402
-from fer_core.model_file import DEFAULT_MODEL_DIR  # noqa: E402
+from fer_core.classifier import EmotionClassifier
+from fer_core.model_file import DEFAULT_MODEL_DIR
 
 DEFAULT_FACES = Path(os.environ.get("FER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 

@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import frames as bench  # noqa: E402
+import frames as bench
 
 
 def _fer():

@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
 
 INSIDE = "FER_BENCH_IN_NETNS"
 
@@ -47,10 +46,16 @@ def _panel_refresh_s(page, seconds: float) -> list[float]:
 
 
 def measure(minutes: float, every_s: float, video: str) -> list[dict]:
+    from browser_e2e import (
+        CHROMIUM,
+        chromium_args,
+        metric_value,
+        serve_dashboard,
+        server_memory_mb,
+        start_live,
+        write_y4m,
+    )
     from playwright.sync_api import sync_playwright
-
-    from browser_e2e import CHROMIUM, chromium_args, metric_value, server_memory_mb, serve_dashboard, start_live, \
-        write_y4m
 
     media = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data")) / "media" / "videos"
     rows = []

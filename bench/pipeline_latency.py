@@ -24,23 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import frames as bench  # noqa: E402
+import frames as bench
 
 bench.one_core()
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fer_core.classifier import EmotionClassifier  # noqa: E402
-from fer_core.draw import annotate  # noqa: E402
-from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
+from fer_core.classifier import EmotionClassifier
+from fer_core.draw import annotate
+from fer_core.pipeline import FramePipeline, PipelineSettings
 
 
 def time_ours(pipeline: FramePipeline, images: list[np.ndarray], fps: float):

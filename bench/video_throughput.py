@@ -22,21 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import frames as bench
+import numpy as np
 
-import frames as bench  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from fer_core.model_file import model_folder  # noqa: E402
-from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
-from fer_core.video import analyze_video  # noqa: E402
+from fer_core.model_file import model_folder
+from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.video import analyze_video
 
 FER_PYTHON = bench.ROOT / ".venv-fer" / "bin" / "python"
 

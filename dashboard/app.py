@@ -4,14 +4,11 @@ builds the navigation; each page is a script in ``dashboard/views``."""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

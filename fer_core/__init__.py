@@ -15,4 +15,47 @@ One frame flows one way: decode -> detect -> track -> landmarks -> blink -> clas
 - :mod:`fer_core.train`, :mod:`fer_core.evaluate`, :mod:`fer_core.network`, :mod:`fer_core.datasets`  the model
 
 Models load when their classes are built, never at import.
+
+The public API below is importable from ``fer_core`` itself; each name is imported on first use, so
+``import fer_core`` stays fast::
+
+    import fer_core
+
+    analysis = fer_core.analyze_video("interview.mp4", "results/", every=3)      # a VideoAnalysis
+    for face in analysis.faces:                                                  # FaceSummary per identity
+        print(face.track_id, face.dominant_emotion, face.blinks_per_minute)
+
+    pipeline = fer_core.FramePipeline(fer_core.PipelineSettings(model_dir=str(fer_core.model_folder("accurate"))))
+    result = pipeline.process(fer_core.read_image("photo.jpg"), 0.0, 0)          # FaceRecord per face
 """
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "analyze_video": "fer_core.video", "VideoAnalysis": "fer_core.video",
+    "FramePipeline": "fer_core.pipeline", "PipelineSettings": "fer_core.pipeline",
+    "DetectorSettings": "fer_core.detect",
+    "EmotionClassifier": "fer_core.classifier",
+    "FaceRecord": "fer_core.records", "FaceSummary": "fer_core.records",
+    "read_image": "fer_core.decode", "iter_frames": "fer_core.decode", "probe_video": "fer_core.decode",
+    "model_folder": "fer_core.model_file", "NAMED_MODELS": "fer_core.model_file",
+    "EMOTIONS": "fer_core.labels",
+    "HistoryStore": "fer_core.store",
+    "FerError": "fer_core.errors", "DecodeError": "fer_core.errors", "NoFaceError": "fer_core.errors",
+    "ModelFileError": "fer_core.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fer_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

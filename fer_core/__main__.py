@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer_core analyze VIDEO --out DIR [--every N]``."""
+"""Command line: ``fer analyze VIDEO --out DIR [--every N] [--model fast|accurate|FOLDER]``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer_core", description="Facial emotion analysis of videos.")
+    parser = argparse.ArgumentParser(prog="fer", description="Facial emotion analysis of videos.")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse a video file; write table, summary, annotated video")
     analyze.add_argument("video", type=Path)

@@ -15,13 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def read_student(path: Path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -3,14 +3,11 @@ with faces and PyTorch's probabilities for them, so that tests/test_gpu_port.py 
 PyTorch. Run with a Python that has torch:  python gpu/make_port_fixture.py"""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_torch import XceptionStudent  # noqa: E402
+from train_torch import XceptionStudent
 
 torch.manual_seed(0)
 widths, stem, dense = (4, 8, 8, 8), 4, 2

@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import io
 import lzma
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fer_core.datasets import load_faces  # noqa: E402
-from fer_core.train import DEFAULT_DATA  # noqa: E402
+from fer_core.datasets import load_faces
+from fer_core.train import DEFAULT_DATA
 
 FILTERS = [{"id": lzma.FILTER_DELTA, "dist": 1}, {"id": lzma.FILTER_LZMA2, "preset": 9}]
 

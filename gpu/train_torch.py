@@ -21,7 +21,6 @@ PublicTest is only evaluated (reported), never trained on; nothing is selected o
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import lzma
 import math

@@ -53,3 +53,10 @@ def test_analyze_names_a_missing_model_folder(video_path, tmp_path):
                "--quiet", "--model", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert "nowhere" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_fer_command_is_installed():
+    """`pip install -e .` (what ./dev does) puts a `fer` command beside the Python it installed into."""
+    fer = Path(sys.executable).parent / "fer"
+    done = subprocess.run([str(fer), "analyze", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--model" in done.stdout

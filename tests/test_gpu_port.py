@@ -2,21 +2,19 @@
 student's probabilities, computed by PyTorch when the fixture was made (gpu/make_port_fixture.py), are reproduced
 by the Keras twin that gpu/import_student.py builds and by its LiteRT conversion."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "gpu"))
 
 FIXTURE = ROOT / "tests" / "data" / "student_port.npz"
 
 
 def test_keras_twin_reproduces_pytorch(tmp_path):
     pytest.importorskip("keras")
-    from import_student import build_from_record, keras_weights, read_student
+    from gpu.import_student import build_from_record, keras_weights, read_student
 
     from fer_core.classifier import EmotionClassifier
     from fer_core.train import convert_to_tflite
@@ -38,7 +36,7 @@ def test_keras_twin_reproduces_pytorch(tmp_path):
 
 def test_layout_mismatch_is_refused():
     pytest.importorskip("keras")
-    from import_student import build_from_record, keras_weights, read_student
+    from gpu.import_student import build_from_record, keras_weights, read_student
 
     record, state = read_student(FIXTURE)
     model = build_from_record({**record, "dense_blocks": 1})  # block 1 separable here, dense in the weights
