@@ -141,3 +141,14 @@ def safe_stem(name: str) -> str:
     names; an uploaded file's name never becomes a path)."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name.replace("\\", "/")).stem).strip("_")
     return (stem or "video")[:60]
+
+
+def plain_markdown(text: str) -> str:
+    """``text`` (a name a user typed) escaped so that Markdown shows it as written: no link, image, emphasis,
+    emoji or icon shortcode, HTML or LaTeX is rendered (CommonMark backslash escapes of ASCII punctuation)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=])", r"\\\1", text)
+
+
+def plain_label(text: str) -> str:
+    """``text`` made safe as a Plotly label (Plotly renders a subset of HTML: links, styles)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -45,18 +45,33 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whole(low: int, high: int | None = None):
+    """An argparse type: a whole number from ``low`` to ``high`` (inclusive; no upper bound when None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fer", description="Facial emotion analysis of videos.")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse a video file; write table, summary, annotated video")
     analyze.add_argument("video", type=Path)
     analyze.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
-    analyze.add_argument("--every", type=int, default=1, help="analyse every n-th frame (default: every frame)")
+    analyze.add_argument("--every", type=_whole(1), default=1, help="analyse every n-th frame (default: every frame)")
     analyze.add_argument("--model", default="fast",
                          help="emotion model: fast (default), accurate (70.8%% instead of 66.9%% on FER2013 "
                               "PublicTest, about 3.5x the classifier's time per face), or a model folder")
-    analyze.add_argument("--upsample", type=int, default=0, help="dlib upsampling: 1 finds smaller faces, slower")
-    analyze.add_argument("--max-search-width", type=int, default=640,
+    analyze.add_argument("--upsample", type=_whole(0, 2), default=0,
+                         help="dlib upsampling, 0-2: 1 finds faces half as wide, several times slower")
+    analyze.add_argument("--max-search-width", type=_whole(0), default=640,
                          help="search wider frames downscaled to this width (0: full size)")
     analyze.add_argument("--no-video", action="store_true", help="skip the annotated MP4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -9,6 +9,7 @@ import numpy as np
 
 from fer_core.errors import ModelFileError
 from fer_core.geometry import square_crop_box
+from fer_core.labels import EMOTIONS
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, ModelMeta, read_meta
 
 _INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
@@ -60,10 +61,20 @@ class EmotionClassifier:
         got = tuple(self._interpreter.get_input_details()[0]["shape"][1:])
         if got != expected:
             raise ModelFileError(f"{path} takes input {got}, but {model_dir}/model.json says {expected}")
+        outputs = int(self._interpreter.get_output_details()[0]["shape"][-1])
+        if outputs != len(self.meta.labels):
+            raise ModelFileError(f"{path} gives {outputs} probabilities, but {model_dir}/model.json names "
+                                 f"{len(self.meta.labels)} labels")
+        if sorted(self.meta.labels) != sorted(EMOTIONS):
+            raise ModelFileError(f"{model_dir}/model.json labels {list(self.meta.labels)} are not the 7 emotions "
+                                 f"{list(EMOTIONS)}")
+        # the model's outputs in the order of EMOTIONS, whatever order the model file uses
+        self._order = np.array([self.meta.labels.index(name) for name in EMOTIONS])
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.meta.labels
+        """The names of :meth:`predict`'s columns: always :data:`~fer_core.labels.EMOTIONS`."""
+        return EMOTIONS
 
     def prepare(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """See :func:`prepare_faces`: (N, size, size, 1) float32 crops of ``boxes`` in ``gray``."""
@@ -79,7 +90,7 @@ class EmotionClassifier:
             self._batch = len(faces)
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(faces, dtype=np.float32))
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
+        return self._interpreter.get_tensor(self._output)[:, self._order]
 
     def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Probabilities (N, len(labels)) for the faces at ``boxes`` (N, 4) in a uint8 (H, W) image."""

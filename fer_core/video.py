@@ -105,6 +105,8 @@ def analyze_video(
     polled every frame and raises :class:`Cancelled`; partial output files are removed then.
     """
     path = Path(path)
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
     info = probe_video(path)
     pipeline = pipeline or FramePipeline(settings)
     pipeline.reset()
@@ -182,7 +184,8 @@ def analyze_video(
             if p is not None:
                 p.unlink(missing_ok=True)
         raise
-    frame_interval = every / info.fps if info.fps else 0.0
+    # each analysed frame stands for the `every` frames up to the next one, but never for more than the video
+    frame_interval = min(every / info.fps, max(info.duration_s, last_time + 1.0 / info.fps)) if info.fps else 0.0
     analysis = VideoAnalysis(
         source=str(path), records=records, faces=summarize(records, frame_interval), frames_decoded=decoded,
         frames_analysed=analysed, duration_s=last_time + (1.0 / info.fps if info.fps else 0.0), fps=info.fps,

@@ -160,6 +160,37 @@ def test_corrupt_model_files(tmp_path):
         EmotionClassifier(tmp_path)
 
 
+def _model_copy(folder, **meta_changes):
+    import shutil
+
+    folder.mkdir()
+    shutil.copy(DEFAULT_MODEL_DIR / MODEL_FILE, folder / MODEL_FILE)
+    meta = json.loads((DEFAULT_MODEL_DIR / MODEL_META).read_text())
+    (folder / MODEL_META).write_text(json.dumps({**meta, **meta_changes}))
+    return folder
+
+
+def test_model_labels_must_match_the_network(tmp_path):
+    five = ["Angry", "Disgust", "Fear", "Happy", "Sad"]
+    with pytest.raises(ModelFileError, match="gives 7 probabilities, but .* names 5 labels"):
+        EmotionClassifier(_model_copy(tmp_path / "five", labels=five))
+    unknown = ["Angry", "Disgust", "Fear", "Joy", "Sad", "Surprise", "Neutral"]
+    with pytest.raises(ModelFileError, match="not the 7 emotions"):
+        EmotionClassifier(_model_copy(tmp_path / "unknown", labels=unknown))
+
+
+def test_reordered_model_labels_still_give_probabilities_in_emotion_order(tmp_path, image_path):
+    """A model whose file lists its outputs in another order: the columns come back in EMOTIONS order."""
+    from fer_core.labels import EMOTIONS
+
+    plain = EmotionClassifier(DEFAULT_MODEL_DIR)
+    # pretend the same network's outputs are in reverse order: its column i is now named EMOTIONS[6 - i]
+    reordered = EmotionClassifier(_model_copy(tmp_path / "reordered", labels=list(reversed(EMOTIONS))))
+    faces = np.random.default_rng(0).uniform(0, 255, (4, 48, 48, 1)).astype(np.float32)
+    assert reordered.labels == plain.labels == EMOTIONS
+    np.testing.assert_array_equal(reordered.predict(faces), plain.predict(faces)[:, ::-1])
+
+
 def test_rotated_phone_video_is_decoded_upright(tmp_path, image_path):
     import struct
 
@@ -187,3 +218,9 @@ def test_variable_frame_rate_timestamps_stay_true(tmp_path):
             writer.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), t)
     decoded = [f.time_s for f in iter_frames(tmp_path / "vfr.mp4")]
     assert decoded == pytest.approx(times, abs=1e-3)
+
+
+def test_analyze_video_refuses_a_nonsense_every(video_path):
+    for every in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="every must be a whole number"):
+            analyze_video(video_path("wifs2018_demo_0001_blink.mp4"), every=every)

@@ -60,3 +60,21 @@ def test_the_fer_command_is_installed():
     fer = Path(sys.executable).parent / "fer"
     done = subprocess.run([str(fer), "analyze", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--model" in done.stdout
+
+
+def test_out_of_range_arguments_are_refused_with_a_message(tmp_path):
+    for flag, value, message in (("--every", "0", "must be 1 or more"), ("--every", "-3", "must be 1 or more"),
+                                 ("--upsample", "5", "must be from 0 to 2"), ("--every", "two", "whole number"),
+                                 ("--max-search-width", "-1", "must be 0 or more")):
+        done = run("analyze", "video.mp4", "--out", str(tmp_path), flag, value)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, flag
+
+
+def test_a_huge_every_never_counts_more_time_than_the_video_has(video_path, tmp_path):
+    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
+               "--every", "100000", "--no-video", "--quiet")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
+    (face,) = summary["faces"]
+    assert summary["frames_analysed"] == 1
+    assert 0 < face["time_on_screen_s"] <= 6.5  # the clip lasts 6.4 s

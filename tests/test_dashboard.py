@@ -4,6 +4,7 @@ clear message, and the history round trip works. The webrtc component is patched
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from unittest import mock
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fer_core.labels import EMOTIONS
 from fer_core.store import HistoryStore
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -155,7 +157,7 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert result.summary["every"] == 6 and len(result.summary["faces"]) >= 1
     assert result.mp4[4:8] == b"ftyp" and result.csv.startswith(b"time_s,")
     assert json.loads(result.summary_json)["faces"]
-    assert "Results: d18 surprise!.mp4" in _texts(at)
+    assert "Results: d18 surprise\\!\\.mp4" in _texts(at)  # the name shown as written, Markdown escaped
     assert set(Path(tempfile.gettempdir()).glob("fer-upload-*")) <= uploads_before  # temporary files removed
     _button(at, "Save to history").click().run()
     entries = HistoryStore.in_folder(tmp_path / "data").list()
@@ -238,6 +240,37 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
     assert not at.exception
     assert f"Deleted entry {first}" in _texts(at)
     assert [e.id for e in store.list()] == [second]
+
+
+def test_history_names_are_shown_as_written_never_as_markdown(tmp_path):
+    """A name like an image link must not make viewers' browsers fetch anything (issue 18)."""
+    import pandas as pd
+
+    from dashboard.common import plain_markdown
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    table = pd.DataFrame({"time_s": [0.0], "track_id": [1], "blink_count": [0],
+                          **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}})
+    face = {"track_id": 1, "time_on_screen_s": 1.0, "frames": 1, "dominant_emotion": "Happy",
+            "emotion_share": {"Happy": 1.0}, "blink_count": 0, "blinks_per_minute": None}
+    evil = "![p](http://tracker.example/pixel.png) [link](http://x.example) :material/home: <img src=x>"
+    store.save(evil, "video", {"faces": [face], "duration_s": 1.0}, table)
+    store.save("plain", "video", {"faces": [face], "duration_s": 1.0}, table)
+    at = _app("history")
+    assert not at.exception
+    texts = _texts(at)
+    assert plain_markdown(evil) in texts
+    unescaped = re.findall(r"(?<!\\)\]\(http|(?<!\\)<img", texts)  # a link target or a tag Markdown would render
+    assert not unescaped, texts
+
+
+def test_plain_markdown_escapes_every_markdown_construct():
+    from dashboard.common import plain_label, plain_markdown
+
+    assert plain_markdown("a_b *c* [d](e) `f` #g :h: $i$ <j>") == \
+        r"a\_b \*c\* \[d\]\(e\) \`f\` \#g \:h\: \$i\$ \<j\>"
+    assert plain_markdown("Interview 3 with Ana") == "Interview 3 with Ana"
+    assert plain_label('<a href="http://x">y</a>') == '&lt;a href="http://x"&gt;y&lt;/a&gt;'
 
 
 def test_ice_servers_come_from_the_environment(monkeypatch):

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.common import history_store
+from dashboard.common import history_store, plain_label, plain_markdown
 from dashboard.components import face_charts_ui, summary_table_ui
 from fer_core.labels import EMOTIONS
 from fer_core.store import Entry, EntryInfo
@@ -55,13 +55,13 @@ def open_ui(entry: Entry) -> None:
 
 
 def compare_ui(a: Entry, b: Entry) -> None:
-    st.plotly_chart(charts.emotion_share_chart({a.info.name: overall_share(a.summary),
-                                                b.info.name: overall_share(b.summary)},
+    st.plotly_chart(charts.emotion_share_chart({plain_label(a.info.name): overall_share(a.summary),
+                                                plain_label(b.info.name): overall_share(b.summary)},
                                                "Share of time per emotion (all faces)"), width="stretch",
                     key="history-compare-shares")
     for column, entry in zip(st.columns(2), (a, b)):
         with column:
-            st.markdown(f"**{entry.info.name}**")
+            st.markdown(f"**{plain_markdown(entry.info.name)}**")
             faces = entry.summary.get("faces", [])
             st.plotly_chart(charts.emotion_share_chart(
                 {f"#{f['track_id']}": f["emotion_share"] for f in faces}, "Per face"), width="stretch",

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import classifier_or_stop, describer_or_stop, landmarks_or_stop, model_accuracy, safe_stem
+from dashboard.common import (classifier_or_stop, describer_or_stop, landmarks_or_stop, model_accuracy, plain_markdown,
+                              safe_stem)
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
@@ -106,11 +107,11 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         except NoFaceError as exc:
             hint = ("" if detector.upsample else " For a group, a meeting or a wide shot, choose **Small faces "
                     "too** and analyse again.")
-            st.error(f"No face was found in {upload.name}. With this setting a face must be frontal and at least "
+            st.error(f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal and at least "
                      f"about {exc.smallest_face:.0f} pixels wide in this video.{hint}", icon=":material/face:")
             return None
         except DecodeError as exc:
-            st.error(f"{upload.name} cannot be read as a video: {exc}. Upload an mp4, mov, webm, avi or mkv "
+            st.error(f"{plain_markdown(upload.name)} cannot be read as a video: {plain_markdown(str(exc))}. Upload an mp4, mov, webm, avi or mkv "
                      "file.", icon=":material/error:")
             return None
         except FerError as exc:
@@ -129,7 +130,7 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
 
 def results_ui(result: RecordedResult) -> None:
     summary = result.summary
-    st.subheader(f"Results: {result.source_name}")
+    st.subheader(f"Results: {plain_markdown(result.source_name)}")
     st.caption(f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
                f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
                f"{len(summary['faces'])} face(s).")
