@@ -8,8 +8,6 @@ from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-
 VIEWS = Path(__file__).resolve().parent / "views"
 
 
@@ -23,7 +21,9 @@ def _configure_logging() -> None:
 
 
 _configure_logging()
-st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/mood:", layout="wide")
+# the page icon is a file served by this app: a ":material/...:" icon would make every browser fetch it from Google
+st.set_page_config(page_title="Facial emotion recognition", page_icon=str(Path(__file__).parent / "icon.png"),
+                   layout="wide")
 navigation = st.navigation([
     st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:", url_path="live", default=True),
     st.Page(VIEWS / "recorded.py", title="Recorded video", icon=":material/movie:", url_path="recorded"),

@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -181,9 +182,14 @@ def _context(browser, init_script: str | None = None):
     return context
 
 
+REQUESTED_HOSTS: set[str] = set()  # every host the main page's browser asked for anything, in every test
+
+
 @pytest.fixture(scope="module")
 def page(browser, server):
     context = _context(browser)
+    context.on("request", lambda request: REQUESTED_HOSTS.add(urlsplit(request.url).netloc)
+               if request.url.startswith(("http:", "https:", "ws:", "wss:")) else None)
     yield context.new_page()
     context.close()
 
@@ -455,3 +461,10 @@ def test_history_and_model_pages(page, server):
     page.get_by_text("Serving time per face, one face per call").wait_for()
     page.locator('[data-testid="stPlotlyChart"]').nth(3).wait_for()
     _shot(page, "model")
+
+
+def test_no_request_leaves_the_machine(page, server):
+    """After every page above was used (live stream, recorded analysis, downloads, history, model): the browser
+    asked only this server for anything (issue 18: no page icon from Google's font servers, nothing else)."""
+    assert REQUESTED_HOSTS, "no request was recorded"
+    assert REQUESTED_HOSTS <= {urlsplit(server["url"]).netloc}, REQUESTED_HOSTS
