@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,20 @@ from fer_core.errors import DecodeError, TruncatedVideoError
 from fer_core.image import to_bgr
 
 log = logging.getLogger(__name__)
+
+# The largest frame analysed, in pixels (width x height): 4096 x 2304 by default, which takes every camera up to 4K.
+# A tiny file can declare huge frames (8192 x 8192 H.264 took 4.3 GB to decode); those are refused before decoding.
+MAX_FRAME_PIXELS_ENV = "FER_MAX_FRAME_PIXELS"
+DEFAULT_MAX_FRAME_PIXELS = 4096 * 2304
+
+
+def max_frame_pixels() -> int:
+    """The frame-size budget: ``$FER_MAX_FRAME_PIXELS`` or :data:`DEFAULT_MAX_FRAME_PIXELS`."""
+    try:
+        return int(os.environ.get(MAX_FRAME_PIXELS_ENV) or DEFAULT_MAX_FRAME_PIXELS)
+    except ValueError:
+        raise DecodeError(f"${MAX_FRAME_PIXELS_ENV} must be a whole number of pixels, got "
+                          f"{os.environ[MAX_FRAME_PIXELS_ENV]!r}") from None
 
 # Demuxers that read one still image: a photo renamed .mp4 opens with these, and is not a video.
 _IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif_pipe", "pgm_pipe",
@@ -61,11 +76,39 @@ def _open(path: Path):
         holds = "a still image" if container.streams.video else "no video stream"
         container.close()
         raise DecodeError(f"{path.name}: not a video (the file holds {holds})")
-    stream = container.streams.video[0]
+    stream = _main_video_stream(container)
+    if stream is None:
+        container.close()
+        raise DecodeError(f"{path.name}: not a video (its only picture is a cover image)")
     if stream.codec_context is None:
         container.close()
         raise DecodeError(f"{path.name}: the video codec is not supported by this FFmpeg build")
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > max_frame_pixels():
+        container.close()
+        raise DecodeError(f"{path.name}: its frames are {width}x{height} pixels, larger than this server analyses "
+                          f"({max_frame_pixels():,} pixels a frame, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
     return container, stream
+
+
+def _main_video_stream(container):
+    """The video stream to analyse: the longest one that is not a cover picture (a file can start with an album
+    cover, or hold a second camera); None when every video stream is a picture."""
+    import av
+
+    def length(stream) -> float:
+        """Seconds: from the stream header, else Matroska's DURATION tag (HH:MM:SS.fraction), else frames / 25."""
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        tag = (stream.metadata or {}).get("DURATION", "")
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return float(stream.frames or 0) / 25
+
+    moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    return max(moving, key=length, default=None)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -162,8 +205,26 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DecodeError(f"{path.name}: no such file")
+    size = _declared_image_size(path)
+    if size is not None and size[0] * size[1] > max_frame_pixels():
+        raise DecodeError(f"{path.name}: the image is {size[0]}x{size[1]} pixels, larger than this server analyses "
+                          f"({max_frame_pixels():,} pixels, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise DecodeError(f"{path.name}: not a readable image")
     return to_bgr(image)
+
+
+def _declared_image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, without decoding it; None when FFmpeg cannot say."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.streams.video:
+                context = container.streams.video[0].codec_context
+                return context.width, context.height
+    except (av.FFmpegError, ValueError, OSError):
+        pass
+    return None

@@ -224,3 +224,58 @@ def test_analyze_video_refuses_a_nonsense_every(video_path):
     for every in (0, -1, 1.5):
         with pytest.raises(ValueError, match="every must be a whole number"):
             analyze_video(video_path("wifs2018_demo_0001_blink.mp4"), every=every)
+
+
+def _mkv_with_streams(path, streams, cover_first=False):
+    """An MKV holding one video stream per entry of ``streams`` (lists of BGR frames, 25 fps, in order); with
+    ``cover_first`` the first stream is marked as an attached cover picture, as music and podcast files do."""
+    with av.open(str(path), "w", format="matroska") as out:
+        outs = []
+        for k, frames in enumerate(streams):
+            s = out.add_stream("mpeg4", rate=25)
+            s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+            if cover_first and k == 0:
+                s.disposition = av.stream.Disposition.attached_pic
+            outs.append(s)
+        for k, (s, frames) in enumerate(zip(outs, streams)):
+            for i, image in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+                frame.pts = i
+                out.mux(s.encode(frame))
+            out.mux(s.encode(None))
+    return path
+
+
+def test_the_longest_moving_video_stream_is_analysed(tmp_path):
+    """A one-frame picture first, or a short second camera: the longest moving picture is read, without a false
+    "truncated" warning (issue 18, item 8). (PyAV's Matroska muxer drops the cover-picture mark that real files
+    carry, and that the reader also checks; here the one-frame stream is simply the shortest.)"""
+    gray, white = np.full((64, 96, 3), 90, np.uint8), np.full((64, 96, 3), 230, np.uint8)
+    cover = _mkv_with_streams(tmp_path / "cover.mkv", [[white], [gray] * 50], cover_first=True)
+    frames = list(iter_frames(cover))  # would raise TruncatedVideoError after 1 frame if the cover were read
+    assert len(frames) == 50 and abs(int(frames[10].image.mean()) - 90) < 10
+    assert probe_video(cover).frame_count == 50
+    cameras = _mkv_with_streams(tmp_path / "cameras.mkv", [[white] * 10, [gray] * 40])
+    frames = list(iter_frames(cameras))
+    assert len(frames) == 40 and abs(int(frames[0].image.mean()) - 90) < 10
+
+
+def test_frames_larger_than_the_budget_are_refused_before_decoding(tmp_path, monkeypatch):
+    """A tiny file can declare enormous frames (issue 18, item 4): refused from its header, with the setting named."""
+    path = synthetic_video(tmp_path / "big.mp4", [np.zeros((480, 640, 3), np.uint8)] * 3)
+    assert probe_video(path).width == 640  # within the default budget
+    monkeypatch.setenv("FER_MAX_FRAME_PIXELS", str(320 * 240))
+    for read in (probe_video, lambda p: list(iter_frames(p))):
+        with pytest.raises(DecodeError, match=r"640x480 pixels, larger than this server analyses .*FER_MAX_FRAME"):
+            read(path)
+    monkeypatch.setenv("FER_MAX_FRAME_PIXELS", "lots")
+    with pytest.raises(DecodeError, match="must be a whole number"):
+        probe_video(path)
+
+
+def test_images_larger_than_the_budget_are_refused_before_decoding(image_path, monkeypatch):
+    still = image_path("happy_fer_justin.jpg")
+    assert read_image(still).size
+    monkeypatch.setenv("FER_MAX_FRAME_PIXELS", str(100 * 100))
+    with pytest.raises(DecodeError, match=r"the image is \d+x\d+ pixels, larger than this server analyses"):
+        read_image(still)
