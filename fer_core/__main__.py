@@ -29,7 +29,7 @@ def _analyze(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         analysis = analyze_video(args.video, args.out, every=args.every, settings=settings, progress=progress,
-                                 write_video=not args.no_video)
+                                 write_video=not args.no_video, overwrite=args.overwrite)
     for warning in analysis.warnings:
         log.warning("%s", warning)
     if not analysis.faces and not args.upsample:
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--max-search-width", type=_whole(0), default=640,
                          help="search wider frames downscaled to this width (0: full size)")
     analyze.add_argument("--no-video", action="store_true", help="skip the annotated MP4")
+    analyze.add_argument("--overwrite", action="store_true",
+                         help="replace results already in --out for a video of the same name (refused otherwise)")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")

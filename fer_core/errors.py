@@ -34,3 +34,7 @@ class NoFaceError(FerError):
     def __init__(self, message: str, smallest_face: float = 0.0) -> None:
         super().__init__(message)
         self.smallest_face = smallest_face
+
+
+class OutputError(FerError):
+    """Results that cannot be written: the output folder is unusable or full, or already holds results."""

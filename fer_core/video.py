@@ -17,9 +17,10 @@ import numpy as np
 
 from fer_core.decode import Frame, iter_frames, probe_video
 from fer_core.draw import annotate
-from fer_core.errors import NoFaceError, TruncatedVideoError
+from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError
 from fer_core.export import Mp4Writer, write_summary, write_table
 from fer_core.image import to_gray
+from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
 from fer_core.pipeline import FramePipeline, LocatedFaces, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, summarize
 
@@ -46,16 +47,6 @@ _IN_FLIGHT = 3
 
 class Cancelled(Exception):
     """Raised inside :func:`analyze_video` when its ``should_stop`` callback returns True."""
-
-
-@dataclass(frozen=True)
-class AnalysisOutputs:
-    """Paths written by an analysis (each None when not asked for)."""
-
-    table_csv: Path | None = None
-    table_parquet: Path | None = None
-    summary_json: Path | None = None
-    annotated_mp4: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +87,7 @@ def analyze_video(
     should_stop: Callable[[], bool] | None = None,
     write_video: bool = True,
     require_face: bool = False,
+    overwrite: bool = False,
 ) -> VideoAnalysis:
     """Analyse every ``every``-th frame of ``path``. With ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``,
     ``<stem>.summary.json`` and (``write_video``) ``<stem>.annotated.mp4`` there.
@@ -103,6 +95,10 @@ def analyze_video(
     A truncated file is analysed up to the break and flagged in the result. ``require_face`` raises
     :class:`NoFaceError` when no face was found in any frame (otherwise that is a warning). ``should_stop`` is
     polled every frame and raises :class:`Cancelled`; partial output files are removed then.
+
+    The files are written under temporary names and put in place when all are complete (:mod:`fer_core.outputs`):
+    results already in ``out_dir`` for the same stem raise :class:`OutputError` unless ``overwrite``, and a failed
+    run leaves them as they were.
     """
     path = Path(path)
     if not isinstance(every, int) or every < 1:
@@ -111,17 +107,12 @@ def analyze_video(
     pipeline = pipeline or FramePipeline(settings)
     pipeline.reset()
     stem = path.stem
-    outputs = AnalysisOutputs()
+    files = OutputFiles(out_dir, stem, write_video, overwrite) if out_dir is not None else None
+    outputs = files.partial if files is not None else AnalysisOutputs()  # written here, then moved into place
     writer = None
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = AnalysisOutputs(out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet",
-                                  out_dir / f"{stem}.summary.json",
-                                  out_dir / f"{stem}.annotated.mp4" if write_video else None)
-        if write_video:
-            writer = _WriterThread(Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET,
-                                             max_height=ANNOTATED_MAX_HEIGHT))
+    if outputs.annotated_mp4 is not None:
+        writer = _WriterThread(Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET,
+                                         max_height=ANNOTATED_MAX_HEIGHT))
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
@@ -177,12 +168,14 @@ def analyze_video(
             if require_face:
                 raise NoFaceError(message, smallest)
             warnings.append(message)
-    except BaseException:  # cancelled, no face, or a bug: leave no half-written file behind, then re-raise
+    except BaseException as exc:  # cancelled, no face, disk full or a bug: leave no half-written file behind
         if writer is not None:
             writer.abort()
-        for p in (outputs.table_csv, outputs.table_parquet, outputs.summary_json, outputs.annotated_mp4):
-            if p is not None:
-                p.unlink(missing_ok=True)
+        if files is not None:
+            files.discard()
+        if isinstance(exc, OSError) and files is not None:
+            raise OutputError(f"the annotated video of {path.name} could not be written "
+                              f"({describe_write_error(exc)}); earlier results in that folder are unchanged") from exc
         raise
     # each analysed frame stands for the `every` frames up to the next one, but never for more than the video
     frame_interval = min(every / info.fps, max(info.duration_s, last_time + 1.0 / info.fps)) if info.fps else 0.0
@@ -190,11 +183,20 @@ def analyze_video(
         source=str(path), records=records, faces=summarize(records, frame_interval), frames_decoded=decoded,
         frames_analysed=analysed, duration_s=last_time + (1.0 / info.fps if info.fps else 0.0), fps=info.fps,
         every=every, seconds_taken=time.perf_counter() - started, truncated=truncated, warnings=warnings,
-        outputs=outputs)
-    if out_dir is not None:
-        write_table(records, outputs.table_csv)
-        write_table(records, outputs.table_parquet)
-        write_summary(analysis.summary(), outputs.summary_json)
+        outputs=files.final if files is not None else outputs)
+    if files is not None:
+        try:
+            write_table(records, outputs.table_csv)
+            write_table(records, outputs.table_parquet)
+            write_summary(analysis.summary(), outputs.summary_json)
+        except OSError as exc:
+            files.discard()
+            raise OutputError(f"the results for {path.name} could not be written ({describe_write_error(exc)}); "
+                              "earlier results in that folder are unchanged") from exc
+        except BaseException:
+            files.discard()
+            raise
+        files.commit()
     return analysis
 
 
