@@ -7,6 +7,9 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -18,6 +21,7 @@ from fer_core.identity import FaceDescriber
 from fer_core.landmarks import LandmarkPredictor
 from fer_core.live import SharedClassifier, SharedDescriber, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META, NAMED_MODELS
+from fer_core.outputs import process_alive
 from fer_core.store import HistoryStore, default_data_dir
 
 log = logging.getLogger(__name__)
@@ -152,3 +156,44 @@ def plain_markdown(text: str) -> str:
 def plain_label(text: str) -> str:
     """``text`` made safe as a Plotly label (Plotly renders a subset of HTML: links, styles)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+UPLOAD_PREFIX = "fer-upload-"
+OWNER_FILE = "owner.pid"
+
+
+def new_upload_folder() -> tempfile.TemporaryDirectory:
+    """A private temporary folder for one upload and its analysis, marked with this server's process id so that a
+    later start can tell it was left behind (removed by the caller's ``with`` when the analysis ends)."""
+    folder = tempfile.TemporaryDirectory(prefix=UPLOAD_PREFIX)
+    (Path(folder.name) / OWNER_FILE).write_text(str(os.getpid()))
+    return folder
+
+
+def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float = 3600.0) -> list[Path]:
+    """Remove the upload folders that a server killed mid-analysis left in the temporary folder: those whose
+    server process is gone, and unmarked ones older than ``unmarked_after_s``. Returns what was removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            pid = int((folder / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        try:
+            stale = not process_alive(pid) if pid else time.time() - folder.stat().st_mtime > unmarked_after_s
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("removed %d upload folder(s) left by a stopped server", len(removed))
+    return removed
+
+
+@st.cache_resource(show_spinner=False)
+def sweep_uploads_once() -> int:
+    """:func:`sweep_stale_uploads` once per server process (the first page load after a start)."""
+    return len(sweep_stale_uploads())

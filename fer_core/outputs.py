@@ -31,7 +31,8 @@ def _partial(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -75,7 +76,7 @@ class OutputFiles:
                     pid = int(self._lock.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and _alive(pid):
+                if pid and process_alive(pid):
                     raise OutputError(f"another analysis (process {pid}) is writing the results for "
                                       f"{self._lock.name[1:-len('.analysing')]} into {self._lock.parent} right now; "
                                       "wait for it or choose another output folder") from None

@@ -316,3 +316,29 @@ def test_a_face_away_for_a_while_breaks_its_timeline_and_is_not_timed_meanwhile(
     assert len(happy.x) == 25 and np.isnan(happy.y[12]) and 5.5 < happy.x[12] < 20  # the line breaks in the gap
     rates = blink_rate_series(table)
     assert rates["blinks_per_minute"].iloc[-1] == pytest.approx(60 * 3 / 11.0)  # 11 s on screen, not 25.5
+
+
+def test_uploads_left_by_a_killed_server_are_swept_at_start(tmp_path):
+    """Issue 18, item 6: a server killed mid-analysis leaves its upload folder; the next start removes it, and
+    never the folder of an analysis that is still running."""
+    import os
+    import time
+
+    from dashboard.common import OWNER_FILE, UPLOAD_PREFIX, sweep_stale_uploads
+
+    def folder(name: str, pid: int | None, age_s: float = 0.0):
+        path = tmp_path / f"{UPLOAD_PREFIX}{name}"
+        path.mkdir()
+        (path / "upload.mp4").write_bytes(b"an interview")
+        if pid is not None:
+            (path / OWNER_FILE).write_text(str(pid))
+        stamp = time.time() - age_s
+        os.utime(path, (stamp, stamp))
+        return path
+
+    dead, running = folder("dead", 999_999_999), folder("running", os.getpid())
+    old, new = folder("old", None, age_s=7200), folder("new", None)
+    (tmp_path / "someone-elses").mkdir()
+    assert sorted(p.name for p in sweep_stale_uploads(tmp_path)) == sorted([dead.name, old.name])
+    assert running.exists() and new.exists() and (tmp_path / "someone-elses").exists()
+    assert not dead.exists() and not old.exists()

@@ -6,15 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import (classifier_or_stop, describer_or_stop, landmarks_or_stop, model_accuracy, plain_markdown,
-                              safe_stem)
+from dashboard.common import (
+    classifier_or_stop,
+    describer_or_stop,
+    landmarks_or_stop,
+    model_accuracy,
+    new_upload_folder,
+    plain_markdown,
+    safe_stem,
+)
 from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
@@ -87,7 +93,7 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
     classifier, landmarks, describer = classifier_or_stop(model), landmarks_or_stop(), describer_or_stop()
     suffix = Path(upload.name).suffix.lower()
     suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
-    with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
+    with new_upload_folder() as tmp:
         source = Path(tmp) / f"upload{suffix}"  # a generated name: the user's file name never becomes a path
         with source.open("wb") as out:
             upload.seek(0)
