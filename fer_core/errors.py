@@ -38,3 +38,7 @@ class NoFaceError(FerError):
 
 class OutputError(FerError):
     """Results that cannot be written: the output folder is unusable or full, or already holds results."""
+
+
+class HistoryError(FerError):
+    """The history database, or one of its entries, cannot be read."""

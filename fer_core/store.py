@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_core.errors import HistoryError
+
 log = logging.getLogger(__name__)
 
 KINDS = ("live", "video")
@@ -72,12 +74,17 @@ class HistoryStore:
     """The history database at ``path`` (a SQLite file; its folder is created when missing)."""
 
     def __init__(self, path: str | Path, timeout_s: float = 30.0) -> None:
+        """Open (or create) the database; raises :class:`HistoryError` when the file is not a usable one."""
         self.path = Path(path)
         self.timeout_s = timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise HistoryError(f"the history database {self.path.name} cannot be opened ({exc}); move it aside to "
+                               "start a new one, or set FER_DATA_DIR to another folder") from exc
 
     @classmethod
     def in_folder(cls, folder: str | Path | None = None) -> "HistoryStore":
@@ -115,11 +122,25 @@ class HistoryStore:
         return entry_id
 
     def list(self) -> list[EntryInfo]:
-        """Every entry, newest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT id, name, kind, created_at, summary_json FROM entries "
-                              "ORDER BY created_at DESC, id DESC").fetchall()
-        return [_info(*row) for row in rows]
+        """Every readable entry, newest first (see :meth:`scan` for the ones that cannot be read)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[EntryInfo], list[tuple[int, str]]]:
+        """The readable entries, newest first, and (id, reason) for each entry that cannot be read (a damaged
+        row). Raises :class:`HistoryError` when the database itself cannot be read."""
+        try:
+            with self._connect() as db:
+                rows = db.execute("SELECT id, name, kind, created_at, summary_json FROM entries "
+                                  "ORDER BY created_at DESC, id DESC").fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"the history database {self.path.name} cannot be read ({exc})") from exc
+        readable, unreadable = [], []
+        for row in rows:
+            try:
+                readable.append(_info(*row))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                unreadable.append((row[0], f"{type(exc).__name__}: {exc}"[:200]))
+        return readable, unreadable
 
     def load(self, entry_id: int) -> Entry:
         """The entry ``entry_id``; raises KeyError when there is none."""
@@ -128,8 +149,11 @@ class HistoryStore:
                              "WHERE id = ?", (int(entry_id),)).fetchone()
         if row is None:
             raise KeyError(f"no history entry {entry_id}")
-        info = _info(*row[:5])
-        return Entry(info, json.loads(row[4]), pd.read_parquet(io.BytesIO(row[5])))
+        try:
+            return Entry(_info(*row[:5]), json.loads(row[4]), pd.read_parquet(io.BytesIO(row[5])))
+        except (ValueError, TypeError, AttributeError, KeyError, OSError) as exc:  # pyarrow's errors are ValueErrors
+            raise HistoryError(f"history entry {entry_id} is damaged and cannot be opened ({type(exc).__name__})"
+                               ) from exc
 
     def delete(self, entry_id: int) -> bool:
         """Delete the entry ``entry_id``; False when there was none."""

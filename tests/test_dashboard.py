@@ -342,3 +342,35 @@ def test_uploads_left_by_a_killed_server_are_swept_at_start(tmp_path):
     assert sorted(p.name for p in sweep_stale_uploads(tmp_path)) == sorted([dead.name, old.name])
     assert running.exists() and new.exists() and (tmp_path / "someone-elses").exists()
     assert not dead.exists() and not old.exists()
+
+
+def test_history_page_survives_a_damaged_entry_and_a_broken_database(tmp_path, monkeypatch):
+    import sqlite3
+
+    import pandas as pd
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    table = pd.DataFrame({"time_s": [0.0], "track_id": [1], "blink_count": [0],
+                          **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}})
+    face = {"track_id": 1, "time_on_screen_s": 1.0, "frames": 1, "dominant_emotion": "Happy",
+            "emotion_share": {"Happy": 1.0}, "blink_count": 0, "blinks_per_minute": None}
+    good = store.save("good", "video", {"faces": [face], "duration_s": 1.0}, table)
+    bad = store.save("bad", "video", {"faces": [face], "duration_s": 1.0}, table)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE entries SET summary_json = '{not json' WHERE id = ?", (bad,))
+    at = _app("history")
+    assert not at.exception
+    assert f"damaged and cannot be shown: {bad}" in _texts(at)
+    assert at.selectbox(key="history_open").value == good
+    # the same entry on both sides of "Compare two" (issue 16): a message, not a duplicate-key traceback
+    store.save("second", "video", {"faces": [face], "duration_s": 1.0}, table)
+    at = _app("history")
+    at.selectbox(key="history_b").set_value(at.selectbox(key="history_a").value).run()
+    assert not at.exception and "Choose two different entries" in _texts(at)
+    # a data folder whose database is not one: a message naming the way out
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "history.sqlite3").write_bytes(b"not a database " * 200)
+    monkeypatch.setenv("FER_DATA_DIR", str(broken))
+    at = _app("history")
+    assert not at.exception and "move it aside" in at.error[0].value

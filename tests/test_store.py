@@ -135,3 +135,40 @@ def test_a_saved_entry_survives_the_app_being_killed(tmp_path):
     entries = HistoryStore(path).list()  # the restarted app
     assert [e.name for e in entries] == ["before the crash"]
     assert len(HistoryStore(path).load(entries[0].id).table) == 20
+
+
+def test_a_damaged_entry_is_named_and_the_others_still_read(tmp_path):
+    """Issue 18, item 10: one corrupt row must not take out the whole history."""
+    import sqlite3
+
+    import pandas as pd
+    import pytest
+
+    from fer_core.errors import HistoryError
+    from fer_core.store import HistoryStore
+
+    store = HistoryStore.in_folder(tmp_path)
+    table = pd.DataFrame({"time_s": [0.0], "track_id": [1]})
+    good = store.save("good", "video", {"faces": [], "duration_s": 1.0}, table)
+    bad_json = store.save("bad json", "video", {"faces": []}, table)
+    bad_table = store.save("bad table", "live", {"faces": []}, table)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE entries SET summary_json = '{not json' WHERE id = ?", (bad_json,))
+        db.execute("UPDATE entries SET table_parquet = X'00FF' WHERE id = ?", (bad_table,))
+    readable, unreadable = store.scan()
+    assert [e.id for e in readable] == [bad_table, good]  # the row itself reads; its table is checked on opening
+    assert [i for i, _ in unreadable] == [bad_json]
+    assert store.load(good).info.name == "good"
+    with pytest.raises(HistoryError, match=f"entry {bad_table} is damaged"):
+        store.load(bad_table)
+
+
+def test_a_file_that_is_not_a_database_gives_a_message(tmp_path):
+    import pytest
+
+    from fer_core.errors import HistoryError
+    from fer_core.store import DB_NAME, HistoryStore
+
+    (tmp_path / DB_NAME).write_bytes(b"this is not a SQLite database, it is a text file " * 100)
+    with pytest.raises(HistoryError, match="cannot be opened .*move it aside"):
+        HistoryStore.in_folder(tmp_path)

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.common import history_store, plain_label, plain_markdown
 from dashboard.components import face_charts_ui, summary_table_ui
+from fer_core.errors import HistoryError
 from fer_core.labels import EMOTIONS
 from fer_core.store import Entry, EntryInfo
 
@@ -70,15 +71,22 @@ def compare_ui(a: Entry, b: Entry) -> None:
 
 
 st.title("History")
-store = history_store()
-st.caption(f"Saved sessions and analyses, in {store.path} (set FER_DATA_DIR to keep them elsewhere). Nothing is "
-           "saved unless you click Save on the Live or Recorded video page.")
+try:
+    store = history_store()
+    entries, unreadable = store.scan()
+except HistoryError as exc:
+    st.error(f"The history cannot be shown: {plain_markdown(str(exc))}.", icon=":material/error:")
+    st.stop()
+st.caption(f"Saved sessions and analyses, in {plain_markdown(str(store.path))} (set FER_DATA_DIR to keep them "
+           "elsewhere). Nothing is saved unless you click Save on the Live or Recorded video page.")
 deleted = st.session_state.pop("history_deleted", None)
 if deleted is not None:
     st.success(f"Deleted entry {deleted}.")
-entries = store.list()
+if unreadable:
+    st.warning(f"{len(unreadable)} saved entr{'y is' if len(unreadable) == 1 else 'ies are'} damaged and cannot be "
+               f"shown: {', '.join(str(i) for i, _ in unreadable)}. The others are below.", icon=":material/warning:")
 if not entries:
-    st.info("Nothing saved yet.")
+    st.info("Nothing saved yet." if not unreadable else "No other entry.")
     st.stop()
 
 st.dataframe(pd.DataFrame([{"id": e.id, "name": e.name, "kind": e.kind, "saved (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
@@ -89,7 +97,10 @@ open_tab, compare_tab = st.tabs(["Open", "Compare two"])
 with open_tab:
     chosen = st.selectbox("Entry", list(by_id), format_func=lambda i: label(by_id[i]), key="history_open")
     if chosen is not None:
-        open_ui(store.load(chosen))
+        try:
+            open_ui(store.load(chosen))
+        except HistoryError as exc:
+            st.error(f"{plain_markdown(str(exc))}.", icon=":material/error:")
 with compare_tab:
     if len(entries) < 2:
         st.info("Save at least two entries to compare them.")
@@ -99,4 +110,10 @@ with compare_tab:
                            key="history_a")
         b = right.selectbox("Second", list(by_id), index=1, format_func=lambda i: label(by_id[i]),
                             key="history_b")
-        compare_ui(store.load(a), store.load(b))
+        if a == b:
+            st.info("Choose two different entries to compare.")
+        else:
+            try:
+                compare_ui(store.load(a), store.load(b))
+            except HistoryError as exc:
+                st.error(f"{plain_markdown(str(exc))}.", icon=":material/error:")
