@@ -8,6 +8,20 @@ import numpy as np
 from fer_core.errors import DecodeError
 
 
+def check_frame(image) -> None:
+    """Raise ValueError, naming what is expected, unless ``image`` is a uint8 (H, W) gray, (H, W, 1), BGR (H, W, 3)
+    or BGRA (H, W, 4) array with H, W >= 1."""
+    expected = "a uint8 array: gray (H, W) or (H, W, 1), BGR (H, W, 3) or BGRA (H, W, 4), H and W at least 1"
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"a frame must be {expected}; got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"a frame must be {expected}; got dtype {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"a frame must be {expected}; got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"a frame must be {expected}; got an empty frame of shape {image.shape}")
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """uint8 (H, W) gray from a BGR (H, W, 3), BGRA (H, W, 4) or gray (H, W) / (H, W, 1) image."""
     if image.ndim == 2:

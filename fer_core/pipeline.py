@@ -16,7 +16,7 @@ from fer_core.classifier import EmotionClassifier
 from fer_core.detect import DetectorSettings, FaceDetector
 from fer_core.geometry import clip_boxes
 from fer_core.identity import SAME_PERSON, FaceDescriber, closest
-from fer_core.image import to_gray
+from fer_core.image import check_frame, to_gray
 from fer_core.landmarks import FaceLandmarks, LandmarkPredictor
 from fer_core.model_file import DEFAULT_MODEL_DIR
 from fer_core.records import FaceRecord
@@ -118,6 +118,10 @@ class FramePipeline:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
         ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
         located frame is then finished (:meth:`finish`), in the same order, possibly a few frames later."""
+        check_frame(image)
+        if gray is not None and (gray.ndim != 2 or gray.shape != image.shape[:2] or gray.dtype != np.uint8):
+            raise ValueError(f"gray must be the frame as uint8 (H, W) = {image.shape[:2]}; got {gray.dtype} "
+                             f"{gray.shape}")
         gray = to_gray(image) if gray is None else gray
         if self._is_scene_cut(gray, time_s):
             self.scene_cuts += 1

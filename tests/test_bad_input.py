@@ -279,3 +279,19 @@ def test_images_larger_than_the_budget_are_refused_before_decoding(image_path, m
     monkeypatch.setenv("FER_MAX_FRAME_PIXELS", str(100 * 100))
     with pytest.raises(DecodeError, match=r"the image is \d+x\d+ pixels, larger than this server analyses"):
         read_image(still)
+
+
+@pytest.mark.parametrize("frame, words", [
+    (np.zeros((48, 64, 3), np.float32), "dtype float32"),
+    (np.zeros((48, 64, 2), np.uint8), r"shape \(48, 64, 2\)"),
+    (np.zeros((48, 64, 5), np.uint8), r"shape \(48, 64, 5\)"),
+    (np.zeros((0, 64, 3), np.uint8), "empty frame"),
+    (np.zeros((4, 48, 64, 3), np.uint8), r"shape \(4, 48, 64, 3\)"),
+    ([[0, 1], [2, 3]], "got list"),
+])
+def test_library_misuse_gets_a_value_error_naming_the_expected_frame(frame, words):
+    """Issue 18, item 14: not cv2.error, RuntimeError or IndexError from deep inside."""
+    pipeline = FramePipeline()
+    with pytest.raises(ValueError, match=f"a frame must be a uint8 array.*{words}"):
+        pipeline.process(frame, 0.0, 0)
+    assert pipeline.process(np.zeros((1, 1, 3), np.uint8), 0.0, 0).records == []  # a 1x1 frame is fine
