@@ -29,6 +29,9 @@ CUT_FRAME_GAP_S = 0.05
 KNOWN_AFTER_S = 1.0
 # How often (seconds) the pipeline keeps a new aligned chip of each face it follows, for recognising it on return.
 LOOK_EVERY_S = 1.0
+# A followed face's box whose gray levels vary less than this (standard deviation) holds no face any more: the
+# picture went black, blank or frozen gray (a real face, even dim or blurred, varies far more).
+MIN_FACE_CONTRAST = 4.0
 
 
 @dataclass(frozen=True)
@@ -224,16 +227,29 @@ class FramePipeline:
         """Refit the landmarks of each followed face in its last box and move the box by the landmarks' shift."""
         height, width = gray.shape[:2]
         shapes = self.landmarks.predict(gray, np.stack([t.box for t in tracks]))
-        boxes = []
+        kept, boxes, kept_shapes = [], [], []
         for track, shape in zip(tracks, shapes):
             centre = shape.points.mean(axis=0)
             dx, dy = np.round(centre - track.state.get("landmark_centre", centre)).astype(np.int64)
             box = clip_boxes(track.box + np.array([dx, dy, dx, dy]), width, height)[0]
+            if not self._still_there(gray, track.box, box):
+                continue  # not seen in this frame: the detector looks again in the next one
             self.tracker.follow(track, box, time_s)
             track.state["landmark_centre"] = centre
+            kept.append(track)
             boxes.append(box)
-        scores = np.array([t.state.get("detection_score", 0.0) for t in tracks])
-        return tracks, np.stack(boxes), scores, shapes
+            kept_shapes.append(shape)
+        scores = np.array([t.state.get("detection_score", 0.0) for t in kept])
+        return kept, np.stack(boxes) if boxes else np.zeros((0, 4), np.int64), scores, kept_shapes
+
+    @staticmethod
+    def _still_there(gray: np.ndarray, previous: np.ndarray, box: np.ndarray) -> bool:
+        """Whether a followed face can still be in ``box`` (x1, y1, x2, y2): the box kept most of its size inside
+        the frame, and its pixels are not flat (a black, blank or frozen-gray frame holds no face)."""
+        (x1, y1, x2, y2), (px1, py1, px2, py2) = box, previous
+        if (x2 - x1) < 0.5 * (px2 - px1) or (y2 - y1) < 0.5 * (py2 - py1):
+            return False
+        return float(gray[y1:y2, x1:x2].std()) >= MIN_FACE_CONTRAST
 
     def _smooth(self, state: dict, p: np.ndarray) -> np.ndarray:
         alpha = self.settings.smoothing

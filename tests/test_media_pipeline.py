@@ -266,3 +266,17 @@ def test_following_between_detections_keeps_identities_and_blinks(video_path, de
     blinks = analysis.faces[0].blink_count
     assert 1 <= blinks <= 3
 
+
+
+def test_a_followed_face_is_not_carried_into_black_or_tiny_frames(pipeline, image_path):
+    """Issue 18, item 15: after a face, black frames (or a 1x1 frame) must give no record, not the face carried
+    on by the follower for the frames before the detector runs again."""
+    face = read_image(image_path("happy_fer_justin.jpg"))
+    for after in (np.zeros_like(face), np.full_like(face, 128), np.zeros((1, 1, 3), np.uint8)):
+        pipeline.reset()
+        assert len(pipeline.process(face, 0.0, 0).records) == 1
+        # 0.1 s apart, as when every 3rd frame is analysed: no scene-cut check, so only the follower's own check
+        # stops it (the detector runs every 3rd analysed frame; the others are followed)
+        for k in range(1, 4):
+            assert pipeline.process(after, k * 0.1, k).records == [], (after.shape, k)
+        assert len(pipeline.process(face, 0.4, 4).records) == 1  # and the face is found again
