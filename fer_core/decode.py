@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # A tiny file can declare huge frames (8192 x 8192 H.264 took 4.3 GB to decode); those are refused before decoding.
 MAX_FRAME_PIXELS_ENV = "FER_MAX_FRAME_PIXELS"
 DEFAULT_MAX_FRAME_PIXELS = 4096 * 2304
+# The longest step (seconds) between consecutive frames' timestamps taken as it is (variable-frame-rate
+# recordings can pause for seconds); longer ones are jumps.
+MAX_TIME_STEP_S = 5.0
 
 
 def max_frame_pixels() -> int:
@@ -53,11 +56,14 @@ class VideoInfo:
 @dataclass(frozen=True)
 class Frame:
     """A decoded frame: ``index`` counts from 0 in decode order; ``time_s`` is its presentation time from the
-    container, relative to the first frame; ``image`` BGR uint8 (H, W, 3), already rotated upright."""
+    container, relative to the first frame; ``image`` BGR uint8 (H, W, 3), already rotated upright. ``retimed``:
+    the container's time went backwards or jumped here, so ``time_s`` continues from the previous frame by one
+    frame interval instead (see :func:`iter_frames`)."""
 
     index: int
     time_s: float
     image: np.ndarray
+    retimed: bool = False
 
 
 def _open(path: Path):
@@ -149,7 +155,9 @@ def _upright(image: np.ndarray, turns: int) -> np.ndarray:
 
 
 def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
-    """Decode every ``every``-th frame of a video, in order, with container timestamps.
+    """Decode every ``every``-th frame of a video, in order, with container timestamps. Where they go backwards,
+    stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
+    time continues from the previous frame by one frame interval and the frame is marked ``retimed``.
 
     Raises :class:`DecodeError` when the file cannot be opened, and :class:`TruncatedVideoError` (after yielding
     every frame that could be read) when decoding breaks off before the end of the file.
@@ -162,7 +170,10 @@ def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
     container, stream = _open(path)
     stream.thread_type = "AUTO"
     expected = _expected_frames(container, stream)
-    start = None
+    step = 1.0 / float(stream.average_rate or stream.guessed_rate or 30)
+    offset = None  # container time minus our time: re-based after every backward step or jump
+    previous = 0.0
+    retimed = False
     index = -1
     with container:
         try:
@@ -171,12 +182,18 @@ def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
                 if frame.pts is not None and frame.time_base is not None:
                     t = float(frame.pts * frame.time_base)
                 else:
-                    t = index / float(stream.average_rate or 30)
-                start = t if start is None else start
+                    t = index * step
+                if offset is None:
+                    offset = t
+                elif not 0.0 < t - offset - previous <= max(MAX_TIME_STEP_S, 4 * step):
+                    offset = t - (previous + step)  # joined recordings, a remux gone wrong: continue by one frame
+                    retimed = True  # reported with the next frame yielded
+                previous = t - offset
                 if index % every:
                     continue
                 image = _upright(frame.to_ndarray(format="bgr24"), _upright_turns(frame))
-                yield Frame(index, t - start, image)
+                yield Frame(index, previous, image, retimed)
+                retimed = False
         except (av.FFmpegError, ValueError) as exc:
             raise TruncatedVideoError(f"{path.name}: decoding stopped after {index + 1} frames; the file is "
                                       f"truncated or damaged ({exc})", frames_read=index + 1) from exc

@@ -116,7 +116,7 @@ def analyze_video(
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
-    frames_read = analysed = 0
+    frames_read = analysed = retimed = 0
     last_time = 0.0
     started = time.perf_counter()
     # Frames in flight: the classifier of frame k runs on its thread (LiteRT works outside the GIL) while this
@@ -138,6 +138,7 @@ def analyze_video(
         with ThreadPoolExecutor(1, thread_name_prefix="fer-classify") as classifier_thread:
             try:
                 for frame, gray in _decoded_ahead(iter_frames(path, every)):
+                    retimed += frame.retimed
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
                     located = pipeline.locate(frame.image, frame.time_s, gray)
@@ -160,6 +161,11 @@ def analyze_video(
         if writer is not None:
             writer.close()
             writer = None
+        if retimed:
+            warnings.append(f"{path.name}: the video's timestamps went backwards or jumped {retimed} time(s) (joined "
+                            "recordings or a damaged file); times there continue frame by frame, so time on screen "
+                            "and blink rates follow the frames, not the broken clock")
+            log.warning("%s", warnings[-1])
         if not records:
             smallest = pipeline.settings.detector.smallest_face(info.width)
             message = (f"{path.name}: no face was found in the {analysed} analysed frames (faces narrower than "

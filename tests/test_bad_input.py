@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import av
 import cv2
 import numpy as np
 import pytest
+from video_files import remux
 
 from fer_core.classifier import EmotionClassifier
 from fer_core.decode import iter_frames, probe_video, read_image
@@ -16,7 +18,6 @@ from fer_core.export import Mp4Writer
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META
 from fer_core.pipeline import FramePipeline
 from fer_core.video import Cancelled, analyze_video
-from video_files import remux
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +296,53 @@ def test_library_misuse_gets_a_value_error_naming_the_expected_frame(frame, word
     with pytest.raises(ValueError, match=f"a frame must be a uint8 array.*{words}"):
         pipeline.process(frame, 0.0, 0)
     assert pipeline.process(np.zeros((1, 1, 3), np.uint8), 0.0, 0).records == []  # a 1x1 frame is fine
+
+
+def _ts_segment(path, n, fps=25, start_s=0.0, value=90):
+    """An MPEG-TS file of ``n`` frames whose timestamps start at ``start_s`` seconds."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.time_base = Fraction(1, 90_000)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), value, np.uint8), format="bgr24")
+            frame.pts = int(round((start_s + i / fps) * 90_000))
+            frame.time_base = Fraction(1, 90_000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_timestamps_that_go_backwards_or_jump_are_made_continuous_and_reported(tmp_path):
+    """Issue 18, item 5: two recordings joined byte for byte (both start at 0), and a 10-hour jump."""
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(_ts_segment(tmp_path / "a.ts", 50).read_bytes() + _ts_segment(tmp_path / "b.ts", 50).read_bytes())
+    jumped = tmp_path / "jumped.ts"
+    jumped.write_bytes(_ts_segment(tmp_path / "c.ts", 50).read_bytes()
+                       + _ts_segment(tmp_path / "d.ts", 50, start_s=36_000.0).read_bytes())
+    for path in (joined, jumped):
+        frames = list(iter_frames(path))
+        times = np.array([f.time_s for f in frames])
+        assert len(frames) == 100 and (np.diff(times) > 0).all()
+        assert times[-1] == pytest.approx(99 / 25, abs=0.05)  # 100 frames at 25 fps, whatever the clock said
+        assert sum(f.retimed for f in frames) == 1
+
+
+def test_analysis_of_a_joined_file_warns_and_never_inflates_time(tmp_path, image_path):
+    face = cv2.resize(read_image(image_path("happy_fer_justin.jpg")), (320, 320))
+    parts = []
+    for k, start in enumerate((0.0, 0.0)):  # a joined recording: the second part restarts its clock at 0
+        with av.open(str(tmp_path / f"p{k}.ts"), "w", format="mpegts") as out:
+            stream = out.add_stream("mpeg4", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 320, 320, "yuv420p"
+            for i in range(50):
+                frame = av.VideoFrame.from_ndarray(face, format="bgr24")
+                frame.pts, frame.time_base = int((start + i / 25) * 90_000), Fraction(1, 90_000)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        parts.append((tmp_path / f"p{k}.ts").read_bytes())
+    (tmp_path / "joined.ts").write_bytes(b"".join(parts))
+    analysis = analyze_video(tmp_path / "joined.ts")
+    (face_summary,) = analysis.faces
+    assert face_summary.time_on_screen_s == pytest.approx(4.0, abs=0.1)
+    assert any("went backwards or jumped" in w for w in analysis.warnings)
