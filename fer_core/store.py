@@ -155,6 +155,15 @@ class HistoryStore:
             raise HistoryError(f"history entry {entry_id} is damaged and cannot be opened ({type(exc).__name__})"
                                ) from exc
 
+    def rename(self, entry_id: int, name: str) -> bool:
+        """Give entry ``entry_id`` a new name; False when there is no such entry. ValueError for an empty name."""
+        name = name.strip()
+        if not name:
+            raise ValueError("give the entry a name")
+        with self._connect() as db:
+            renamed = db.execute("UPDATE entries SET name = ? WHERE id = ?", (name, int(entry_id))).rowcount
+        return renamed > 0
+
     def delete(self, entry_id: int) -> bool:
         """Delete the entry ``entry_id``; False when there was none."""
         with self._connect() as db:

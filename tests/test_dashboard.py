@@ -88,6 +88,8 @@ def test_recorded_page_rejects_a_text_file_and_keeps_serving():
     at.button(key="rec_analyse").click().run()
     assert not at.exception
     assert "cannot be read as a video" in at.error[0].value
+    assert "upload.mp4" not in at.error[0].value and at.error[0].value.count("notes\\.mp4") == 2  # the user's name
+    assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # nothing left over
     at.file_uploader(key="rec_upload").upload("empty.mp4", b"", "video/mp4")
     at.run()
     at.button(key="rec_analyse").click().run()
@@ -158,6 +160,7 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert result.mp4[4:8] == b"ftyp" and result.csv.startswith(b"time_s,")
     assert json.loads(result.summary_json)["faces"]
     assert "Results: d18 surprise\\!\\.mp4" in _texts(at)  # the name shown as written, Markdown escaped
+    assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # progress cleared
     assert set(Path(tempfile.gettempdir()).glob("fer-upload-*")) <= uploads_before  # temporary files removed
     _button(at, "Save to history").click().run()
     entries = HistoryStore.in_folder(tmp_path / "data").list()
@@ -236,7 +239,16 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
     assert at.selectbox(key="history_open").value == second
     at.selectbox(key="history_open").set_value(first).run()
     assert not at.exception
+    at.text_input(key=f"history-name-{first}").set_value("first, renamed")
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception and f"Renamed entry {first}" in _texts(at)
+    assert store.load(first).info.name == "first, renamed"
     at.button(key=f"history-delete-{first}").click().run()
+    assert not at.exception and "for good?" in _texts(at)  # asks first ...
+    at.button(key=f"history-delete-no-{first}").click().run()
+    assert [e.id for e in store.list()] == [second, first]  # ... and keeps it when told so
+    at.button(key=f"history-delete-{first}").click().run()
+    at.button(key=f"history-delete-yes-{first}").click().run()
     assert not at.exception
     assert f"Deleted entry {first}" in _texts(at)
     assert [e.id for e in store.list()] == [second]

@@ -39,7 +39,21 @@ def blink_table(summary: dict) -> pd.DataFrame:
 
 def _delete(entry_id: int) -> None:
     history_store().delete(entry_id)
+    st.session_state.pop("history_confirm_delete", None)
     st.session_state["history_deleted"] = entry_id
+
+
+def _ask_delete(entry_id: int) -> None:
+    st.session_state["history_confirm_delete"] = entry_id
+
+
+def _rename(entry_id: int) -> None:
+    name = st.session_state.get(f"history-name-{entry_id}", "")
+    try:
+        history_store().rename(entry_id, name)
+        st.session_state["history_renamed"] = entry_id
+    except ValueError as exc:
+        st.session_state["history_rename_error"] = str(exc)
 
 
 def open_ui(entry: Entry) -> None:
@@ -51,8 +65,19 @@ def open_ui(entry: Entry) -> None:
     left, right = st.columns(2)
     left.download_button("Table (CSV)", entry.table.to_csv(index=False).encode(), f"history-{info.id}.csv",
                          "text/csv", icon=":material/download:", key=f"history-dl-{info.id}")
-    right.button("Delete this entry", on_click=_delete, args=(info.id,), icon=":material/delete:",
+    right.button("Delete this entry", on_click=_ask_delete, args=(info.id,), icon=":material/delete:",
                  key=f"history-delete-{info.id}", type="secondary")
+    if st.session_state.get("history_confirm_delete") == info.id:
+        st.warning(f"Delete **{plain_markdown(info.name)}** for good? Its summary and table cannot be recovered.",
+                   icon=":material/warning:")
+        yes, no = st.columns(2)
+        yes.button("Yes, delete it", on_click=_delete, args=(info.id,), type="primary",
+                   key=f"history-delete-yes-{info.id}")
+        no.button("Keep it", on_click=lambda: st.session_state.pop("history_confirm_delete", None),
+                  key=f"history-delete-no-{info.id}")
+    with st.form(key=f"history-rename-form-{info.id}", border=False):
+        st.text_input("Name", value=info.name, key=f"history-name-{info.id}", max_chars=120)
+        st.form_submit_button("Rename", on_click=_rename, args=(info.id,), icon=":material/edit:")
 
 
 def compare_ui(a: Entry, b: Entry) -> None:
@@ -82,6 +107,10 @@ st.caption(f"Saved sessions and analyses, in {plain_markdown(str(store.path))} (
 deleted = st.session_state.pop("history_deleted", None)
 if deleted is not None:
     st.success(f"Deleted entry {deleted}.")
+if (renamed := st.session_state.pop("history_renamed", None)) is not None:
+    st.success(f"Renamed entry {renamed}.")
+if (problem := st.session_state.pop("history_rename_error", None)) is not None:
+    st.error(f"Not renamed: {problem}.")
 if unreadable:
     st.warning(f"{len(unreadable)} saved entr{'y is' if len(unreadable) == 1 else 'ies are'} damaged and cannot be "
                f"shown: {', '.join(str(i) for i, _ in unreadable)}. The others are below.", icon=":material/warning:")

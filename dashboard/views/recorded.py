@@ -98,12 +98,17 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         with source.open("wb") as out:
             upload.seek(0)
             shutil.copyfileobj(upload, out, 1 << 20)
-        bar = st.progress(0.0, text="Starting the analysis...")
-        st.button("Cancel", on_click=_mark_cancelled, icon=":material/cancel:", key="rec_cancel")
+        status = st.empty()  # the progress bar and Cancel, cleared when the analysis ends either way
+        with status.container():
+            bar = st.progress(0.0, text="Starting the analysis...")
+            st.button("Cancel", on_click=_mark_cancelled, icon=":material/cancel:", key="rec_cancel")
 
         def progress(done: int, total: int) -> None:
             text = f"Analysed frame {done} of {total}" if total else f"Analysed frame {done}"
             bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+
+        def users_words(message: str) -> str:  # messages name the file as the user knows it, never our copy
+            return plain_markdown(message.replace(source.name, upload.name))
 
         try:
             pipeline = FramePipeline(PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks,
@@ -113,21 +118,24 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         except NoFaceError as exc:
             hint = ("" if detector.upsample else " For a group, a meeting or a wide shot, choose **Small faces "
                     "too** and analyse again.")
-            st.error(f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal and at least "
-                     f"about {exc.smallest_face:.0f} pixels wide in this video.{hint}", icon=":material/face:")
+            st.error(f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal "
+                     f"and at least about {exc.smallest_face:.0f} pixels wide in this video.{hint}",
+                     icon=":material/face:")
             return None
         except DecodeError as exc:
-            st.error(f"{plain_markdown(upload.name)} cannot be read as a video: {plain_markdown(str(exc))}. Upload an mp4, mov, webm, avi or mkv "
-                     "file.", icon=":material/error:")
+            st.error(f"{plain_markdown(upload.name)} cannot be read as a video: {users_words(str(exc))}. Upload an "
+                     "mp4, mov, webm, avi or mkv file.", icon=":material/error:")
             return None
         except FerError as exc:
-            st.error(f"The analysis failed: {exc}", icon=":material/error:")
+            st.error(f"The analysis failed: {users_words(str(exc))}", icon=":material/error:")
             return None
-        bar.progress(1.0, text=f"Analysed {analysis.frames_analysed} frames in {analysis.seconds_taken:.1f} s")
+        finally:
+            status.empty()
         outputs = analysis.outputs
         summary = analysis.summary()
         summary["source"] = upload.name
         summary["emotion_model"] = model
+        summary["warnings"] = [w.replace(source.name, upload.name) for w in summary.get("warnings", [])]
         return RecordedResult(
             source_name=upload.name, stem=safe_stem(upload.name), summary=summary,
             table=pd.read_parquet(outputs.table_parquet), csv=outputs.table_csv.read_bytes(),
@@ -141,7 +149,7 @@ def results_ui(result: RecordedResult) -> None:
                f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
                f"{len(summary['faces'])} face(s).")
     for warning in summary.get("warnings", []):
-        st.warning(warning)
+        st.warning(plain_markdown(warning))
     video, downloads = st.columns([3, 1])
     with video:
         st.video(result.mp4, format="video/mp4")
