@@ -17,12 +17,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from fer_core.blink import blinks_per_minute
 from fer_core.draw import annotate
 from fer_core.export import records_table
 from fer_core.labels import EMOTIONS
 from fer_core.pipeline import FramePipeline, PipelineSettings
-from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, FaceRecord, FaceSummary
+from fer_core.records import FaceRecord, FaceSummary, FaceTally
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,9 @@ class DisplaySettings:
 
 class FaceHistory:
     """What one face track did. Keeps at most ``max_points`` records: when full, every second point of the older
-    half is dropped (thinning), so the chart still spans the whole session at a coarser step. Running totals
-    (frames, emotion counts, probability sums, blinks) count every frame, thinned or not."""
+    half is dropped (thinning), so the chart still spans the whole session at a coarser step. The totals
+    (:class:`~fer_core.records.FaceTally`: frames, emotion counts, probability sums, blinks) count every frame,
+    thinned or not."""
 
     def __init__(self, track_id: int, max_points: int) -> None:
         if max_points < 4:
@@ -108,13 +108,11 @@ class FaceHistory:
         self.max_points = max_points
         self.points: list[FaceRecord] = []
         self.thinned = 0
-        self.frames = 0
-        self.first_seen_s: float | None = None
-        self.last_seen_s = 0.0
-        self.seconds_on_screen = 0.0
-        self.emotion_counts = dict.fromkeys(EMOTIONS, 0)
-        self.probability_sum = np.zeros(len(EMOTIONS))
-        self.blink_count = 0
+        self.tally = FaceTally(track_id)
+
+    @property
+    def last_seen_s(self) -> float:
+        return self.tally.last_seen_s
 
     def add(self, record: FaceRecord) -> None:
         if len(self.points) >= self.max_points:
@@ -123,29 +121,11 @@ class FaceHistory:
             self.thinned += half - len(kept)
             self.points = kept + self.points[half:]
         self.points.append(record)
-        self.frames += 1
-        if self.first_seen_s is None:
-            self.first_seen_s = record.time_s
-        elif record.time_s - self.last_seen_s <= MAX_GAP_S:  # as seconds_on_screen counts it
-            self.seconds_on_screen += record.time_s - self.last_seen_s
-        self.last_seen_s = record.time_s
-        if record.emotion in self.emotion_counts:
-            self.emotion_counts[record.emotion] += 1
-        self.probability_sum += np.asarray(record.probabilities[:len(EMOTIONS)], dtype=np.float64)
-        self.blink_count = max(self.blink_count, record.blink_count)
+        self.tally.add(record)
 
-    def summary(self) -> FaceSummary:
-        """The same summary :func:`fer_core.records.summarize` gives, from the running totals."""
-        first = self.first_seen_s or 0.0
-        on_screen = self.seconds_on_screen
-        share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
-        mean = self.probability_sum / max(self.frames, 1)
-        return FaceSummary(
-            track_id=self.track_id, first_seen_s=first, last_seen_s=self.last_seen_s, time_on_screen_s=on_screen,
-            frames=self.frames, dominant_emotion=max(share, key=share.get) if share else "",
-            emotion_share=share, mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)},
-            blink_count=self.blink_count,
-            blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE))
+    def summary(self, frame_interval_s: float = 0.0) -> FaceSummary:
+        """The same summary :func:`fer_core.records.summarize` gives for the same records."""
+        return self.tally.summary(frame_interval_s)
 
 
 @dataclass(frozen=True)
@@ -230,10 +210,11 @@ class LiveBuffer:
         with self._lock:
             times = self._frame_times
             span = times[-1] - times[0] if len(times) > 1 else 0.0
+            fps = (len(times) - 1) / span if span > 0 else 0.0  # each frame stands for 1 / fps, as in a file
             return LiveSnapshot(
-                frames=self._frames, fps=(len(times) - 1) / span if span > 0 else 0.0, duration_s=self._last_time,
+                frames=self._frames, fps=fps, duration_s=self._last_time,
                 faces={k: list(f.points) for k, f in sorted(self._faces.items())}, current=list(self._current),
-                summaries=[f.summary() for _, f in sorted(self._faces.items())],
+                summaries=[f.summary(1.0 / fps if fps > 0 else 0.0) for _, f in sorted(self._faces.items())],
                 thinned_points=sum(f.thinned for f in self._faces.values()), dropped_faces=self._dropped_faces,
                 error=self._error)
 

@@ -82,27 +82,55 @@ def seconds_on_screen(times: list[float], frame_interval_s: float = 0.0) -> floa
     return float(steps[steps <= MAX_GAP_S].sum()) + stays * frame_interval_s
 
 
+class FaceTally:
+    """Running totals of one face's records, added in time order: everything its :class:`FaceSummary` needs,
+    without keeping the records. Files (:func:`summarize`) and live sessions (:class:`fer_core.live.FaceHistory`)
+    both count with it, so the same records give the same summary."""
+
+    def __init__(self, track_id: int) -> None:
+        self.track_id = track_id
+        self.frames = 0
+        self.first_seen_s: float | None = None
+        self.last_seen_s = 0.0
+        self.steps_on_screen_s = 0.0  # steps between sightings up to MAX_GAP_S, as seconds_on_screen counts them
+        self.stays = 0
+        self.emotion_counts = dict.fromkeys(EMOTIONS, 0)
+        self.probability_sum = np.zeros(len(EMOTIONS))
+        self.blink_count = 0
+
+    def add(self, record: FaceRecord) -> None:
+        if self.first_seen_s is None or record.time_s - self.last_seen_s > MAX_GAP_S:
+            self.stays += 1
+            self.first_seen_s = record.time_s if self.first_seen_s is None else self.first_seen_s
+        else:
+            self.steps_on_screen_s += record.time_s - self.last_seen_s
+        self.last_seen_s = record.time_s
+        self.frames += 1
+        if record.emotion in self.emotion_counts:
+            self.emotion_counts[record.emotion] += 1
+        self.probability_sum += np.asarray(record.probabilities[:len(EMOTIONS)], dtype=np.float64)
+        self.blink_count = max(self.blink_count, record.blink_count)
+
+    def summary(self, frame_interval_s: float = 0.0) -> FaceSummary:
+        """The face's summary; ``frame_interval_s`` (the time one analysed frame stands for) is added once per stay,
+        so a face seen in one frame is on screen that long."""
+        on_screen = self.steps_on_screen_s + self.stays * frame_interval_s
+        share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
+        mean = self.probability_sum / max(self.frames, 1)
+        return FaceSummary(
+            track_id=self.track_id, first_seen_s=self.first_seen_s or 0.0, last_seen_s=self.last_seen_s,
+            time_on_screen_s=on_screen, frames=self.frames,
+            dominant_emotion=max(share, key=share.get) if share else "", emotion_share=share,
+            mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=self.blink_count,
+            blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE))
+
+
 def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[FaceSummary]:
-    """Per-track summaries of ``records``, ordered by track id. ``frame_interval_s`` (the time one analysed frame
-    stands for) is added to each face's time on screen, so a face seen in one frame is on screen that long."""
-    by_track: dict[int, list[FaceRecord]] = {}
+    """Per-track summaries of ``records`` (in time order), ordered by track id; see :meth:`FaceTally.summary`."""
+    tallies: dict[int, FaceTally] = {}
     for record in records:
-        by_track.setdefault(record.track_id, []).append(record)
-    summaries = []
-    for track_id in sorted(by_track):
-        rows = by_track[track_id]
-        first, last = rows[0].time_s, rows[-1].time_s
-        on_screen = seconds_on_screen([r.time_s for r in rows], frame_interval_s)
-        emotions = [r.emotion for r in rows]
-        share = {e: emotions.count(e) / len(rows) for e in EMOTIONS}
-        mean = np.mean([r.probabilities for r in rows], axis=0)
-        blinks = max(r.blink_count for r in rows)
-        summaries.append(FaceSummary(
-            track_id=track_id, first_seen_s=first, last_seen_s=last, time_on_screen_s=on_screen, frames=len(rows),
-            dominant_emotion=max(share, key=share.get), emotion_share=share,
-            mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=blinks,
-            blinks_per_minute=blinks_per_minute(blinks, on_screen, MIN_SECONDS_FOR_RATE)))
-    return summaries
+        tallies.setdefault(record.track_id, FaceTally(record.track_id)).add(record)
+    return [tallies[track_id].summary(frame_interval_s) for track_id in sorted(tallies)]
 
 
 def blink_spans(records: list[FaceRecord]) -> dict[int, list[tuple[int, int]]]:

@@ -204,3 +204,28 @@ def test_sessions_share_one_landmark_model_safely(image_path):
         t.join()
     assert not errors and len(results) == 200
     assert all(np.array_equal(points, expected) for points in results)
+
+
+def test_a_file_and_a_live_session_give_the_same_summary_for_the_same_records():
+    """Issue 17: one tally for both; at 30 frames/s each frame stands for 1/30 s in both (it was 4.00 s against
+    3.93 s). Two stays (a 2 s absence), a blink, emotions that change."""
+    from fer_core.records import summarize
+
+    records = []
+    for k, t in enumerate([i / 30 for i in range(60)] + [4 + i / 30 for i in range(60)]):
+        emotion = "Happy" if k % 3 else "Neutral"
+        probabilities = tuple(0.6 if e == emotion else 0.4 / 6 for e in EMOTIONS)
+        records.append(FaceRecord(time_s=t, frame_index=k, track_id=1, x1=0, y1=0, x2=10, y2=10,
+                                  detection_score=1.0, probabilities=probabilities, emotion=emotion,
+                                  emotion_probability=0.6, ear=0.3, eyes_closed=False, blink=k == 50,
+                                  blink_count=int(k >= 50)))
+    buffer = LiveBuffer(max_points_per_face=16)  # thinning must not change the totals
+    by_time = {round(r.time_s * 30): r for r in records}
+    for k in range(int(round(6 * 30))):  # every camera frame, with the face or (while it is away) without
+        buffer.add(k / 30, [by_time[k]] if k in by_time else [])
+    live = buffer.snapshot()
+    assert live.fps == pytest.approx(30, abs=0.01)
+    (from_file,) = summarize(records, frame_interval_s=1 / 30)
+    (from_live,) = live.summaries
+    assert from_live == from_file
+    assert from_file.time_on_screen_s == pytest.approx(4.0)  # 2 stays of 60 frames
