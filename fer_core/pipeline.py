@@ -51,7 +51,11 @@ class PipelineSettings:
     ``scene_cut``: a frame whose 32x32 thumbnail differs from the previous frame's by more than this many gray
     levels on average is a new shot: no face is followed into it, every face ends there and the detector searches
     it at full size (faces after the cut may still be recognised). 0 never cuts. Judged only between consecutive
-    frames of 20 fps or more. Cuts in the shared media measure 26-30, motion from one frame to the next at most 13."""
+    frames of 20 fps or more. Cuts in the shared media measure 26-30, motion from one frame to the next at most 13.
+    ``solo_hold_s``: without face recognition (``same_person`` 0 or no describer), a face that appears alone takes
+    back the identity of the last face that left, if that face was alone when it left at most this many seconds
+    ago: one person looking away or covering the camera stays one face. Two people taking turns alone would be
+    merged, so 0 (off) unless a caller knows the scene holds one person at a time (the Live page)."""
 
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -61,6 +65,7 @@ class PipelineSettings:
     full_search_every: int = 4
     same_person: float = SAME_PERSON
     scene_cut: float = 20.0
+    solo_hold_s: float = 0.0
     model_dir: str = str(DEFAULT_MODEL_DIR)
 
 
@@ -111,6 +116,7 @@ class FramePipeline:
         self._frames_since_detection = 0
         self._detections_since_full_search = 0
         self._last_time: float | None = None
+        self._solo_exit: tuple[int, float] | None = None  # (id, time) of a face that left while alone
 
     def process(self, image: np.ndarray, time_s: float, frame_index: int) -> FrameResult:
         """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds."""
@@ -138,8 +144,9 @@ class FramePipeline:
             detections = self.detector.detect(gray, self._wanted_face_size(followed))
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
-            tracks, _ended = self.tracker.update(
-                boxes, time_s, lambda i: self._recognise(image, boxes[i], shapes[i]))
+            tracks, ended = self.tracker.update(
+                boxes, time_s, lambda i: self._recognise(image, boxes[i], shapes[i], time_s, alone=len(boxes) == 1))
+            self._note_solo_exit(ended, time_s)
             for track, box, shape, score in zip(tracks, boxes, shapes, scores):
                 track.state["landmark_centre"] = shape.points.mean(axis=0)
                 track.state["detection_score"] = float(score)
@@ -197,12 +204,29 @@ class FramePipeline:
             looks["at"] = time_s
             track.state.pop("descriptors", None)  # described again from the new chips if it is ever needed
 
-    def _recognise(self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks) -> int | None:
+    def _note_solo_exit(self, ended: list, time_s: float) -> None:
+        """Remember a face that just left while no other face was there (for ``solo_hold_s``); forget it once two
+        faces are seen together."""
+        if len(self.tracker.tracks) > 1:
+            self._solo_exit = None
+        elif len(ended) == 1 and not self.tracker.tracks:
+            self._solo_exit = (ended[0].track_id, time_s)
+
+    def _recognise(self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float = 0.0,
+                   alone: bool = False) -> int | None:
         """For the tracker, about a face that continues no live track: the id of the ended track it is, if any
         (among those followed :data:`KNOWN_AFTER_S` or longer). Descriptors are computed only here: the new face's,
-        and once for each candidate's kept chips."""
+        and once for each candidate's kept chips. Without recognition, ``solo_hold_s`` may give it the id of the
+        face that left alone (``alone``: this is the only face of the frame)."""
         candidates = [t for t in self.tracker.ended.values() if t.last_seen_s - t.first_seen_s >= KNOWN_AFTER_S]
-        if self.describer is None or not candidates:
+        if self.describer is None or self.settings.same_person <= 0:
+            held = self._solo_exit
+            if (alone and held is not None and not self.tracker.tracks and held[0] in self.tracker.ended
+                    and time_s - held[1] <= self.settings.solo_hold_s):
+                self._solo_exit = None
+                return held[0]
+            return None
+        if not candidates:
             return None
         known = {}
         for track in candidates:

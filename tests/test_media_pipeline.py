@@ -163,6 +163,25 @@ def test_a_face_that_leaves_and_returns_keeps_its_identity(pipeline, video_path,
     apart = FramePipeline(PipelineSettings(same_person=0.0), classifier=pipeline.classifier,
                           landmarks=pipeline.landmarks)
     assert [f.track_id for f in analyze_video(clip, pipeline=apart).faces] == [1, 2]  # without recognition
+    # as the Live page runs it (no recognition, no scene cuts, the hold): one person alone who looked away stays #1
+    held = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0), classifier=pipeline.classifier,
+                         landmarks=pipeline.landmarks)
+    (face,) = analyze_video(clip, pipeline=held).faces
+    assert face.track_id == 1 and face.frames == 200 and 7.9 < face.time_on_screen_s < 8.1
+    # ... unless the face was away for longer than the hold (it ended 1 s after leaving, returned 1 s later)
+    short = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=0.5, scene_cut=0.0), classifier=pipeline.classifier,
+                          landmarks=pipeline.landmarks)
+    assert [f.track_id for f in analyze_video(clip, pipeline=short).faces] == [1, 2]
+
+
+def test_the_solo_hold_never_joins_faces_seen_together(pipeline, video_path, tmp_path):
+    """Two faces on screen at once, then one leaves: the one that comes back alone is not given the other's id by
+    the hold (it is only for one person alone)."""
+    both = video_path("composite_two_faces_d3_d18.mp4")
+    clip = splice(tmp_path / "two.mp4", [(both, 0, 60), (None, 0, 50), (both, 60, 60)], fps=30.0)
+    held = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0), classifier=pipeline.classifier,
+                         landmarks=pipeline.landmarks)
+    assert [f.track_id for f in analyze_video(clip, pipeline=held).faces] == [1, 2, 3, 4]
 
 
 def test_a_glimpse_is_not_recognised_later(pipeline, video_path, tmp_path):

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 SESSION_KEY = "live_session"
 REFRESH_S = 1.0
 CAMERA_SILENT_S = 3.0  # no frame for this long while the stream is on: the camera stopped
+# Without recognition, a face that appears alone within this many seconds of the last face leaving alone is that
+# same face (one person practising, who looked away or covered the camera): PipelineSettings.solo_hold_s.
+SOLO_HOLD_S = 60.0
 
 
 def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
@@ -45,7 +48,8 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
                                    "descriptor holds Python's lock), so it is off for shared servers.")
     settings = PipelineSettings(detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
                                 smoothing=float(smoothing), same_person=SAME_PERSON if recognise else 0.0,
-                                scene_cut=0.0)  # a webcam does not cut; a lamp switched on would end every face
+                                scene_cut=0.0,  # a webcam does not cut; a lamp switched on would end every face
+                                solo_hold_s=SOLO_HOLD_S)  # one person alone who looks away stays one face
     return settings, DisplaySettings(emotions=tuple(e for e in EMOTIONS if e in emotions), landmarks=landmarks)
 
 
