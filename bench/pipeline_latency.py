@@ -30,13 +30,13 @@ from pathlib import Path
 
 import frames as bench
 
-bench.one_core()
+bench.one_core()  # before numpy and the models load: thread counts are read at import
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from fer_core.classifier import EmotionClassifier
-from fer_core.draw import annotate
-from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.classifier import EmotionClassifier  # noqa: E402
+from fer_core.draw import annotate  # noqa: E402
+from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
 
 
 def time_ours(pipeline: FramePipeline, images: list[np.ndarray], fps: float):

@@ -98,6 +98,6 @@ class BlinkDetector:
 
     def rate_per_minute(self) -> float | None:
         """Blinks per minute over the time this face was followed; None before one second has passed."""
-        if self._first_time is None:
+        if self._first_time is None or self._last_time is None:
             return None
         return blinks_per_minute(self.count, self._last_time - self._first_time, min_seconds=1.0)

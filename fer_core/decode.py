@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def _upright(image: np.ndarray, turns: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-turns)) if turns else image
 
 
-def iter_frames(path: str | Path, every: int = 1) -> Iterator[Frame]:
+def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None]:
     """Decode every ``every``-th frame of a video, in order, with container timestamps. Where they go backwards,
     stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
     time continues from the previous frame by one frame interval and the frame is marked ``retimed``.

@@ -305,8 +305,8 @@ class LiveSession:
             self.describer = new.describer or self.describer
             if old is not None:
                 new.tracker = old.tracker  # keep identities (and per-face state) across a settings change
-            self._pipeline = new
-        return self._pipeline
+            self._pipeline = old = new
+        return old
 
     def snapshot(self) -> LiveSnapshot:
         last = self._last_frame_at

@@ -120,7 +120,7 @@ class FaceTally:
         return FaceSummary(
             track_id=self.track_id, first_seen_s=self.first_seen_s or 0.0, last_seen_s=self.last_seen_s,
             time_on_screen_s=on_screen, frames=self.frames,
-            dominant_emotion=max(share, key=share.get) if share else "", emotion_share=share,
+            dominant_emotion=max(share, key=lambda e: share[e]) if share else "", emotion_share=share,
             mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=self.blink_count,
             blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE))
 
@@ -141,8 +141,9 @@ def blink_spans(records: list[FaceRecord]) -> dict[int, list[tuple[int, int]]]:
     last_closed: dict[int, int] = {}
     for r in records:
         spans.setdefault(r.track_id, [])
-        if r.blink and closed_from.get(r.track_id) is not None:
-            spans[r.track_id].append((closed_from[r.track_id], last_closed[r.track_id]))
+        start = closed_from.get(r.track_id)
+        if r.blink and start is not None:
+            spans[r.track_id].append((start, last_closed[r.track_id]))
         if r.eyes_closed:
             if closed_from.get(r.track_id) is None:
                 closed_from[r.track_id] = r.frame_index

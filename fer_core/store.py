@@ -8,6 +8,7 @@ to the same file (SQLite serialises writers; ``timeout_s`` is how long a writer 
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import logging
@@ -117,7 +118,7 @@ class HistoryStore:
             cursor = db.execute(
                 "INSERT INTO entries (name, kind, created_at, summary_json, table_parquet) VALUES (?, ?, ?, ?, ?)",
                 (name, kind, created, summary_json, buffer.getvalue()))
-            entry_id = int(cursor.lastrowid)
+            entry_id = int(cursor.lastrowid or 0)
         log.info("saved %s entry %d (%s) to %s", kind, entry_id, name, self.path)
         return entry_id
 
@@ -125,7 +126,7 @@ class HistoryStore:
         """Every readable entry, newest first (see :meth:`scan` for the ones that cannot be read)."""
         return self.scan()[0]
 
-    def scan(self) -> tuple[list[EntryInfo], list[tuple[int, str]]]:
+    def scan(self) -> tuple[builtins.list[EntryInfo], builtins.list[tuple[int, str]]]:
         """The readable entries, newest first, and (id, reason) for each entry that cannot be read (a damaged
         row). Raises :class:`HistoryError` when the database itself cannot be read."""
         try:

@@ -58,10 +58,10 @@ class IouTracker:
         ``recognise(i)``, asked for each box ``i`` that continues no live track: the id of an ended track (a key of
         ``self.ended``) that this face is, which then comes back, or None for a new identity."""
         boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
-        live = list(self.tracks.values())
+        live: list[Track | None] = list(self.tracks.values())  # None once matched
         assigned: list[Track | None] = [None] * len(boxes)
         if live and len(boxes):
-            iou = box_iou(boxes, np.stack([t.box for t in live]))
+            iou = box_iou(boxes, np.stack([t.box for t in live if t is not None]))
             for flat in np.argsort(-iou, axis=None, kind="stable"):
                 i, j = divmod(int(flat), len(live))
                 if iou[i, j] < self.settings.min_iou:

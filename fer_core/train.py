@@ -35,6 +35,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -333,8 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     if finish:
         recorded = json.loads((out / "settings.json").read_text())
         fields = set(TrainSettings.__dataclass_fields__)
-        settings = TrainSettings(**{k: tuple(v) if k in ("block_widths", "average_of") else v
-                                    for k, v in recorded.items() if k in fields})
+        known: dict[str, Any] = {k: tuple(v) if k in ("block_widths", "average_of") else v
+                                 for k, v in recorded.items() if k in fields}
+        settings = TrainSettings(**known)
         finish_run(out, load_faces(settings.data, usage="Training"), load_faces(settings.val, usage="PublicTest"),
                    settings)
     else:

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +191,7 @@ def analyze_video(
         every=every, seconds_taken=time.perf_counter() - started, truncated=truncated, warnings=warnings,
         outputs=files.final if files is not None else outputs)
     if files is not None:
+        assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder
         try:
             write_table(records, outputs.table_csv)
             write_table(records, outputs.table_parquet)
@@ -206,7 +207,7 @@ def analyze_video(
     return analysis
 
 
-def _decoded_ahead(frames: Iterator[Frame]) -> Iterator[tuple[Frame, np.ndarray]]:
+def _decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[tuple[Frame, np.ndarray]]:
     """Yield each frame of ``frames`` with its uint8 (H, W) gray image, decoded and converted on a thread up to
     :data:`_QUEUE_FRAMES` frames ahead (OpenCV's conversion works outside the GIL too). An exception
     of the decoder (a truncated file) comes out here after the frames before it; leaving early stops the thread."""

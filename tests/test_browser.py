@@ -10,7 +10,6 @@ numbers to ``browser_metrics.json`` beside them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
