@@ -46,7 +46,7 @@ def model_accuracy(choice: str) -> float | None:
         return None
 
 
-def _model_stamp(folder: Path) -> tuple:
+def model_stamp(folder: Path) -> tuple:
     """Changes when the model files change, so a new model dropped into the folder is loaded without a restart."""
     stamp = []
     for name in (MODEL_FILE, MODEL_META):
@@ -64,7 +64,7 @@ def _load_classifier(folder: str, stamp: tuple) -> SharedClassifier:
 def load_classifier(choice: str = "fast") -> SharedClassifier:
     """The shared classifier (one per model file, for every session); raises :class:`ModelFileError`."""
     folder = model_dir(choice)
-    return _load_classifier(str(folder), _model_stamp(folder))
+    return _load_classifier(str(folder), model_stamp(folder))
 
 
 @st.cache_resource(show_spinner="Loading the landmark model...")
