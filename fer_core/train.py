@@ -179,6 +179,20 @@ def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True, int8_faces: n
     return target
 
 
+def serve(model, out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces, flip_tta: bool = True,
+          int8: bool = False, split: str = "PublicTest (val.npz); never trained on") -> dict:
+    """Convert ``model`` for serving into ``out_dir`` (``int8``: calibrated on 500 random Training faces), evaluate
+    the served file on ``val_faces`` (``split`` says what that split was used for) and write ``metrics.json``;
+    returns the metrics."""
+    from fer_core.evaluate import evaluate
+
+    calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
+    convert_to_tflite(model, out_dir, flip_tta, calibration)
+    metrics = {"split": split, **evaluate(out_dir, val_faces, train_faces)}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
 def train(settings: TrainSettings, out_dir: Path) -> dict:
     """Train, keep the best checkpoint, evaluate it on ``settings.val`` and convert it. Returns the metrics."""
     import keras
@@ -288,8 +302,6 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
     (LiteRT, as the dashboard runs it) on the validation split, write ``metrics.json``, remove the resume state."""
     import keras
 
-    from fer_core.evaluate import evaluate
-
     keras.mixed_precision.set_global_policy("float32")
     model = _build(settings)
     model.set_weights(keras.models.load_model(out_dir / "best.keras").get_weights())
@@ -297,11 +309,9 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
         recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
         log.info("batch-norm statistics recomputed on %d un-augmented Training faces", len(train_faces))
     model.save(out_dir / "final.keras")
-    convert_to_tflite(model, out_dir, settings.flip_tta)
-    metrics = {"split": f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
-                        "stopping, never trained on",
-               **evaluate(out_dir, val_faces, train_faces)}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics = serve(model, out_dir, train_faces, val_faces, settings.flip_tta,
+                    split=f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
+                          "stopping, never trained on")
     shutil.rmtree(out_dir / "backup", ignore_errors=True)
     log.info("best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
              metrics["accuracy"], val_faces.source, metrics["unseen_faces"]["accuracy"], metrics["unseen_faces"]["n"])

@@ -67,24 +67,18 @@ def build_from_record(record: dict):
 def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True,
                    int8: bool = False) -> dict:
     from fer_core.datasets import load_faces
-    from fer_core.evaluate import evaluate
-    from fer_core.train import DEFAULT_DATA, TrainSettings, convert_to_tflite, recalibrate_batch_norm
+    from fer_core.train import DEFAULT_DATA, recalibrate_batch_norm, serve
 
     record, state = read_student(student)
     model = build_from_record(record)
     keras_weights(model, state, record["dense_blocks"])
     out.mkdir(parents=True, exist_ok=True)
-    settings = TrainSettings(block_widths=tuple(record["block_widths"]), stem_width=record["stem_width"])
     train_faces = load_faces(Path(DEFAULT_DATA) / "train.npz")
     val_faces = load_faces(Path(DEFAULT_DATA) / "val.npz", "PublicTest")
     if recalibrate_bn:
-        recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
+        recalibrate_batch_norm(model, train_faces.x)
     model.save(out / "final.keras")
-    calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
-    convert_to_tflite(model, out, flip_tta, calibration)
-    metrics = {"split": "PublicTest (val.npz); never trained on",
-               **evaluate(out, val_faces, train_faces)}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics = serve(model, out, train_faces, val_faces, flip_tta, int8)
     (out / "gpu_record.json").write_text(json.dumps(replace_history(record), indent=1))
     return metrics
 

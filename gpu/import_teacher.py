@@ -64,9 +64,8 @@ def write_run_record(record_path: Path, out: Path) -> None:
 
 def import_teacher(path: Path, out: Path, int8: bool, flip_tta: bool) -> dict:
     from fer_core.datasets import load_faces
-    from fer_core.evaluate import evaluate
     from fer_core.network import build_vgg
-    from fer_core.train import DEFAULT_DATA, convert_to_tflite
+    from fer_core.train import DEFAULT_DATA, serve
 
     arch, state = read_teacher(path)
     if arch != "vgg":
@@ -78,11 +77,7 @@ def import_teacher(path: Path, out: Path, int8: bool, flip_tta: bool) -> dict:
     val_faces = load_faces(Path(DEFAULT_DATA) / "val.npz", "PublicTest")
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "final.keras")
-    calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
-    convert_to_tflite(model, out, flip_tta, calibration)
-    metrics = {"split": "PublicTest (val.npz); never trained on", **evaluate(out, val_faces, train_faces)}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return serve(model, out, train_faces, val_faces, flip_tta, int8)
 
 
 def main() -> None:
