@@ -89,12 +89,20 @@ def _open(path: Path):
     if stream.codec_context is None:
         container.close()
         raise DecodeError(f"{path.name}: the video codec is not supported by this FFmpeg build")
-    width, height = stream.codec_context.width, stream.codec_context.height
-    if width * height > max_frame_pixels():
+    try:
+        _check_size(path, "its frames are", stream.codec_context.width, stream.codec_context.height)
+    except DecodeError:
         container.close()
-        raise DecodeError(f"{path.name}: its frames are {width}x{height} pixels, larger than this server analyses "
-                          f"({max_frame_pixels():,} pixels a frame, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
+        raise
     return container, stream
+
+
+def _check_size(path: Path, what: str, width: int, height: int) -> None:
+    """Raise :class:`DecodeError` when a ``width`` x ``height`` picture is over the budget (:func:`max_frame_pixels`)."""
+    budget = max_frame_pixels()
+    if width * height > budget:
+        raise DecodeError(f"{path.name}: {what} {width}x{height} pixels, larger than this server analyses "
+                          f"({budget:,} pixels a frame, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
 
 
 def _main_video_stream(container):
@@ -154,6 +162,12 @@ def _upright(image: np.ndarray, turns: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-turns)) if turns else image
 
 
+def check_every(every) -> None:
+    """Raise ValueError unless ``every`` (analyse every n-th frame) is a whole number, 1 or more."""
+    if not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
+
+
 def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None]:
     """Decode every ``every``-th frame of a video, in order, with container timestamps. Where they go backwards,
     stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
@@ -164,8 +178,7 @@ def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None
     """
     import av
 
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
+    check_every(every)
     path = Path(path)
     container, stream = _open(path)
     stream.thread_type = "AUTO"
@@ -223,9 +236,8 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise DecodeError(f"{path.name}: no such file")
     size = _declared_image_size(path)
-    if size is not None and size[0] * size[1] > max_frame_pixels():
-        raise DecodeError(f"{path.name}: the image is {size[0]}x{size[1]} pixels, larger than this server analyses "
-                          f"({max_frame_pixels():,} pixels, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
+    if size is not None:
+        _check_size(path, "the image is", *size)
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:

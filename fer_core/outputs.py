@@ -64,6 +64,7 @@ class OutputFiles:
         if existing and not overwrite:
             raise OutputError(f"{out_dir} already holds results for {stem} ({', '.join(existing)}); choose another "
                               "output folder, or overwrite them (--overwrite)")
+        self._stem = stem
         self._lock = out_dir / f".{stem}.analysing"
         self._claim()
 
@@ -78,7 +79,7 @@ class OutputFiles:
                     pid = 0
                 if pid and process_alive(pid):
                     raise OutputError(f"another analysis (process {pid}) is writing the results for "
-                                      f"{self._lock.name[1:-len('.analysing')]} into {self._lock.parent} right now; "
+                                      f"{self._stem} into {self._lock.parent} right now; "
                                       "wait for it or choose another output folder") from None
                 self._lock.unlink(missing_ok=True)  # left by a run that was killed: take it over
                 continue

@@ -218,7 +218,6 @@ class FramePipeline:
         (among those followed :data:`KNOWN_AFTER_S` or longer). Descriptors are computed only here: the new face's,
         and once for each candidate's kept chips. Without recognition, ``solo_hold_s`` may give it the id of the
         face that left alone (``alone``: this is the only face of the frame)."""
-        candidates = [t for t in self.tracker.ended.values() if t.last_seen_s - t.first_seen_s >= KNOWN_AFTER_S]
         if self.describer is None or self.settings.same_person <= 0:
             held = self._solo_exit
             if (alone and held is not None and not self.tracker.tracks and held[0] in self.tracker.ended
@@ -226,6 +225,7 @@ class FramePipeline:
                 self._solo_exit = None
                 return held[0]
             return None
+        candidates = [t for t in self.tracker.ended.values() if t.last_seen_s - t.first_seen_s >= KNOWN_AFTER_S]
         if not candidates:
             return None
         known = {}

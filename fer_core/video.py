@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.decode import Frame, iter_frames, probe_video
+from fer_core.decode import Frame, check_every, iter_frames, probe_video
 from fer_core.draw import annotate
 from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError
 from fer_core.export import Mp4Writer, write_summary, write_table
@@ -101,8 +101,7 @@ def analyze_video(
     run leaves them as they were.
     """
     path = Path(path)
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
+    check_every(every)  # before any output name is claimed
     info = probe_video(path)
     pipeline = pipeline or FramePipeline(settings)
     pipeline.reset()
