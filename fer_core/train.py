@@ -75,7 +75,10 @@ class TrainSettings:
     #                            FER2013 label on top); faces without votes keep their one-hot label
     label_smoothing: float = 0.0
     teacher_probs: str = ""  # .npz whose ``train`` array (N, 7) holds teachers' probabilities for the Training faces
+    teacher: str = ""  # a served model folder (e.g. models/emotion-accurate) run on every augmented Training batch:
+    #                    online distillation, its probabilities mixed into the target by teacher_weight
     teacher_weight: float = 0.0  # target = (1 - w) * (label / crowd target) + w * teacher probabilities
+    teacher_temperature: float = 1.0  # online teacher's probabilities softened as p ** (1 / T), renormalised
     flip_tta: bool = True  # serve the mean of each face and its mirror image
     init_from: str = ""  # start from the weights of this .keras checkpoint (same block widths), e.g. a warm restart
     keep_epochs: bool = False  # also keep every epoch's weights as epochs/NNN.keras (for --average-of later)
@@ -136,7 +139,35 @@ def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
             keras.layers.RandomTranslation(settings.shift, settings.shift, fill_mode="reflect", seed=settings.seed),
         ], name="augment")
         ds = ds.map(lambda a, b, c: (augment(a, training=True), b, c), num_parallel_calls=tf.data.AUTOTUNE)
+        if settings.teacher:
+            ds = ds.map(_online_teacher(settings), num_parallel_calls=2)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _online_teacher(settings: TrainSettings):
+    """A tf.data map (faces, targets, weights) -> (faces, mixed targets, weights): the served model in
+    ``settings.teacher`` (LiteRT, one interpreter per worker thread) classifies each augmented batch."""
+    import threading
+
+    import tensorflow as tf
+
+    from fer_core.classifier import EmotionClassifier
+
+    local = threading.local()
+    w, inverse_t = settings.teacher_weight, 1.0 / settings.teacher_temperature
+
+    def teach(faces: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        if not hasattr(local, "classifier"):
+            local.classifier = EmotionClassifier(settings.teacher)
+        p = local.classifier.predict(np.clip(faces, 0, 255)) ** inverse_t
+        p /= p.sum(axis=1, keepdims=True)
+        return ((1 - w) * targets + w * p).astype(np.float32)
+
+    def mix(faces, targets, weights):
+        mixed = tf.numpy_function(teach, [faces, targets], tf.float32)
+        return faces, tf.ensure_shape(mixed, targets.shape), weights
+
+    return mix
 
 
 def _history_callback(path: Path):
@@ -223,6 +254,10 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     if settings.crowd_weight and train_faces.crowd is None:
         log.warning("crowd_weight %.2f ignored: %s has no FER+ votes", settings.crowd_weight, train_faces.source)
 
+    if settings.teacher and settings.teacher_probs:
+        raise ValueError("choose one teacher: --teacher (online) or --teacher-probs (offline), not both")
+    if (settings.teacher or settings.teacher_probs) and not settings.teacher_weight:
+        log.warning("a teacher is set but --teacher-weight is 0: the teacher changes nothing")
     model = _build(settings)
     if settings.average_of:
         model.set_weights(average_weights(settings.average_of))
