@@ -19,7 +19,7 @@ from fer_core.classifier import EmotionClassifier
 from fer_core.errors import ModelFileError
 from fer_core.identity import FaceDescriber
 from fer_core.landmarks import LandmarkPredictor
-from fer_core.live import SharedClassifier, SharedDescriber, SharedLandmarks
+from fer_core.models import SharedClassifier, SharedDescriber, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META, NAMED_MODELS
 from fer_core.outputs import process_alive
 from fer_core.store import HistoryStore, default_data_dir

@@ -20,70 +20,11 @@ import pandas as pd
 from fer_core.draw import annotate
 from fer_core.export import records_table
 from fer_core.labels import EMOTIONS
+from fer_core.models import Classifier, Describer, LandmarkModel
 from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, FaceTally
 
 log = logging.getLogger(__name__)
-
-
-class SharedClassifier:
-    """An emotion classifier shared by several threads (sessions): calls are serialised by a lock, because one
-    LiteRT interpreter must not run two calls at once. Offers what :class:`FramePipeline` uses."""
-
-    def __init__(self, classifier) -> None:
-        self.inner = classifier
-        self._lock = threading.Lock()
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.inner.labels
-
-    @property
-    def meta(self):
-        return self.inner.meta
-
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for boxes (N, 4) in a uint8 (H, W) image."""
-        with self._lock:
-            return self.inner.classify(gray, boxes)
-
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for prepared faces (N, size, size, 1)."""
-        with self._lock:
-            return self.inner.predict(faces)
-
-
-class SharedLandmarks:
-    """A 68-point landmark predictor (about 100 MB) shared by several threads (sessions) instead of one copy each;
-    calls are serialised by a lock. Offers what :class:`FramePipeline` uses."""
-
-    def __init__(self, predictor) -> None:
-        self.inner = predictor
-        self._lock = threading.Lock()
-
-    def predict(self, gray: np.ndarray, boxes: np.ndarray) -> list:
-        """:class:`fer_core.landmarks.FaceLandmarks` for boxes (N, 4) in a uint8 (H, W) image."""
-        with self._lock:
-            return self.inner.predict(gray, boxes)
-
-
-class SharedDescriber:
-    """A face describer (:class:`fer_core.identity.FaceDescriber`) shared by several threads (sessions): calls
-    are serialised by a lock. Offers what :class:`FramePipeline` uses."""
-
-    def __init__(self, describer) -> None:
-        self.inner = describer
-        self._lock = threading.Lock()
-
-    def chip(self, image: np.ndarray, box: np.ndarray, landmarks) -> np.ndarray:
-        """The aligned face chip, uint8 (150, 150, 3) RGB."""
-        with self._lock:
-            return self.inner.chip(image, box, landmarks)
-
-    def describe(self, chip: np.ndarray) -> np.ndarray:
-        """The face descriptor, float32 (128,)."""
-        with self._lock:
-            return self.inner.describe(chip)
 
 
 @dataclass(frozen=True)
@@ -227,11 +168,11 @@ class LiveSession:
     An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
     the frame goes back unannotated, so a bad frame never ends the stream."""
 
-    def __init__(self, classifier, settings: PipelineSettings = PipelineSettings(),
+    def __init__(self, classifier: Classifier, settings: PipelineSettings = PipelineSettings(),
                  display: DisplaySettings = DisplaySettings(), buffer: LiveBuffer | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline, landmarks=None,
-                 describer=None) -> None:
+                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline,
+                 landmarks: LandmarkModel | None = None, describer: Describer | None = None) -> None:
         """``classifier``, ``landmarks``, ``describer``: loaded models, shared with other sessions (None: this
         session loads its own on the first frame)."""
         self.classifier = classifier

@@ -12,15 +12,15 @@ import cv2
 import numpy as np
 
 from fer_core.blink import BlinkDetector, BlinkSettings, eye_aspect_ratio
-from fer_core.classifier import EmotionClassifier
 from fer_core.detect import DetectorSettings, FaceDetector
 from fer_core.geometry import clip_boxes
-from fer_core.identity import SAME_PERSON, FaceDescriber, closest
+from fer_core.identity import SAME_PERSON, closest
 from fer_core.image import check_frame, to_gray
-from fer_core.landmarks import FaceLandmarks, LandmarkPredictor
+from fer_core.landmarks import FaceLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR
+from fer_core.models import Classifier, Describer, LandmarkModel
 from fer_core.records import FaceRecord
-from fer_core.track import IouTracker, TrackerSettings
+from fer_core.track import IouTracker, Track, TrackerSettings
 
 # Scene cuts are looked for only between frames this close (seconds): every frame of a video of 20 fps or more.
 CUT_FRAME_GAP_S = 0.05
@@ -69,6 +69,29 @@ class PipelineSettings:
     model_dir: str = str(DEFAULT_MODEL_DIR)
 
 
+@dataclass
+class FaceState:
+    """What the pipeline keeps about one followed face, inside its track.
+
+    ``landmark_centre``: mean of the 68 points (2,) x, y in pixels, when last fitted (a followed box moves by its
+    shift). ``detection_score``: the detector's score when last detected. ``probabilities``: the smoothed (7,)
+    output. ``blink``: the face's blink detector. ``first_look`` / ``last_look``: aligned chips (see
+    :class:`~fer_core.models.Describer`) when first seen and lately, ``looked_at`` the time of the last one (s);
+    ``descriptors``: theirs, computed only when the face may be coming back."""
+
+    landmark_centre: np.ndarray | None = None
+    detection_score: float = 0.0
+    probabilities: np.ndarray | None = None
+    blink: BlinkDetector | None = None
+    first_look: np.ndarray | None = None
+    last_look: np.ndarray | None = None
+    looked_at: float = -np.inf
+    descriptors: list[np.ndarray] | None = None
+
+
+FaceTrack = Track[FaceState]
+
+
 @dataclass(frozen=True)
 class FrameResult:
     """Everything found in one frame: ``records`` (one per face, in track-id order), ``landmarks`` by track id."""
@@ -79,12 +102,14 @@ class FrameResult:
 
 @dataclass(frozen=True)
 class LocatedFaces:
-    """The faces of one frame before classification: the uint8 (H, W) ``gray`` frame, its time in seconds, and
-    per face (same order) its track, box (N, 4) int x1, y1, x2, y2 in pixels, detection score (N,) and landmarks."""
+    """The faces of one frame before classification: the uint8 (H, W) ``gray`` frame, its time in seconds and
+    index in the video or stream, and per face (same order) its track, box (N, 4) int x1, y1, x2, y2 in pixels,
+    detection score (N,) and landmarks."""
 
     gray: np.ndarray
     time_s: float
-    tracks: list
+    frame_index: int
+    tracks: list[FaceTrack]
     boxes: np.ndarray
     scores: np.ndarray
     shapes: list[FaceLandmarks]
@@ -96,16 +121,21 @@ class FramePipeline:
     one frame with ``locate`` of the next (see :mod:`fer_core.video`)."""
 
     def __init__(self, settings: PipelineSettings = PipelineSettings(),
-                 classifier: EmotionClassifier | None = None, landmarks: LandmarkPredictor | None = None,
-                 describer: FaceDescriber | None = None) -> None:
-        """``classifier``, ``landmarks`` and ``describer``: already loaded models to reuse (else loaded here; no
-        describer is used when ``settings.same_person`` is 0)."""
+                 classifier: Classifier | None = None, landmarks: LandmarkModel | None = None,
+                 describer: Describer | None = None) -> None:
+        """``classifier``, ``landmarks`` and ``describer``: already loaded models to reuse, e.g. from
+        :class:`fer_core.models.Models` (else loaded here; no describer is used when ``settings.same_person``
+        is 0)."""
+        from fer_core.classifier import EmotionClassifier
+        from fer_core.identity import FaceDescriber
+        from fer_core.landmarks import LandmarkPredictor
+
         self.settings = settings
-        self.classifier = classifier or EmotionClassifier(settings.model_dir)
+        self.classifier: Classifier = classifier or EmotionClassifier(settings.model_dir)
         self.detector = FaceDetector(settings.detector)
-        self.landmarks = landmarks or LandmarkPredictor()
-        self.describer = (describer or FaceDescriber()) if settings.same_person > 0 else None
-        self.tracker = IouTracker(settings.tracker)
+        self.landmarks: LandmarkModel = landmarks or LandmarkPredictor()
+        self.describer: Describer | None = (describer or FaceDescriber()) if settings.same_person > 0 else None
+        self.tracker: IouTracker[FaceState] = IouTracker(settings.tracker, FaceState)
         self.reset()
 
     def reset(self) -> None:
@@ -120,10 +150,11 @@ class FramePipeline:
 
     def process(self, image: np.ndarray, time_s: float, frame_index: int) -> FrameResult:
         """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds."""
-        located = self.locate(image, time_s)
-        return self.finish(located, self.classifier.classify(located.gray, located.boxes), frame_index)
+        located = self.locate(image, time_s, frame_index)
+        return self.finish(located, self.classifier.classify(located.gray, located.boxes))
 
-    def locate(self, image: np.ndarray, time_s: float, gray: np.ndarray | None = None) -> LocatedFaces:
+    def locate(self, image: np.ndarray, time_s: float, frame_index: int,
+               gray: np.ndarray | None = None) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
         ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
         located frame is then finished (:meth:`finish`), in the same order, possibly a few frames later."""
@@ -144,17 +175,29 @@ class FramePipeline:
             detections = self.detector.detect(gray, self._wanted_face_size(followed))
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
-            tracks, ended = self.tracker.update(
-                boxes, time_s, lambda i: self._recognise(image, boxes[i], shapes[i], time_s, alone=len(boxes) == 1))
-            self._note_solo_exit(ended, time_s)
+            tracks = self._identify(image, boxes, shapes, time_s)
             for track, box, shape, score in zip(tracks, boxes, shapes, scores):
-                track.state["landmark_centre"] = shape.points.mean(axis=0)
-                track.state["detection_score"] = float(score)
+                track.state.landmark_centre = shape.points.mean(axis=0)
+                track.state.detection_score = float(score)
                 self._remember_looks(track, image, box, shape, time_s)
         self._last_time = time_s
-        return LocatedFaces(gray, float(time_s), tracks, boxes, scores, shapes)
+        return LocatedFaces(gray, float(time_s), int(frame_index), tracks, boxes, scores, shapes)
 
-    def finish(self, located: LocatedFaces, probabilities: np.ndarray, frame_index: int) -> FrameResult:
+    def _identify(self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks],
+                  time_s: float) -> list[FaceTrack]:
+        """The track of each detected face: the live track it continues, else the ended one it is recognised as
+        (or the solo hold's), else a new identity; then the tracks unseen too long end."""
+        tracks = self.tracker.match(boxes, time_s)
+        identified = []
+        for i, track in enumerate(tracks):
+            if track is None:
+                returning = self._recognise(image, boxes[i], shapes[i], time_s, alone=len(boxes) == 1)
+                track = self.tracker.start(boxes[i], time_s, returning)
+            identified.append(track)
+        self._note_solo_exit(self.tracker.expire(time_s), time_s)
+        return identified
+
+    def finish(self, located: LocatedFaces, probabilities: np.ndarray) -> FrameResult:
         """The second half of :meth:`process`: smoothing, blinks and records of a located frame, given its
         ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.boxes)``. Touches only the
         tracks' probability and blink state, which :meth:`locate` never reads."""
@@ -164,12 +207,13 @@ class FramePipeline:
         for i, track in enumerate(located.tracks):
             p = self._smooth(track.state, probabilities[i])
             ear = (eye_aspect_ratio(shapes[i].left_eye) + eye_aspect_ratio(shapes[i].right_eye)) / 2.0
-            blinks = track.state.setdefault("blink", BlinkDetector(self.settings.blink))
-            blink = blinks.update(ear, time_s)
+            if track.state.blink is None:
+                track.state.blink = BlinkDetector(self.settings.blink)
+            blink = track.state.blink.update(ear, time_s)
             best = int(np.argmax(p))
             x1, y1, x2, y2 = (int(v) for v in boxes[i])
             records.append(FaceRecord(
-                time_s=time_s, frame_index=int(frame_index), track_id=track.track_id,
+                time_s=time_s, frame_index=located.frame_index, track_id=track.track_id,
                 x1=x1, y1=y1, x2=x2, y2=y2, detection_score=float(scores[i]),
                 probabilities=tuple(float(v) for v in p), emotion=labels[best], emotion_probability=float(p[best]),
                 ear=ear, eyes_closed=blink.closed, blink=blink.blink, blink_count=blink.count))
@@ -191,20 +235,20 @@ class FramePipeline:
             return False
         return float(np.abs(thumbnail - previous).mean()) > self.settings.scene_cut
 
-    def _remember_looks(self, track, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks,
+    def _remember_looks(self, track: FaceTrack, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks,
                         time_s: float) -> None:
         """Keep how a face looked when first seen and lately (aligned chips, refreshed every
         :data:`LOOK_EVERY_S`), to recognise it should it leave and come back."""
-        if self.describer is None:
+        state = track.state
+        if self.describer is None or time_s - state.looked_at < LOOK_EVERY_S:
             return
-        looks = track.state.setdefault("looks", {})
-        if time_s - looks.get("at", -np.inf) >= LOOK_EVERY_S:
-            looks["last"] = self.describer.chip(image, box, shape)
-            looks.setdefault("first", looks["last"])
-            looks["at"] = time_s
-            track.state.pop("descriptors", None)  # described again from the new chips if it is ever needed
+        state.last_look = self.describer.chip(image, box, shape)
+        if state.first_look is None:
+            state.first_look = state.last_look
+        state.looked_at = time_s
+        state.descriptors = None  # described again from the new chips if it is ever needed
 
-    def _note_solo_exit(self, ended: list, time_s: float) -> None:
+    def _note_solo_exit(self, ended: list[FaceTrack], time_s: float) -> None:
         """Remember a face that just left while no other face was there (for ``solo_hold_s``); forget it once two
         faces are seen together."""
         if len(self.tracker.tracks) > 1:
@@ -230,16 +274,16 @@ class FramePipeline:
             return None
         known = {}
         for track in candidates:
-            if "descriptors" not in track.state:
-                looks = track.state.get("looks", {})
-                first, last = looks.get("first"), looks.get("last")
+            state = track.state
+            if state.descriptors is None:
+                first, last = state.first_look, state.last_look
                 chips = [c for c in (first, None if last is first else last) if c is not None]
-                track.state["descriptors"] = [self.describer.describe(c) for c in chips]
-            known[track.track_id] = track.state["descriptors"]
+                state.descriptors = [self.describer.describe(c) for c in chips]
+            known[track.track_id] = state.descriptors
         descriptor = self.describer.describe(self.describer.chip(image, box, shape))
         return closest(descriptor, known, self.settings.same_person)
 
-    def _wanted_face_size(self, followed: list) -> float | None:
+    def _wanted_face_size(self, followed: list[FaceTrack]) -> float | None:
         """The smallest face width the detector must find now: None (every size) on a full search."""
         self._detections_since_full_search += 1
         if not followed or self._detections_since_full_search >= self.settings.full_search_every:
@@ -247,23 +291,25 @@ class FramePipeline:
             return None
         return 0.75 * min(float(t.box[2] - t.box[0]) for t in followed)
 
-    def _follow(self, gray: np.ndarray, tracks: list, time_s: float):
+    def _follow(self, gray: np.ndarray, tracks: list[FaceTrack],
+                time_s: float) -> tuple[list[FaceTrack], np.ndarray, np.ndarray, list[FaceLandmarks]]:
         """Refit the landmarks of each followed face in its last box and move the box by the landmarks' shift."""
         height, width = gray.shape[:2]
         shapes = self.landmarks.predict(gray, np.stack([t.box for t in tracks]))
         kept, boxes, kept_shapes = [], [], []
         for track, shape in zip(tracks, shapes):
             centre = shape.points.mean(axis=0)
-            dx, dy = np.round(centre - track.state.get("landmark_centre", centre)).astype(np.int64)
+            previous = track.state.landmark_centre
+            dx, dy = np.round(centre - (centre if previous is None else previous)).astype(np.int64)
             box = clip_boxes(track.box + np.array([dx, dy, dx, dy]), width, height)[0]
             if not self._still_there(gray, track.box, box):
                 continue  # not seen in this frame: the detector looks again in the next one
             self.tracker.follow(track, box, time_s)
-            track.state["landmark_centre"] = centre
+            track.state.landmark_centre = centre
             kept.append(track)
             boxes.append(box)
             kept_shapes.append(shape)
-        scores = np.array([t.state.get("detection_score", 0.0) for t in kept])
+        scores = np.array([t.state.detection_score for t in kept])
         return kept, np.stack(boxes) if boxes else np.zeros((0, 4), np.int64), scores, kept_shapes
 
     @staticmethod
@@ -275,9 +321,9 @@ class FramePipeline:
             return False
         return float(gray[y1:y2, x1:x2].std()) >= MIN_FACE_CONTRAST
 
-    def _smooth(self, state: dict, p: np.ndarray) -> np.ndarray:
+    def _smooth(self, state: FaceState, p: np.ndarray) -> np.ndarray:
         alpha = self.settings.smoothing
-        previous = state.get("probabilities")
+        previous = state.probabilities
         smoothed = p if previous is None or alpha <= 0 else alpha * previous + (1.0 - alpha) * p
-        state["probabilities"] = smoothed
+        state.probabilities = smoothed
         return smoothed

@@ -125,7 +125,7 @@ def analyze_video(
     def finish_oldest() -> None:
         nonlocal analysed, last_time, frames_read
         frame, located, probabilities = in_flight.popleft()
-        result = pipeline.finish(located, probabilities.result(), frame.index)
+        result = pipeline.finish(located, probabilities.result())
         records.extend(result.records)
         if writer is not None:
             writer.write(annotate(frame.image, result.records, in_place=True), frame.time_s)
@@ -140,7 +140,7 @@ def analyze_video(
                     retimed += frame.retimed
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
-                    located = pipeline.locate(frame.image, frame.time_s, gray)
+                    located = pipeline.locate(frame.image, frame.time_s, frame.index, gray)
                     in_flight.append((frame, located, classifier_thread.submit(
                         pipeline.classifier.classify, gray, located.boxes)))
                     if len(in_flight) > _IN_FLIGHT:

@@ -1,5 +1,6 @@
 """The code is held to its lint and type checks by the test command itself (`./dev test`, so CI runs them):
-ruff (pyflakes and pycodestyle's errors, settings in pyproject.toml) on everything, mypy on the library."""
+ruff (pyflakes and pycodestyle's errors, settings in pyproject.toml) on everything, mypy on the library and the
+dashboard."""
 
 from __future__ import annotations
 

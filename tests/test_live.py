@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import (DisplaySettings, FaceHistory, LiveBuffer, LiveSession, SharedClassifier,
-                           SharedLandmarks, with_detector)
+from fer_core.live import DisplaySettings, FaceHistory, LiveBuffer, LiveSession, with_detector
+from fer_core.models import SharedClassifier, SharedLandmarks
 from fer_core.pipeline import FrameResult, PipelineSettings
 from fer_core.records import FaceRecord
 

@@ -71,14 +71,19 @@ def test_a_recognised_face_takes_back_its_ended_identity():
     tracker.tracks[1].state["who"] = "first"
     tracker.update(boxes([300, 0, 400, 100]), 1.5)  # face 1 left
     assert list(tracker.ended) == [1]
-    asked = []
-    tracks, _ = tracker.update(boxes([300, 0, 400, 100], [500, 0, 600, 100]), 2.0,
-                               recognise=lambda i: asked.append(i) or 1)
-    assert asked == [1]  # only the box that continues no live track is asked about
-    assert ids(tracks) == [2, 1] and tracks[1].state["who"] == "first" and tracks[1].hits == 2
-    assert tracker.ended == {}
-    tracks, _ = tracker.update(boxes([800, 0, 900, 100]), 2.1, recognise=lambda i: None)
+    matched = tracker.match(boxes([300, 0, 400, 100], [500, 0, 600, 100]), 2.0)
+    assert ids([matched[0]]) == [2] and matched[1] is None  # the box that continues no live track is handed back
+    back = tracker.start(boxes([500, 0, 600, 100])[0], 2.0, returning=1)  # the caller recognised face 1
+    assert back.track_id == 1 and back.state["who"] == "first" and back.hits == 2 and back.last_seen_s == 2.0
+    assert tracker.ended == {} and sorted(tracker.tracks) == [1, 2] and tracker.expire(2.0) == []
+    tracks, _ = tracker.update(boxes([800, 0, 900, 100]), 2.1)
     assert ids(tracks) == [3]  # no identity number was used up by the recognised face
+
+
+def test_the_caller_chooses_the_state_each_new_track_starts_with():
+    tracker = IouTracker(new_state=lambda: ["fresh"])
+    (track,), _ = tracker.update(boxes([0, 0, 100, 100]), 0.0)
+    assert track.state == ["fresh"]
 
 
 def test_only_the_most_recent_ended_tracks_are_kept():

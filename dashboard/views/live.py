@@ -63,10 +63,13 @@ def _session() -> LiveSession:
 def current_faces_table(snapshot: LiveSnapshot) -> pd.DataFrame:
     """The faces of the latest frame: identity, dominant emotion and probability, eyes, blinks."""
     rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
-    return pd.DataFrame([{"face": f"#{r.track_id}", "emotion": r.emotion, "probability": r.emotion_probability,
-                          "eyes": "closed" if r.eyes_closed else "open", "blinks": r.blink_count,
-                          "blinks/min": None if rates.get(r.track_id) is None else round(rates[r.track_id], 1)}
-                         for r in snapshot.current])
+    rows = []
+    for r in snapshot.current:
+        rate = rates.get(r.track_id)
+        rows.append({"face": f"#{r.track_id}", "emotion": r.emotion, "probability": r.emotion_probability,
+                     "eyes": "closed" if r.eyes_closed else "open", "blinks": r.blink_count,
+                     "blinks/min": None if rate is None else round(rate, 1)})
+    return pd.DataFrame(rows)
 
 
 def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:

@@ -132,6 +132,7 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         finally:
             status.empty()
         outputs = analysis.outputs
+        assert outputs.table_csv and outputs.table_parquet and outputs.annotated_mp4  # asked for all three
         summary = analysis.summary()
         summary["source"] = upload.name
         summary["emotion_model"] = model
