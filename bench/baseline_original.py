@@ -30,10 +30,13 @@ def build_keras_classifier(keras_file: Path | None = None):
     candidate = keras_file or DEFAULT_MODEL_DIR / "emotion.keras"
     if candidate.is_file():
         return keras.models.load_model(candidate, compile=False), f"weights from {candidate}"
-    model = build_xception(input_size=meta.input_size, num_classes=len(meta.labels),
-                           block_widths=(32, 64, 128, 256), stem_width=8)
-    return model, (f"random weights ({candidate} not found; the time of predict does not depend on the weights), "
-                   f"{model.count_params()} parameters")
+    model = build_xception(
+        input_size=meta.input_size, num_classes=len(meta.labels), block_widths=(32, 64, 128, 256), stem_width=8
+    )
+    return model, (
+        f"random weights ({candidate} not found; the time of predict does not depend on the weights), "
+        f"{model.count_params()} parameters"
+    )
 
 
 class OriginalPipeline:
@@ -69,6 +72,14 @@ class OriginalPipeline:
         for (x1, y1, x2, y2), _points, p in faces:
             k = int(np.argmax(p))
             cv2.rectangle(bgr, (x1, y1), (x2, y2), (0, 255, 0), 2)
-            cv2.putText(bgr, f"{self._labels[k]} {p[k]:.0%}", (x1, max(y1 - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.6, (0, 255, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                bgr,
+                f"{self._labels[k]} {p[k]:.0%}",
+                (x1, max(y1 - 5, 12)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.6,
+                (0, 255, 0),
+                1,
+                cv2.LINE_AA,
+            )
         return bgr

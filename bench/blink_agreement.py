@@ -33,8 +33,11 @@ def one_face_clips() -> dict[str, list[tuple[int, int]]]:
     if not ANNOTATIONS.is_file():
         raise SystemExit(f"{ANNOTATIONS} is absent: set FER_SHARED_DATA to the shared data folder")
     notes = json.loads(ANNOTATIONS.read_text())
-    return {name: [tuple(span) for span in clip["blink_candidates_frames"]]
-            for name, clip in notes.items() if name != "_about" and clip["faces_per_frame_max"] == 1}
+    return {
+        name: [tuple(span) for span in clip["blink_candidates_frames"]]
+        for name, clip in notes.items()
+        if name != "_about" and clip["faces_per_frame_max"] == 1
+    }
 
 
 def agreement(pipeline: FramePipeline, tolerance: int) -> list[dict]:
@@ -42,11 +45,13 @@ def agreement(pipeline: FramePipeline, tolerance: int) -> list[dict]:
     rows = []
     for name, candidates in one_face_clips().items():
         pipeline.reset()
-        records = [r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s,
-                                                                                             f.index).records]
+        records = [
+            r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+        ]
         ours = [span for spans in blink_spans(records).values() for span in spans]
-        rows.append({"clip": name, "ours": ours, "candidates": candidates,
-                     **event_agreement(ours, candidates, tolerance)})
+        rows.append(
+            {"clip": name, "ours": ours, "candidates": candidates, **event_agreement(ours, candidates, tolerance)}
+        )
     return rows
 
 
@@ -58,16 +63,23 @@ def main() -> None:
     rows = agreement(FramePipeline(), args.tolerance)
     print(f"{'clip':45s} {'candidates':>10s} {'ours':>5s} {'matched':>7s} {'extra':>5s} {'missed':>6s}")
     for r in rows:
-        print(f"{r['clip']:45s} {len(r['candidates']):10d} {len(r['ours']):5d} {r['matched']:7d} {r['extra']:5d} "
-              f"{r['missed']:6d}")
+        print(
+            f"{r['clip']:45s} {len(r['candidates']):10d} {len(r['ours']):5d} {r['matched']:7d} {r['extra']:5d} "
+            f"{r['missed']:6d}"
+        )
     total = {k: sum(r[k] for r in rows) for k in ("matched", "extra", "missed")}
     candidates = sum(len(r["candidates"]) for r in rows)
-    print(f"all: {candidates} candidates, {total['matched']} matched ({total['matched'] / candidates:.0%}), "
-          f"{total['missed']} missed, {total['extra']} extra closures")
+    print(
+        f"all: {candidates} candidates, {total['matched']} matched ({total['matched'] / candidates:.0%}), "
+        f"{total['missed']} missed, {total['extra']} extra closures"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": bench.machine(), "tolerance": args.tolerance, "clips": rows,
-                                         "total": total}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"machine": bench.machine(), "tolerance": args.tolerance, "clips": rows, "total": total}, indent=1
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def main() -> None:
     for batch in (1, 2, 4):
         times = []
         for i in range(args.repeats + 10):
-            x = faces[(i * batch) % 60:(i * batch) % 60 + batch]
+            x = faces[(i * batch) % 60 : (i * batch) % 60 + batch]
             started = time.perf_counter()
             classifier.predict(x)
             if i >= 10:  # warm-up calls excluded

@@ -53,8 +53,13 @@ def run_frames(count: int, passes: int) -> dict:
                 cpu.append((time.process_time() - started_cpu) * 1000)
                 faces.append(len(found))
         wall, cpu_s = bench.spread(ms), bench.spread(cpu)
-        results["scenes"][label] = {"wall": wall, "cpu": cpu_s, "faces_mean": sum(faces) / len(faces),
-                                    "samples": len(ms), "digest": bench.frames_digest(images)}
+        results["scenes"][label] = {
+            "wall": wall,
+            "cpu": cpu_s,
+            "faces_mean": sum(faces) / len(faces),
+            "samples": len(ms),
+            "digest": bench.frames_digest(images),
+        }
         print(f"{label} (frames digest {bench.frames_digest(images)}, faces/frame {sum(faces) / len(faces):.2f})")
         print(f"  wall fer detect_emotions {bench.fmt(wall)}")
         print(f"  cpu  fer detect_emotions {bench.fmt(cpu_s)}")
@@ -71,8 +76,9 @@ def run_video(path: Path, library_defaults: bool = False) -> dict:
         if library_defaults:  # as its README calls it: also a JPEG per frame, zipped
             data = video.analyze(detector, display=False, output="pandas")
         else:
-            data = video.analyze(detector, display=False, save_frames=False, save_video=True, zip_images=False,
-                                 output="pandas")
+            data = video.analyze(
+                detector, display=False, save_frames=False, save_video=True, zip_images=False, output="pandas"
+            )
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
         written = sorted(p.name for p in Path(out).iterdir())
     import cv2
@@ -80,13 +86,23 @@ def run_video(path: Path, library_defaults: bool = False) -> dict:
     capture = cv2.VideoCapture(str(path))
     frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
     capture.release()
-    result = {"file": path.name, "library_defaults": library_defaults, "seconds": seconds, "cpu_seconds": cpu_seconds,
-              "frames": frames, "fps_video": fps,
-              "frames_per_second": frames / seconds, "real_time": frames / fps / seconds,
-              "rows": int(len(data)), "written": written}
-    print(f"fer Video.analyze {path.name}: {frames} frames in {seconds:.2f} s (CPU {cpu_seconds:.2f} s) = "
-          f"{frames / seconds:.1f} frames/s, "
-          f"{result['real_time']:.2f}x real time; rows {len(data)}; wrote {written}")
+    result = {
+        "file": path.name,
+        "library_defaults": library_defaults,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "frames": frames,
+        "fps_video": fps,
+        "frames_per_second": frames / seconds,
+        "real_time": frames / fps / seconds,
+        "rows": int(len(data)),
+        "written": written,
+    }
+    print(
+        f"fer Video.analyze {path.name}: {frames} frames in {seconds:.2f} s (CPU {cpu_seconds:.2f} s) = "
+        f"{frames / seconds:.1f} frames/s, "
+        f"{result['real_time']:.2f}x real time; rows {len(data)}; wrote {written}"
+    )
     return result
 
 
@@ -100,8 +116,12 @@ def main() -> None:
     f.add_argument("--json", type=Path)
     v = sub.add_parser("video", help="throughput of Video.analyze on a whole file")
     v.add_argument("file", type=Path)
-    v.add_argument("--library-defaults", action="store_true", help="fer's own defaults: also save every frame as "
-                   "a JPEG and zip them (slower; the default here writes only the annotated video, as ours does)")
+    v.add_argument(
+        "--library-defaults",
+        action="store_true",
+        help="fer's own defaults: also save every frame as "
+        "a JPEG and zip them (slower; the default here writes only the annotated video, as ours does)",
+    )
     v.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.what == "frames":

@@ -36,8 +36,13 @@ CLIPS = ("liveportrait_d3_expressions.mp4", "wifs2018_demo_0001_blink.mp4", "com
 def one_core() -> None:
     """Ask every numeric library for one thread. Call before importing numpy-heavy libraries (TensorFlow reads
     these at import). Pinning the process itself to a core is done from outside: ``taskset -c 0 python ...``."""
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                 "TF_NUM_INTEROP_THREADS"):
+    for name in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+    ):
         os.environ[name] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cv2.setNumThreads(1)
@@ -59,7 +64,7 @@ def letterbox(image: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np
         image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     out = np.zeros((height, width, 3), dtype=np.uint8)
     top, left = (height - new_h) // 2, (width - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = image
+    out[top : top + new_h, left : left + new_w] = image
     return out
 
 
@@ -112,8 +117,10 @@ def machine() -> str:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     training = "yes" if any("fer_core.train" in _cmdline(p) for p in Path("/proc").glob("[0-9]*/cmdline")) else "no"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, this process on cores {affinity}, load {load:.1f}, "
-            f"training job running: {training}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, this process on cores {affinity}, load {load:.1f}, "
+        f"training job running: {training}"
+    )
 
 
 def _cmdline(path: Path) -> str:

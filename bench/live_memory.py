@@ -72,11 +72,17 @@ def measure(minutes: float, every_s: float, video: str) -> list[dict]:
                 elapsed = time.monotonic() - started
                 gaps = _panel_refresh_s(page, min(5.0, every_s / 2))
                 memory = server_memory_mb(server["pid"])
-                rows.append({"minute": round(elapsed / 60, 2), "rss_mb": memory["rss"], "peak_rss_mb": memory["peak"],
-                             "frames_analysed": int(metric_value(page, "Frames analysed")),
-                             "frames_per_second": float(metric_value(page, "Frames per second")),
-                             "panel_refresh_median_s": round(statistics.median(gaps), 2) if gaps else None,
-                             "panel_refresh_max_s": round(max(gaps), 2) if gaps else None})
+                rows.append(
+                    {
+                        "minute": round(elapsed / 60, 2),
+                        "rss_mb": memory["rss"],
+                        "peak_rss_mb": memory["peak"],
+                        "frames_analysed": int(metric_value(page, "Frames analysed")),
+                        "frames_per_second": float(metric_value(page, "Frames per second")),
+                        "panel_refresh_median_s": round(statistics.median(gaps), 2) if gaps else None,
+                        "panel_refresh_max_s": round(max(gaps), 2) if gaps else None,
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
                 if elapsed >= minutes * 60:
                     break
@@ -87,14 +93,18 @@ def measure(minutes: float, every_s: float, video: str) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| minute | RSS MB | peak RSS MB | frames analysed | frames/s | panel refresh median / max (s) |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| minute | RSS MB | peak RSS MB | frames analysed | frames/s | panel refresh median / max (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if r["minute"] is None:
             lines.append(f"| before START | {r['rss_mb']} | {r['peak_rss_mb']} | | | |")
         else:
-            lines.append(f"| {r['minute']:.1f} | {r['rss_mb']} | {r['peak_rss_mb']} | {r['frames_analysed']} | "
-                         f"{r['frames_per_second']:.1f} | {r['panel_refresh_median_s']} / {r['panel_refresh_max_s']} |")
+            lines.append(
+                f"| {r['minute']:.1f} | {r['rss_mb']} | {r['peak_rss_mb']} | {r['frames_analysed']} | "
+                f"{r['frames_per_second']:.1f} | {r['panel_refresh_median_s']} / {r['panel_refresh_max_s']} |"
+            )
     return "\n".join(lines)
 
 
@@ -106,8 +116,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the samples here")
     args = parser.parse_args()
     if not os.environ.get(INSIDE):
-        inner = (f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && exec {sys.executable} "
-                 + " ".join(map(str, [Path(__file__).resolve(), *sys.argv[1:]])))
+        inner = f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && exec {sys.executable} " + " ".join(
+            map(str, [Path(__file__).resolve(), *sys.argv[1:]])
+        )
         sys.exit(subprocess.run(["unshare", "-n", "bash", "-c", inner], env={**os.environ, INSIDE: "1"}).returncode)
     rows = measure(args.minutes, args.every, args.video)
     if args.json:

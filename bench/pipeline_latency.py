@@ -72,8 +72,19 @@ def run_fer_peer(count: int, results: dict) -> dict | None:
         print(f"\nfer: skipped ({python} absent: bash bench/setup_fer_env.sh)")
         return None
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        done = subprocess.run([str(python), str(Path(__file__).with_name("fer_peer.py")), "frames",
-                               "--frames", str(count), "--json", out.name], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                str(python),
+                str(Path(__file__).with_name("fer_peer.py")),
+                "frames",
+                "--frames",
+                str(count),
+                "--json",
+                out.name,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(f"\nfer failed ({done.returncode}): {done.stderr[-800:]}")
             return None
@@ -84,18 +95,24 @@ def run_fer_peer(count: int, results: dict) -> dict | None:
         print(f"  {label}: faces/frame {entry['faces_mean']:.2f}")
         for clock in ("wall", "cpu"):
             f, o = entry[clock], ours[clock]["ours"]
-            print(f"  {clock:4} fer {bench.fmt(f)}; fer / ours {f['median'] / o['median']:.1f}x by median, "
-                  f"{f['mean'] / o['mean']:.1f}x by mean")
+            print(
+                f"  {clock:4} fer {bench.fmt(f)}; fer / ours {f['median'] / o['median']:.1f}x by median, "
+                f"{f['mean'] / o['mean']:.1f}x by mean"
+            )
     return fer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="30 frames, 2 passes of ours, 1 of the baseline "
-                        "(about 30 s with the imports)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="30 frames, 2 passes of ours, 1 of the baseline (about 30 s with the imports)",
+    )
     parser.add_argument("--frames", type=int, default=90, help="consecutive frames per scene (default 90 = 3 s)")
-    parser.add_argument("--passes", type=int, default=3, help="passes of ours over the frames (baseline: one "
-                        "pass per two of ours)")
+    parser.add_argument(
+        "--passes", type=int, default=3, help="passes of ours over the frames (baseline: one pass per two of ours)"
+    )
     parser.add_argument("--keras", type=Path, default=None, help=".keras file for the baseline's weights")
     parser.add_argument("--no-fer", action="store_true", help="skip the fer peer (run when .venv-fer exists)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -105,12 +122,16 @@ def main() -> None:
     print(f"machine: {bench.machine()}")
     scenes = {label: bench.load_frames(name, count, start) for label, (name, start) in bench.SCENES.items()}
     for label, (images, _fps) in scenes.items():
-        print(f"frames: {label}: {bench.SCENES[label][0]} frames 0-{count - 1}, letterboxed to 640x480, "
-              f"digest {bench.frames_digest(images)}")
+        print(
+            f"frames: {label}: {bench.SCENES[label][0]} frames 0-{count - 1}, letterboxed to 640x480, "
+            f"digest {bench.frames_digest(images)}"
+        )
 
     ours = FramePipeline(PipelineSettings(), classifier=EmotionClassifier(num_threads=1))
-    print(f"ours: FramePipeline(PipelineSettings()) detect_every={ours.settings.detect_every}, "
-          f"detector upsample={ours.settings.detector.upsample}, LiteRT 1 thread, + annotate")
+    print(
+        f"ours: FramePipeline(PipelineSettings()) detect_every={ours.settings.detect_every}, "
+        f"detector upsample={ours.settings.detector.upsample}, LiteRT 1 thread, + annotate"
+    )
 
     started = time.perf_counter()
     import tensorflow as tf
@@ -121,8 +142,10 @@ def main() -> None:
 
     model, weights = build_keras_classifier(args.keras)
     baseline = OriginalPipeline(model)
-    print(f"baseline: dlib HOG upsample 1 + 68 landmarks + scipy zoom + Keras model.predict per face; {weights}; "
-          f"TensorFlow {tf.__version__} import+build {time.perf_counter() - started:.1f} s")
+    print(
+        f"baseline: dlib HOG upsample 1 + 68 landmarks + scipy zoom + Keras model.predict per face; {weights}; "
+        f"TensorFlow {tf.__version__} import+build {time.perf_counter() - started:.1f} s"
+    )
 
     for images, fps in scenes.values():  # warm-up: first calls allocate and trace
         time_ours(ours, images[:6], fps)
@@ -137,18 +160,30 @@ def main() -> None:
             if p % 2 == 0:
                 ms, cpu, faces = time_baseline(baseline, images)
                 base_ms, base_cpu, base_faces = base_ms + ms, base_cpu + cpu, base_faces + faces
-        entry = {"ours_faces_mean": float(np.mean(ours_faces)), "baseline_faces_mean": float(np.mean(base_faces)),
-                 "ours_samples": len(ours_ms), "baseline_samples": len(base_ms)}
-        print(f"\n{label} ({len(ours_ms)} frames ours, {len(base_ms)} baseline; faces per frame: ours "
-              f"{np.mean(ours_faces):.2f}, baseline {np.mean(base_faces):.2f})")
+        entry = {
+            "ours_faces_mean": float(np.mean(ours_faces)),
+            "baseline_faces_mean": float(np.mean(base_faces)),
+            "ours_samples": len(ours_ms),
+            "baseline_samples": len(base_ms),
+        }
+        print(
+            f"\n{label} ({len(ours_ms)} frames ours, {len(base_ms)} baseline; faces per frame: ours "
+            f"{np.mean(ours_faces):.2f}, baseline {np.mean(base_faces):.2f})"
+        )
         for clock, o_ms, b_ms in (("wall", ours_ms, base_ms), ("cpu", ours_cpu, base_cpu)):
             o, b = bench.spread(o_ms), bench.spread(b_ms)
-            entry[clock] = {"ours": o, "baseline": b, "ratio_median": b["median"] / o["median"],
-                            "ratio_mean": b["mean"] / o["mean"]}
+            entry[clock] = {
+                "ours": o,
+                "baseline": b,
+                "ratio_median": b["median"] / o["median"],
+                "ratio_mean": b["mean"] / o["mean"],
+            }
             print(f"  {clock:4} ours     {bench.fmt(o)}")
             print(f"  {clock:4} baseline {bench.fmt(b)}")
-            print(f"  {clock:4} baseline / ours: {b['median'] / o['median']:.1f}x by median, "
-                  f"{b['mean'] / o['mean']:.1f}x by mean")
+            print(
+                f"  {clock:4} baseline / ours: {b['median'] / o['median']:.1f}x by median, "
+                f"{b['mean'] / o['mean']:.1f}x by mean"
+            )
         results["scenes"][label] = entry
     if not args.no_fer:
         results["fer"] = run_fer_peer(count, results)

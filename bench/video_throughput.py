@@ -43,23 +43,37 @@ def time_ours(path: Path, pipeline: FramePipeline) -> dict:
         analysis = analyze_video(path, out, pipeline=pipeline)
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
         mp4_bytes = analysis.outputs.annotated_mp4.stat().st_size
-    return {"frames": analysis.frames_analysed, "duration_s": analysis.duration_s, "seconds": seconds,
-            "cpu_seconds": cpu_seconds, "faces": len(analysis.faces), "mp4_bytes": mp4_bytes}
+    return {
+        "frames": analysis.frames_analysed,
+        "duration_s": analysis.duration_s,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "faces": len(analysis.faces),
+        "mp4_bytes": mp4_bytes,
+    }
 
 
 def summarise(runs: list[dict], frames: int, duration_s: float) -> dict:
     seconds = float(np.median([r["seconds"] for r in runs]))
     cpu = float(np.median([r["cpu_seconds"] for r in runs]))
-    return {"runs_s": [round(r["seconds"], 3) for r in runs], "seconds": seconds, "cpu_seconds": cpu,
-            "frames_per_second": frames / seconds, "real_time": duration_s / seconds}
+    return {
+        "runs_s": [round(r["seconds"], 3) for r in runs],
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "frames_per_second": frames / seconds,
+        "real_time": duration_s / seconds,
+    }
 
 
 def time_fer(path: Path) -> dict | None:
     if not FER_PYTHON.is_file():
         return None
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        done = subprocess.run([str(FER_PYTHON), str(Path(__file__).with_name("fer_peer.py")), "video", str(path),
-                               "--json", out.name], capture_output=True, text=True)
+        done = subprocess.run(
+            [str(FER_PYTHON), str(Path(__file__).with_name("fer_peer.py")), "video", str(path), "--json", out.name],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(f"  fer failed ({done.returncode}): {done.stderr[-800:]}")
             return None
@@ -93,19 +107,25 @@ def main() -> None:
         frames, duration = ours_runs[0]["frames"], ours_runs[0]["duration_s"]
         ours = summarise(ours_runs, frames, duration)
         print(f"\n{name}: {frames} frames, {duration:.1f} s of video")
-        print(f"  ours  {ours['frames_per_second']:6.1f} frames/s  {ours['real_time']:5.2f}x real time  "
-              f"CPU {ours['cpu_seconds'] / frames * 1000:.1f} ms/frame  (runs {ours['runs_s']} s; "
-              f"{ours_runs[0]['faces']} face(s), MP4 {ours_runs[0]['mp4_bytes'] / 1e6:.2f} MB)")
+        print(
+            f"  ours  {ours['frames_per_second']:6.1f} frames/s  {ours['real_time']:5.2f}x real time  "
+            f"CPU {ours['cpu_seconds'] / frames * 1000:.1f} ms/frame  (runs {ours['runs_s']} s; "
+            f"{ours_runs[0]['faces']} face(s), MP4 {ours_runs[0]['mp4_bytes'] / 1e6:.2f} MB)"
+        )
         entry = {"frames": frames, "duration_s": duration, "ours": ours, "fer": None}
         if fer_runs:
             fer = summarise(fer_runs, fer_runs[0]["frames"], fer_runs[0]["frames"] / fer_runs[0]["fps_video"])
-            print(f"  fer   {fer['frames_per_second']:6.1f} frames/s  {fer['real_time']:5.2f}x real time  "
-                  f"CPU {fer['cpu_seconds'] / frames * 1000:.1f} ms/frame  (runs {fer['runs_s']} s)")
+            print(
+                f"  fer   {fer['frames_per_second']:6.1f} frames/s  {fer['real_time']:5.2f}x real time  "
+                f"CPU {fer['cpu_seconds'] / frames * 1000:.1f} ms/frame  (runs {fer['runs_s']} s)"
+            )
             entry["fer"] = fer
             entry["ours_vs_fer_wall"] = ours["frames_per_second"] / fer["frames_per_second"]
             entry["ours_vs_fer_cpu"] = fer["cpu_seconds"] / ours["cpu_seconds"]
-            print(f"  ours / fer: {entry['ours_vs_fer_wall']:.1f}x by wall time, {entry['ours_vs_fer_cpu']:.1f}x by "
-                  "CPU time")
+            print(
+                f"  ours / fer: {entry['ours_vs_fer_wall']:.1f}x by wall time, {entry['ours_vs_fer_cpu']:.1f}x by "
+                "CPU time"
+            )
         elif not args.no_fer:
             print(f"  fer: skipped ({FER_PYTHON} absent: bash bench/setup_fer_env.sh)")
         results["clips"][name] = entry

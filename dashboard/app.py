@@ -24,13 +24,16 @@ def _configure_logging() -> None:
 
 _configure_logging()
 # the page icon is a file served by this app: a ":material/...:" icon would make every browser fetch it from Google
-st.set_page_config(page_title="Facial emotion recognition", page_icon=str(Path(__file__).parent / "icon.png"),
-                   layout="wide")
+st.set_page_config(
+    page_title="Facial emotion recognition", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide"
+)
 sweep_uploads_once()  # uploads left by a server that was killed mid-analysis
-navigation = st.navigation([
-    st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:", url_path="live", default=True),
-    st.Page(VIEWS / "recorded.py", title="Recorded video", icon=":material/movie:", url_path="recorded"),
-    st.Page(VIEWS / "model.py", title="Model", icon=":material/model_training:", url_path="model"),
-    st.Page(VIEWS / "history.py", title="History", icon=":material/history:", url_path="history"),
-])
+navigation = st.navigation(
+    [
+        st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:", url_path="live", default=True),
+        st.Page(VIEWS / "recorded.py", title="Recorded video", icon=":material/movie:", url_path="recorded"),
+        st.Page(VIEWS / "model.py", title="Model", icon=":material/model_training:", url_path="model"),
+        st.Page(VIEWS / "history.py", title="History", icon=":material/history:", url_path="history"),
+    ]
+)
 navigation.run()

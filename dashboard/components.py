@@ -25,10 +25,15 @@ def summary_table(faces: list[dict]) -> pd.DataFrame:
     rows = []
     for face in faces:
         rate = face.get("blinks_per_minute")
-        row = {"face": f"#{face['track_id']}", "on screen (s)": round(face["time_on_screen_s"], 1),
-               "frames": face["frames"], "dominant emotion": face["dominant_emotion"],
-               "blinks": face["blink_count"], "blinks/min": None if rate is None else round(rate, 1),
-               "vs typical 10-26/min": compare_blink_rate(rate)}
+        row = {
+            "face": f"#{face['track_id']}",
+            "on screen (s)": round(face["time_on_screen_s"], 1),
+            "frames": face["frames"],
+            "dominant emotion": face["dominant_emotion"],
+            "blinks": face["blink_count"],
+            "blinks/min": None if rate is None else round(rate, 1),
+            "vs typical 10-26/min": compare_blink_rate(rate),
+        }
         row.update({e: face["emotion_share"].get(e, 0.0) for e in EMOTIONS})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -38,12 +43,20 @@ def summary_table_ui(faces: list[dict]) -> None:
     if not faces:
         st.info("No face was found.")
         return
-    st.dataframe(summary_table(faces), hide_index=True, width="stretch",
-                 column_config={e: st.column_config.ProgressColumn(e, format="percent", min_value=0, max_value=1,
-                                                                 width="small") for e in EMOTIONS})
-    st.caption(f"Emotion columns: share of analysed frames in which it was the dominant emotion. Blinks/min needs "
-               f"at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}; webcam lighting and the model's blink "
-               "detector add their own error.")
+    st.dataframe(
+        summary_table(faces),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            e: st.column_config.ProgressColumn(e, format="percent", min_value=0, max_value=1, width="small")
+            for e in EMOTIONS
+        },
+    )
+    st.caption(
+        f"Emotion columns: share of analysed frames in which it was the dominant emotion. Blinks/min needs "
+        f"at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}; webcam lighting and the model's blink "
+        "detector add their own error."
+    )
 
 
 def face_charts_ui(table: pd.DataFrame, emotions: tuple[str, ...] = EMOTIONS, key: str = "faces") -> None:
@@ -58,8 +71,9 @@ def face_charts_ui(table: pd.DataFrame, emotions: tuple[str, ...] = EMOTIONS, ke
     tabs = st.tabs([f"Face #{t}" for t in faces])
     for tab, track_id in zip(tabs, faces):
         with tab:
-            st.plotly_chart(charts.emotion_timeline(table, track_id, emotions), width="stretch",
-                            key=f"{key}-timeline-{track_id}")
+            st.plotly_chart(
+                charts.emotion_timeline(table, track_id, emotions), width="stretch", key=f"{key}-timeline-{track_id}"
+            )
     st.plotly_chart(charts.blink_rate_chart(table), width="stretch", key=f"{key}-blinks")
 
 

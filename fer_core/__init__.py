@@ -34,16 +34,25 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "analyze_video": "fer_core.video", "VideoAnalysis": "fer_core.video",
-    "FramePipeline": "fer_core.pipeline", "PipelineSettings": "fer_core.pipeline",
+    "analyze_video": "fer_core.video",
+    "VideoAnalysis": "fer_core.video",
+    "FramePipeline": "fer_core.pipeline",
+    "PipelineSettings": "fer_core.pipeline",
     "DetectorSettings": "fer_core.detect",
     "EmotionClassifier": "fer_core.classifier",
-    "FaceRecord": "fer_core.records", "FaceSummary": "fer_core.records",
-    "read_image": "fer_core.decode", "iter_frames": "fer_core.decode", "probe_video": "fer_core.decode",
-    "model_folder": "fer_core.model_file", "NAMED_MODELS": "fer_core.model_file",
+    "Models": "fer_core.models",
+    "FaceRecord": "fer_core.records",
+    "FaceSummary": "fer_core.records",
+    "read_image": "fer_core.decode",
+    "iter_frames": "fer_core.decode",
+    "probe_video": "fer_core.decode",
+    "model_folder": "fer_core.model_file",
+    "NAMED_MODELS": "fer_core.model_file",
     "EMOTIONS": "fer_core.labels",
     "HistoryStore": "fer_core.store",
-    "FerError": "fer_core.errors", "DecodeError": "fer_core.errors", "NoFaceError": "fer_core.errors",
+    "FerError": "fer_core.errors",
+    "DecodeError": "fer_core.errors",
+    "NoFaceError": "fer_core.errors",
     "ModelFileError": "fer_core.errors",
 }
 __all__ = sorted(_EXPORTS)

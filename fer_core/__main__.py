@@ -20,33 +20,53 @@ def _analyze(args: argparse.Namespace) -> int:
     from fer_core.pipeline import PipelineSettings
     from fer_core.video import analyze_video
 
-    settings = PipelineSettings(detector=DetectorSettings(upsample=args.upsample,
-                                                          max_search_width=args.max_search_width),
-                                model_dir=str(model_folder(args.model)))
+    settings = PipelineSettings(
+        detector=DetectorSettings(upsample=args.upsample, max_search_width=args.max_search_width),
+        model_dir=str(model_folder(args.model)),
+    )
     with tqdm(unit="frame", desc=args.video.name, disable=args.quiet) as bar:
+
         def progress(done: int, total: int) -> None:
             bar.total = total or None
             bar.update(done - bar.n)
 
-        analysis = analyze_video(args.video, args.out, every=args.every, settings=settings, progress=progress,
-                                 write_video=not args.no_video, overwrite=args.overwrite)
+        analysis = analyze_video(
+            args.video,
+            args.out,
+            every=args.every,
+            settings=settings,
+            progress=progress,
+            write_video=not args.no_video,
+            overwrite=args.overwrite,
+        )
     for warning in analysis.warnings:
         log.warning("%s", warning)
     if not analysis.faces and not args.upsample:
         log.info("small faces (a group, a wide shot) are found with --upsample 1 --max-search-width 0 (slower)")
     for face in analysis.faces:
         rate = f"{face.blinks_per_minute:.1f}/min" if face.blinks_per_minute is not None else "n/a"
-        log.info("face #%d: %.1f s on screen, mostly %s (%.0f%%), %d blinks (%s)", face.track_id,
-                 face.time_on_screen_s, face.dominant_emotion, 100 * face.emotion_share[face.dominant_emotion],
-                 face.blink_count, rate)
+        log.info(
+            "face #%d: %.1f s on screen, mostly %s (%.0f%%), %d blinks (%s)",
+            face.track_id,
+            face.time_on_screen_s,
+            face.dominant_emotion,
+            100 * face.emotion_share[face.dominant_emotion],
+            face.blink_count,
+            rate,
+        )
     outputs = [p for p in vars(analysis.outputs).values() if p is not None]
-    log.info("%d frames analysed in %.1f s; wrote %s", analysis.frames_analysed, analysis.seconds_taken,
-             ", ".join(str(p) for p in outputs))
+    log.info(
+        "%d frames analysed in %.1f s; wrote %s",
+        analysis.frames_analysed,
+        analysis.seconds_taken,
+        ", ".join(str(p) for p in outputs),
+    )
     return 0
 
 
 def _whole(low: int, high: int | None = None):
     """An argparse type: a whole number from ``low`` to ``high`` (inclusive; no upper bound when None)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -56,6 +76,7 @@ def _whole(low: int, high: int | None = None):
             bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
             raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
         return value
+
     return parse
 
 
@@ -66,16 +87,30 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("video", type=Path)
     analyze.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
     analyze.add_argument("--every", type=_whole(1), default=1, help="analyse every n-th frame (default: every frame)")
-    analyze.add_argument("--model", default="fast",
-                         help="emotion model: fast (default), accurate (70.8%% instead of 66.9%% on FER2013 "
-                              "PublicTest, about 3.5x the classifier's time per face), or a model folder")
-    analyze.add_argument("--upsample", type=_whole(0, 2), default=0,
-                         help="dlib upsampling, 0-2: 1 finds faces half as wide, several times slower")
-    analyze.add_argument("--max-search-width", type=_whole(0), default=640,
-                         help="search wider frames downscaled to this width (0: full size)")
+    analyze.add_argument(
+        "--model",
+        default="fast",
+        help="emotion model: fast (default), accurate (70.8%% instead of 66.9%% on FER2013 "
+        "PublicTest, about 3.5x the classifier's time per face), or a model folder",
+    )
+    analyze.add_argument(
+        "--upsample",
+        type=_whole(0, 2),
+        default=0,
+        help="dlib upsampling, 0-2: 1 finds faces half as wide, several times slower",
+    )
+    analyze.add_argument(
+        "--max-search-width",
+        type=_whole(0),
+        default=640,
+        help="search wider frames downscaled to this width (0: full size)",
+    )
     analyze.add_argument("--no-video", action="store_true", help="skip the annotated MP4")
-    analyze.add_argument("--overwrite", action="store_true",
-                         help="replace results already in --out for a video of the same name (refused otherwise)")
+    analyze.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results already in --out for a video of the same name (refused otherwise)",
+    )
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")

@@ -90,8 +90,7 @@ class BlinkDetector:
             self._closed_frames += 1
         else:
             duration = time_s - self._closed_since
-            blink = (self._closed_frames >= self.settings.min_closed_frames
-                     and duration <= self.settings.max_closed_s)
+            blink = self._closed_frames >= self.settings.min_closed_frames and duration <= self.settings.max_closed_s
             self.count += int(blink)
             self._closed_since, self._closed_frames = None, 0
         return BlinkState(self._closed_since is not None, blink, self.count, close_below)

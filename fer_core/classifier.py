@@ -24,7 +24,7 @@ def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta) -> np.nd
     height, width = gray.shape[:2]
     for i, box in enumerate(np.asarray(boxes).reshape(-1, 4)):
         x1, y1, x2, y2 = square_crop_box(box, meta.crop_margin, meta.crop_shift)
-        crop = gray[max(y1, 0):min(y2, height), max(x1, 0):min(x2, width)]
+        crop = gray[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
         if crop.size == 0:
             out[i] = 0.0
             continue
@@ -46,13 +46,16 @@ class EmotionClassifier:
         self.meta = read_meta(model_dir)
         path = model_dir / MODEL_FILE
         if not path.is_file():
-            raise ModelFileError(f"{path} is missing: restore it with `git checkout models/` or train a model with "
-                                 "`python -m fer_core.train`")
+            raise ModelFileError(
+                f"{path} is missing: restore it with `git checkout models/` or train a model with "
+                "`python -m fer_core.train`"
+            )
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{path} is not a valid LiteRT model ({exc}); restore it with "
-                                 "`git checkout models/`") from exc
+            raise ModelFileError(
+                f"{path} is not a valid LiteRT model ({exc}); restore it with `git checkout models/`"
+            ) from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0
@@ -63,11 +66,13 @@ class EmotionClassifier:
             raise ModelFileError(f"{path} takes input {got}, but {model_dir}/model.json says {expected}")
         outputs = int(self._interpreter.get_output_details()[0]["shape"][-1])
         if outputs != len(self.meta.labels):
-            raise ModelFileError(f"{path} gives {outputs} probabilities, but {model_dir}/model.json names "
-                                 f"{len(self.meta.labels)} labels")
+            raise ModelFileError(
+                f"{path} gives {outputs} probabilities, but {model_dir}/model.json names {len(self.meta.labels)} labels"
+            )
         if sorted(self.meta.labels) != sorted(EMOTIONS):
-            raise ModelFileError(f"{model_dir}/model.json labels {list(self.meta.labels)} are not the 7 emotions "
-                                 f"{list(EMOTIONS)}")
+            raise ModelFileError(
+                f"{model_dir}/model.json labels {list(self.meta.labels)} are not the 7 emotions {list(EMOTIONS)}"
+            )
         # the model's outputs in the order of EMOTIONS, whatever order the model file uses
         self._order = np.array([self.meta.labels.index(name) for name in EMOTIONS])
 

@@ -81,8 +81,11 @@ def _load_npz(path: Path) -> LabelledFaces:
     try:
         with np.load(path, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
-            crowd = (crowd_shares(data["ferplus_votes"], [str(c) for c in data["ferplus_classes"]])
-                     if "ferplus_votes" in data.files else None)
+            crowd = (
+                crowd_shares(data["ferplus_votes"], [str(c) for c in data["ferplus_classes"]])
+                if "ferplus_votes" in data.files
+                else None
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise DatasetError(f"{path}: not a FER2013 .npz with arrays 'x' and 'y' ({exc})") from exc
     return LabelledFaces(np.ascontiguousarray(x, dtype=np.uint8), y.astype(np.int64), str(path), crowd)

@@ -30,12 +30,26 @@ def max_frame_pixels() -> int:
     try:
         return int(os.environ.get(MAX_FRAME_PIXELS_ENV) or DEFAULT_MAX_FRAME_PIXELS)
     except ValueError:
-        raise DecodeError(f"${MAX_FRAME_PIXELS_ENV} must be a whole number of pixels, got "
-                          f"{os.environ[MAX_FRAME_PIXELS_ENV]!r}") from None
+        raise DecodeError(
+            f"${MAX_FRAME_PIXELS_ENV} must be a whole number of pixels, got {os.environ[MAX_FRAME_PIXELS_ENV]!r}"
+        ) from None
+
 
 # Demuxers that read one still image: a photo renamed .mp4 opens with these, and is not a video.
-_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif_pipe", "pgm_pipe",
-                  "ppm_pipe", "svg_pipe", "jpegls_pipe", "qoi_pipe")
+_IMAGE_FORMATS = (
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "bmp_pipe",
+    "webp_pipe",
+    "tiff_pipe",
+    "gif_pipe",
+    "pgm_pipe",
+    "ppm_pipe",
+    "svg_pipe",
+    "jpegls_pipe",
+    "qoi_pipe",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,10 @@ def _open(path: Path):
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise DecodeError(f"{path.name}: not a readable video (it may be truncated, or not a video at all): "
-                          f"{exc.strerror if hasattr(exc, 'strerror') else exc}") from exc
+        raise DecodeError(
+            f"{path.name}: not a readable video (it may be truncated, or not a video at all): "
+            f"{exc.strerror if hasattr(exc, 'strerror') else exc}"
+        ) from exc
     if container.format.name in _IMAGE_FORMATS or not container.streams.video:
         holds = "a still image" if container.streams.video else "no video stream"
         container.close()
@@ -101,8 +117,10 @@ def _check_size(path: Path, what: str, width: int, height: int) -> None:
     """Raise :class:`DecodeError` when a ``width`` x ``height`` picture is over the budget (:func:`max_frame_pixels`)."""
     budget = max_frame_pixels()
     if width * height > budget:
-        raise DecodeError(f"{path.name}: {what} {width}x{height} pixels, larger than this server analyses "
-                          f"({budget:,} pixels a frame, ${MAX_FRAME_PIXELS_ENV}); scale it down first")
+        raise DecodeError(
+            f"{path.name}: {what} {width}x{height} pixels, larger than this server analyses "
+            f"({budget:,} pixels a frame, ${MAX_FRAME_PIXELS_ENV}); scale it down first"
+        )
 
 
 def _main_video_stream(container):
@@ -146,8 +164,10 @@ def probe_video(path: str | Path) -> VideoInfo:
             if rotation in (90, 270):
                 width, height = height, width
         except (StopIteration, ValueError, OSError) as exc:
-            raise DecodeError(f"{path.name}: the video has no decodable frame ({str(exc) or type(exc).__name__}); "
-                              "it may be damaged or truncated") from exc
+            raise DecodeError(
+                f"{path.name}: the video has no decodable frame ({str(exc) or type(exc).__name__}); "
+                "it may be damaged or truncated"
+            ) from exc
         return VideoInfo(str(path), width, height, fps, duration, frames, rotation, stream.codec_context.name)
 
 
@@ -208,13 +228,18 @@ def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None
                 yield Frame(index, previous, image, retimed)
                 retimed = False
         except (av.FFmpegError, ValueError) as exc:
-            raise TruncatedVideoError(f"{path.name}: decoding stopped after {index + 1} frames; the file is "
-                                      f"truncated or damaged ({exc})", frames_read=index + 1) from exc
+            raise TruncatedVideoError(
+                f"{path.name}: decoding stopped after {index + 1} frames; the file is truncated or damaged ({exc})",
+                frames_read=index + 1,
+            ) from exc
     if index < 0:
         raise DecodeError(f"{path.name}: the video holds no decodable frame (truncated, or an unsupported codec)")
     if expected and index + 1 < expected - max(2, 0.02 * expected):
-        raise TruncatedVideoError(f"{path.name}: the file ended after {index + 1} of its {expected} frames; it is "
-                                  "probably truncated (an interrupted download or copy)", frames_read=index + 1)
+        raise TruncatedVideoError(
+            f"{path.name}: the file ended after {index + 1} of its {expected} frames; it is "
+            "probably truncated (an interrupted download or copy)",
+            frames_read=index + 1,
+        )
 
 
 def _expected_frames(container, stream) -> int:

@@ -61,7 +61,7 @@ class DetectorSettings:
         """About the narrowest face (pixels) a full search finds in a frame ``frame_width`` pixels wide: the
         detector's window, halved per upsampling, scaled back up when the frame is searched downscaled."""
         scale = min(1.0, self.max_search_width / frame_width) if self.max_search_width and frame_width else 1.0
-        return WINDOW / 2 ** self.upsample / scale
+        return WINDOW / 2**self.upsample / scale
 
 
 class FaceDetector:
@@ -85,12 +85,13 @@ class FaceDetector:
         if self.settings.max_search_width and width > self.settings.max_search_width:
             scale = self.settings.max_search_width / width
         if min_face:
-            wanted = SEARCH_FACE / 2 ** self.settings.upsample / min_face
+            wanted = SEARCH_FACE / 2**self.settings.upsample / min_face
             scale = wanted if wanted < 0.9 * scale else scale  # a smaller step would not pay for the resize
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        rects, scores, _ = self._detector.run(np.ascontiguousarray(gray), self.settings.upsample,
-                                              self.settings.threshold)
+        rects, scores, _ = self._detector.run(
+            np.ascontiguousarray(gray), self.settings.upsample, self.settings.threshold
+        )
         if not rects:
             return Detections.empty()
         boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float64)

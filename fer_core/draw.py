@@ -11,7 +11,14 @@ from fer_core.records import FaceRecord
 
 # A colour per track (BGR), cycled by track id; chosen to stay readable on faces.
 TRACK_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (60, 200, 60), (255, 140, 0), (40, 40, 230), (0, 200, 230), (220, 0, 220), (230, 230, 0), (130, 0, 255))
+    (60, 200, 60),
+    (255, 140, 0),
+    (40, 40, 230),
+    (0, 200, 230),
+    (220, 0, 220),
+    (230, 230, 0),
+    (130, 0, 255),
+)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -26,8 +33,14 @@ def _text(image: np.ndarray, text: str, org: tuple[int, int], scale: float, colo
     cv2.putText(image, text, (x + 1, y - base // 2), FONT, scale, colour, thickness, cv2.LINE_AA)
 
 
-def annotate(image: np.ndarray, records: list[FaceRecord], landmarks: dict[int, FaceLandmarks] | None = None,
-             show_bars: bool = True, emotions: tuple[str, ...] = EMOTIONS, in_place: bool = False) -> np.ndarray:
+def annotate(
+    image: np.ndarray,
+    records: list[FaceRecord],
+    landmarks: dict[int, FaceLandmarks] | None = None,
+    show_bars: bool = True,
+    emotions: tuple[str, ...] = EMOTIONS,
+    in_place: bool = False,
+) -> np.ndarray:
     """Draw each face's box, ``#id Emotion 87%``, blink count and (``show_bars``) a probability bar per emotion in
     ``emotions`` onto a BGR (H, W, 3) uint8 image; ``landmarks`` by track id are drawn as dots when given."""
     out = image if in_place else image.copy()
@@ -37,10 +50,22 @@ def annotate(image: np.ndarray, records: list[FaceRecord], landmarks: dict[int, 
     for r in records:
         colour = track_colour(r.track_id)
         cv2.rectangle(out, (r.x1, r.y1), (r.x2 - 1, r.y2 - 1), colour, line)
-        _text(out, f"#{r.track_id} {r.emotion} {r.emotion_probability:.0%}", (r.x1, max(r.y1 - 4, 14)), scale,
-              colour, line)
-        _text(out, f"blinks {r.blink_count}" + (" (closed)" if r.eyes_closed else ""),
-              (r.x1, min(r.y2 + round(18 * scale), height - 2)), scale * 0.8, colour, 1)
+        _text(
+            out,
+            f"#{r.track_id} {r.emotion} {r.emotion_probability:.0%}",
+            (r.x1, max(r.y1 - 4, 14)),
+            scale,
+            colour,
+            line,
+        )
+        _text(
+            out,
+            f"blinks {r.blink_count}" + (" (closed)" if r.eyes_closed else ""),
+            (r.x1, min(r.y2 + round(18 * scale), height - 2)),
+            scale * 0.8,
+            colour,
+            1,
+        )
         if show_bars:
             _draw_bars(out, r, emotions, scale, colour)
         if landmarks and r.track_id in landmarks:
@@ -62,6 +87,7 @@ def _draw_bars(image: np.ndarray, record: FaceRecord, emotions: tuple[str, ...],
             break
         p = record.probabilities[EMOTIONS.index(emotion)]
         cv2.rectangle(image, (x, y), (x + label_w + bar_w, y + bar_h), (0, 0, 0), -1)
-        cv2.putText(image, emotion[:8], (x + 2, y + bar_h - 2), FONT, scale * 0.4 + 0.05, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            image, emotion[:8], (x + 2, y + bar_h - 2), FONT, scale * 0.4 + 0.05, (255, 255, 255), 1, cv2.LINE_AA
+        )
         cv2.rectangle(image, (x + label_w, y + 2), (x + label_w + round(bar_w * p), y + bar_h - 2), colour, -1)

@@ -35,7 +35,7 @@ def predict_faces(model: Path, faces: np.ndarray, batch_size: int = 256) -> np.n
     from fer_core.classifier import EmotionClassifier
 
     classifier = EmotionClassifier(model, num_threads=2)
-    return np.concatenate([classifier.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return np.concatenate([classifier.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def not_in(faces: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -53,22 +53,31 @@ def evaluate(model: Path, data: LabelledFaces, training: LabelledFaces | None = 
     report = {"model": str(model), "data": data.source, **classification_report(data.y, predicted)}
     if training is not None:
         keep = not_in(data.x, training.x)
-        report["unseen_faces"] = {"n": int(keep.sum()), "accuracy": float((predicted[keep] == data.y[keep]).mean()),
-                                  "excluded_copies_of": Path(training.source).name}
+        report["unseen_faces"] = {
+            "n": int(keep.sum()),
+            "accuracy": float((predicted[keep] == data.y[keep]).mean()),
+            "excluded_copies_of": Path(training.source).name,
+        }
     return report
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['data']}: {report['n']} faces, accuracy {report['accuracy']:.4f}, "
-             f"macro F1 {report['macro_f1']:.4f}"]
+    lines = [
+        f"{report['data']}: {report['n']} faces, accuracy {report['accuracy']:.4f}, macro F1 {report['macro_f1']:.4f}"
+    ]
     if "unseen_faces" in report:
         unseen = report["unseen_faces"]
-        lines.append(f"without copies of {unseen['excluded_copies_of']}: {unseen['n']} faces, "
-                     f"accuracy {unseen['accuracy']:.4f}")
+        lines.append(
+            f"without copies of {unseen['excluded_copies_of']}: {unseen['n']} faces, accuracy {unseen['accuracy']:.4f}"
+        )
     lines += ["", f"{'':10s} precision  recall      f1  support"]
     for label, row in report["per_class"].items():
         lines.append(f"{label:10s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:7.3f} {row['support']:8d}")
-    lines += ["", "confusion matrix (rows true, columns predicted)", "      " + "".join(f"{e[:4]:>6s}" for e in EMOTIONS)]
+    lines += [
+        "",
+        "confusion matrix (rows true, columns predicted)",
+        "      " + "".join(f"{e[:4]:>6s}" for e in EMOTIONS),
+    ]
     lines += [f"{e[:4]:6s}" + "".join(f"{v:6d}" for v in row) for e, row in zip(EMOTIONS, report["confusion_matrix"])]
     return "\n".join(lines)
 
@@ -78,8 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="model folder or .keras file")
     parser.add_argument("--data", type=Path, required=True, help=".npz, fer2013.csv or folder of class folders")
     parser.add_argument("--usage", default="PublicTest", help="rows of a fer2013.csv to use (default PublicTest)")
-    parser.add_argument("--exclude-copies-in", type=Path, default=None, metavar="TRAINING",
-                        help="also report accuracy on the faces with no pixel-identical copy in this split")
+    parser.add_argument(
+        "--exclude-copies-in",
+        type=Path,
+        default=None,
+        metavar="TRAINING",
+        help="also report accuracy on the faces with no pixel-identical copy in this split",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

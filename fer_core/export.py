@@ -51,8 +51,9 @@ class Mp4Writer:
     variable frame-rate input keeps its timing. Odd frame sizes are padded by one pixel. Frames taller than
     ``max_height`` pixels (0: no limit) are scaled down to it, keeping their aspect ratio."""
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast",
-                 max_height: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast", max_height: int = 0
+    ) -> None:
         import av
 
         self.path = Path(path)

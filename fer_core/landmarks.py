@@ -53,8 +53,10 @@ def default_predictor_path() -> Path:
     imports ``pkg_resources``, gone from recent setuptools, so the file is found without importing it)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError("the package face-recognition-models is not installed; it ships dlib's 68-point "
-                             "landmark model (pip install -r requirements.txt)")
+        raise ModelFileError(
+            "the package face-recognition-models is not installed; it ships dlib's 68-point "
+            "landmark model (pip install -r requirements.txt)"
+        )
     return Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
 
 
@@ -70,8 +72,9 @@ class LandmarkPredictor:
         try:
             self._predictor = dlib.shape_predictor(str(path))
         except RuntimeError as exc:
-            raise ModelFileError(f"landmark model {path} is unreadable ({exc}); reinstall face-recognition-models"
-                                 ) from exc
+            raise ModelFileError(
+                f"landmark model {path} is unreadable ({exc}); reinstall face-recognition-models"
+            ) from exc
 
     def predict(self, gray: np.ndarray, boxes: np.ndarray) -> list[FaceLandmarks]:
         import dlib

@@ -99,9 +99,15 @@ class LiveSnapshot:
 
     def summary(self) -> dict:
         """A JSON summary shaped like a video analysis summary (``faces`` holds one entry per face)."""
-        return {"source": "webcam", "frames_analysed": self.frames, "duration_s": self.duration_s,
-                "fps": self.fps, "thinned_points": self.thinned_points, "dropped_faces": self.dropped_faces,
-                "faces": [s.as_dict() for s in self.summaries]}
+        return {
+            "source": "webcam",
+            "frames_analysed": self.frames,
+            "duration_s": self.duration_s,
+            "fps": self.fps,
+            "thinned_points": self.thinned_points,
+            "dropped_faces": self.dropped_faces,
+            "faces": [s.as_dict() for s in self.summaries],
+        }
 
 
 class LiveBuffer:
@@ -153,11 +159,16 @@ class LiveBuffer:
             span = times[-1] - times[0] if len(times) > 1 else 0.0
             fps = (len(times) - 1) / span if span > 0 else 0.0  # each frame stands for 1 / fps, as in a file
             return LiveSnapshot(
-                frames=self._frames, fps=fps, duration_s=self._last_time,
-                faces={k: list(f.points) for k, f in sorted(self._faces.items())}, current=list(self._current),
+                frames=self._frames,
+                fps=fps,
+                duration_s=self._last_time,
+                faces={k: list(f.points) for k, f in sorted(self._faces.items())},
+                current=list(self._current),
                 summaries=[f.summary(1.0 / fps if fps > 0 else 0.0) for _, f in sorted(self._faces.items())],
-                thinned_points=sum(f.thinned for f in self._faces.values()), dropped_faces=self._dropped_faces,
-                error=self._error)
+                thinned_points=sum(f.thinned for f in self._faces.values()),
+                dropped_faces=self._dropped_faces,
+                error=self._error,
+            )
 
 
 class LiveSession:
@@ -168,11 +179,17 @@ class LiveSession:
     An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
     the frame goes back unannotated, so a bad frame never ends the stream."""
 
-    def __init__(self, classifier: Classifier, settings: PipelineSettings = PipelineSettings(),
-                 display: DisplaySettings = DisplaySettings(), buffer: LiveBuffer | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 pipeline_factory: Callable[..., FramePipeline] = FramePipeline,
-                 landmarks: LandmarkModel | None = None, describer: Describer | None = None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        settings: PipelineSettings = PipelineSettings(),
+        display: DisplaySettings = DisplaySettings(),
+        buffer: LiveBuffer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        pipeline_factory: Callable[..., FramePipeline] = FramePipeline,
+        landmarks: LandmarkModel | None = None,
+        describer: Describer | None = None,
+    ) -> None:
         """``classifier``, ``landmarks``, ``describer``: loaded models, shared with other sessions (None: this
         session loads its own on the first frame)."""
         self.classifier = classifier
@@ -229,8 +246,9 @@ class LiveSession:
                 self._frame_index += 1
                 result = pipeline.process(image, time_s, index)
             self.buffer.add(time_s, result.records)
-            return annotate(image, result.records, result.landmarks if display.landmarks else None,
-                            emotions=display.emotions)
+            return annotate(
+                image, result.records, result.landmarks if display.landmarks else None, emotions=display.emotions
+            )
         except Exception:  # noqa: BLE001 - the frame thread must survive; the error is shown on the page
             message = traceback.format_exc()
             log.exception("live frame failed")
@@ -240,8 +258,9 @@ class LiveSession:
     def _current_pipeline(self, settings: PipelineSettings) -> FramePipeline:
         old = self._pipeline
         if old is None or old.settings != settings:
-            new = self._factory(settings, classifier=self.classifier, landmarks=self.landmarks,
-                                describer=self.describer)
+            new = self._factory(
+                settings, classifier=self.classifier, landmarks=self.landmarks, describer=self.describer
+            )
             self.landmarks = new.landmarks  # loaded once, kept across settings changes
             self.describer = new.describer or self.describer
             if old is not None:

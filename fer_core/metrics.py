@@ -25,8 +25,12 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[
         "macro_f1": float(f1.mean()),
         "labels": list(labels),
         "per_class": {
-            label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                    "support": int(true_counts[i])}
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(true_counts[i]),
+            }
             for i, label in enumerate(labels)
         },
         "confusion_matrix": confusion.tolist(),

@@ -53,12 +53,14 @@ def read_meta(model_dir: Path) -> ModelMeta:
         raw = json.loads(path.read_text())
         meta = ModelMeta(**{**raw, "labels": tuple(raw["labels"]), "value_range": tuple(raw["value_range"])})
     except FileNotFoundError as exc:
-        raise ModelFileError(f"{path} is missing: the emotion model folder must hold {MODEL_FILE} and {MODEL_META} "
-                             "(restore them with `git checkout models/` or train one with `python -m fer_core.train`)"
-                             ) from exc
+        raise ModelFileError(
+            f"{path} is missing: the emotion model folder must hold {MODEL_FILE} and {MODEL_META} "
+            "(restore them with `git checkout models/` or train one with `python -m fer_core.train`)"
+        ) from exc
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path} is not valid model metadata ({exc}); restore it with `git checkout models/`"
-                             ) from exc
+        raise ModelFileError(
+            f"{path} is not valid model metadata ({exc}); restore it with `git checkout models/`"
+        ) from exc
     if len(meta.labels) < 2 or meta.input_size < 8:
         raise ModelFileError(f"{path}: implausible metadata {meta}")
     return meta

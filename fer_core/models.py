@@ -128,5 +128,8 @@ class Models:
 
     def shared(self) -> Models:
         """The same models wrapped for calls from several threads at once."""
-        return Models(SharedClassifier(self.classifier), SharedLandmarks(self.landmarks),
-                      SharedDescriber(self.describer) if self.describer is not None else None)
+        return Models(
+            SharedClassifier(self.classifier),
+            SharedLandmarks(self.landmarks),
+            SharedDescriber(self.describer) if self.describer is not None else None,
+        )

@@ -35,7 +35,9 @@ def build_xception(
     inputs = keras.Input(shape=(input_size, input_size, 1), name="face")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
     for i in range(2):
-        x = layers.Conv2D(stem_width, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"stem{i}_conv")(x)
+        x = layers.Conv2D(stem_width, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"stem{i}_conv")(
+            x
+        )
         x = layers.BatchNormalization(name=f"stem{i}_bn")(x)
         x = layers.ReLU(name=f"stem{i}_relu")(x)
     for i, width in enumerate(block_widths):
@@ -46,11 +48,19 @@ def build_xception(
         residual = layers.BatchNormalization(name=f"block{i}_res_bn")(residual)
         for j in range(2):
             if i < dense_blocks:
-                x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
-                                  name=f"block{i}_sep{j}")(x)
+                x = layers.Conv2D(
+                    width, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"block{i}_sep{j}"
+                )(x)
             else:
-                x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
-                                           pointwise_regularizer=reg, name=f"block{i}_sep{j}")(x)
+                x = layers.SeparableConv2D(
+                    width,
+                    3,
+                    padding="same",
+                    use_bias=False,
+                    depthwise_regularizer=reg,
+                    pointwise_regularizer=reg,
+                    name=f"block{i}_sep{j}",
+                )(x)
             x = layers.BatchNormalization(name=f"block{i}_sep{j}_bn")(x)
             if j == 0:
                 x = layers.ReLU(name=f"block{i}_sep{j}_relu")(x)
@@ -73,8 +83,13 @@ def with_flip_average(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
 
 
-def build_vgg(widths: tuple[int, ...] = (64, 128, 256, 512), input_size: int = 48, crop: int = 44,
-              num_classes: int = 7, name: str = "vgg") -> keras.Model:
+def build_vgg(
+    widths: tuple[int, ...] = (64, 128, 256, 512),
+    input_size: int = 48,
+    crop: int = 44,
+    num_classes: int = 7,
+    name: str = "vgg",
+) -> keras.Model:
     """The VGG teacher of ``gpu/train_torch.py`` (trained in PyTorch), for serving: (N, input_size, input_size, 1)
     gray 0..255 -> (N, num_classes) softmax. The centre ``crop`` x ``crop`` of the face, scaled as (x - 127.5) / 64,
     then per width two 3x3 convolutions with batch norm (PyTorch's epsilon) and ReLU, a 2x2 max-pool after every

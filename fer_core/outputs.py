@@ -55,15 +55,21 @@ class OutputFiles:
             raise OutputError(f"{out_dir}: cannot be used as the output folder ({exc.strerror or exc})") from exc
         if not out_dir.is_dir():
             raise OutputError(f"{out_dir}: cannot be used as the output folder (it is not a folder)")
-        self.final = AnalysisOutputs(out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet",
-                                     out_dir / f"{stem}.summary.json",
-                                     out_dir / f"{stem}.annotated.mp4" if write_video else None)
-        self.partial = AnalysisOutputs(*[p if p is None else _partial(p) for p in
-                                         (getattr(self.final, f.name) for f in fields(self.final))])
+        self.final = AnalysisOutputs(
+            out_dir / f"{stem}.csv",
+            out_dir / f"{stem}.parquet",
+            out_dir / f"{stem}.summary.json",
+            out_dir / f"{stem}.annotated.mp4" if write_video else None,
+        )
+        self.partial = AnalysisOutputs(
+            *[p if p is None else _partial(p) for p in (getattr(self.final, f.name) for f in fields(self.final))]
+        )
         existing = [p.name for p in self.final.paths() if p.exists() or p.is_symlink()]
         if existing and not overwrite:
-            raise OutputError(f"{out_dir} already holds results for {stem} ({', '.join(existing)}); choose another "
-                              "output folder, or overwrite them (--overwrite)")
+            raise OutputError(
+                f"{out_dir} already holds results for {stem} ({', '.join(existing)}); choose another "
+                "output folder, or overwrite them (--overwrite)"
+            )
         self._stem = stem
         self._lock = out_dir / f".{stem}.analysing"
         self._claim()
@@ -78,9 +84,11 @@ class OutputFiles:
                 except (OSError, ValueError):
                     pid = 0
                 if pid and process_alive(pid):
-                    raise OutputError(f"another analysis (process {pid}) is writing the results for "
-                                      f"{self._stem} into {self._lock.parent} right now; "
-                                      "wait for it or choose another output folder") from None
+                    raise OutputError(
+                        f"another analysis (process {pid}) is writing the results for "
+                        f"{self._stem} into {self._lock.parent} right now; "
+                        "wait for it or choose another output folder"
+                    ) from None
                 self._lock.unlink(missing_ok=True)  # left by a run that was killed: take it over
                 continue
             except OSError as exc:

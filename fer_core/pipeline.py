@@ -120,9 +120,13 @@ class FramePipeline:
     ``process`` is ``locate`` then the classifier then ``finish``; a video analysis overlaps the classifier of
     one frame with ``locate`` of the next (see :mod:`fer_core.video`)."""
 
-    def __init__(self, settings: PipelineSettings = PipelineSettings(),
-                 classifier: Classifier | None = None, landmarks: LandmarkModel | None = None,
-                 describer: Describer | None = None) -> None:
+    def __init__(
+        self,
+        settings: PipelineSettings = PipelineSettings(),
+        classifier: Classifier | None = None,
+        landmarks: LandmarkModel | None = None,
+        describer: Describer | None = None,
+    ) -> None:
         """``classifier``, ``landmarks`` and ``describer``: already loaded models to reuse, e.g. from
         :class:`fer_core.models.Models` (else loaded here; no describer is used when ``settings.same_person``
         is 0)."""
@@ -153,15 +157,17 @@ class FramePipeline:
         located = self.locate(image, time_s, frame_index)
         return self.finish(located, self.classifier.classify(located.gray, located.boxes))
 
-    def locate(self, image: np.ndarray, time_s: float, frame_index: int,
-               gray: np.ndarray | None = None) -> LocatedFaces:
+    def locate(
+        self, image: np.ndarray, time_s: float, frame_index: int, gray: np.ndarray | None = None
+    ) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
         ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
         located frame is then finished (:meth:`finish`), in the same order, possibly a few frames later."""
         check_frame(image)
         if gray is not None and (gray.ndim != 2 or gray.shape != image.shape[:2] or gray.dtype != np.uint8):
-            raise ValueError(f"gray must be the frame as uint8 (H, W) = {image.shape[:2]}; got {gray.dtype} "
-                             f"{gray.shape}")
+            raise ValueError(
+                f"gray must be the frame as uint8 (H, W) = {image.shape[:2]}; got {gray.dtype} {gray.shape}"
+            )
         gray = to_gray(image) if gray is None else gray
         if self._is_scene_cut(gray, time_s):
             self.scene_cuts += 1
@@ -183,8 +189,9 @@ class FramePipeline:
         self._last_time = time_s
         return LocatedFaces(gray, float(time_s), int(frame_index), tracks, boxes, scores, shapes)
 
-    def _identify(self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks],
-                  time_s: float) -> list[FaceTrack]:
+    def _identify(
+        self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks], time_s: float
+    ) -> list[FaceTrack]:
         """The track of each detected face: the live track it continues, else the ended one it is recognised as
         (or the solo hold's), else a new identity; then the tracks unseen too long end."""
         tracks = self.tracker.match(boxes, time_s)
@@ -212,11 +219,25 @@ class FramePipeline:
             blink = track.state.blink.update(ear, time_s)
             best = int(np.argmax(p))
             x1, y1, x2, y2 = (int(v) for v in boxes[i])
-            records.append(FaceRecord(
-                time_s=time_s, frame_index=located.frame_index, track_id=track.track_id,
-                x1=x1, y1=y1, x2=x2, y2=y2, detection_score=float(scores[i]),
-                probabilities=tuple(float(v) for v in p), emotion=labels[best], emotion_probability=float(p[best]),
-                ear=ear, eyes_closed=blink.closed, blink=blink.blink, blink_count=blink.count))
+            records.append(
+                FaceRecord(
+                    time_s=time_s,
+                    frame_index=located.frame_index,
+                    track_id=track.track_id,
+                    x1=x1,
+                    y1=y1,
+                    x2=x2,
+                    y2=y2,
+                    detection_score=float(scores[i]),
+                    probabilities=tuple(float(v) for v in p),
+                    emotion=labels[best],
+                    emotion_probability=float(p[best]),
+                    ear=ear,
+                    eyes_closed=blink.closed,
+                    blink=blink.blink,
+                    blink_count=blink.count,
+                )
+            )
             landmarks[track.track_id] = shapes[i]
         records.sort(key=lambda r: r.track_id)
         return FrameResult(records, landmarks)
@@ -228,15 +249,19 @@ class FramePipeline:
         if self.settings.scene_cut <= 0:
             return False
         height, width = gray.shape[:2]  # cropped to multiples of 32: OpenCV's area resize takes its fast path
-        thumbnail = cv2.resize(gray[:height - height % 32 or height, :width - width % 32 or width], (32, 32),
-                               interpolation=cv2.INTER_AREA).astype(np.float32)
+        thumbnail = cv2.resize(
+            gray[: height - height % 32 or height, : width - width % 32 or width],
+            (32, 32),
+            interpolation=cv2.INTER_AREA,
+        ).astype(np.float32)
         previous, self._thumbnail = self._thumbnail, thumbnail
         if previous is None or self._last_time is None or time_s - self._last_time > CUT_FRAME_GAP_S:
             return False
         return float(np.abs(thumbnail - previous).mean()) > self.settings.scene_cut
 
-    def _remember_looks(self, track: FaceTrack, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks,
-                        time_s: float) -> None:
+    def _remember_looks(
+        self, track: FaceTrack, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float
+    ) -> None:
         """Keep how a face looked when first seen and lately (aligned chips, refreshed every
         :data:`LOOK_EVERY_S`), to recognise it should it leave and come back."""
         state = track.state
@@ -256,16 +281,22 @@ class FramePipeline:
         elif len(ended) == 1 and not self.tracker.tracks:
             self._solo_exit = (ended[0].track_id, time_s)
 
-    def _recognise(self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float = 0.0,
-                   alone: bool = False) -> int | None:
+    def _recognise(
+        self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float = 0.0, alone: bool = False
+    ) -> int | None:
         """For the tracker, about a face that continues no live track: the id of the ended track it is, if any
         (among those followed :data:`KNOWN_AFTER_S` or longer). Descriptors are computed only here: the new face's,
         and once for each candidate's kept chips. Without recognition, ``solo_hold_s`` may give it the id of the
         face that left alone (``alone``: this is the only face of the frame)."""
         if self.describer is None or self.settings.same_person <= 0:
             held = self._solo_exit
-            if (alone and held is not None and not self.tracker.tracks and held[0] in self.tracker.ended
-                    and time_s - held[1] <= self.settings.solo_hold_s):
+            if (
+                alone
+                and held is not None
+                and not self.tracker.tracks
+                and held[0] in self.tracker.ended
+                and time_s - held[1] <= self.settings.solo_hold_s
+            ):
                 self._solo_exit = None
                 return held[0]
             return None
@@ -291,8 +322,9 @@ class FramePipeline:
             return None
         return 0.75 * min(float(t.box[2] - t.box[0]) for t in followed)
 
-    def _follow(self, gray: np.ndarray, tracks: list[FaceTrack],
-                time_s: float) -> tuple[list[FaceTrack], np.ndarray, np.ndarray, list[FaceLandmarks]]:
+    def _follow(
+        self, gray: np.ndarray, tracks: list[FaceTrack], time_s: float
+    ) -> tuple[list[FaceTrack], np.ndarray, np.ndarray, list[FaceLandmarks]]:
         """Refit the landmarks of each followed face in its last box and move the box by the landmarks' shift."""
         height, width = gray.shape[:2]
         shapes = self.landmarks.predict(gray, np.stack([t.box for t in tracks]))

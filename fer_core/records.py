@@ -43,7 +43,8 @@ class FaceRecord:
 
 
 TABLE_COLUMNS: tuple[str, ...] = tuple(
-    c for c in (*FaceRecord.__dataclass_fields__, *PROBABILITY_COLUMNS) if c != "probabilities")
+    c for c in (*FaceRecord.__dataclass_fields__, *PROBABILITY_COLUMNS) if c != "probabilities"
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class FaceTally:
         self.frames += 1
         if record.emotion in self.emotion_counts:
             self.emotion_counts[record.emotion] += 1
-        self.probability_sum += np.asarray(record.probabilities[:len(EMOTIONS)], dtype=np.float64)
+        self.probability_sum += np.asarray(record.probabilities[: len(EMOTIONS)], dtype=np.float64)
         self.blink_count = max(self.blink_count, record.blink_count)
 
     def summary(self, frame_interval_s: float = 0.0) -> FaceSummary:
@@ -118,11 +119,17 @@ class FaceTally:
         share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
         mean = self.probability_sum / max(self.frames, 1)
         return FaceSummary(
-            track_id=self.track_id, first_seen_s=self.first_seen_s or 0.0, last_seen_s=self.last_seen_s,
-            time_on_screen_s=on_screen, frames=self.frames,
-            dominant_emotion=max(share, key=lambda e: share[e]) if share else "", emotion_share=share,
-            mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)}, blink_count=self.blink_count,
-            blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE))
+            track_id=self.track_id,
+            first_seen_s=self.first_seen_s or 0.0,
+            last_seen_s=self.last_seen_s,
+            time_on_screen_s=on_screen,
+            frames=self.frames,
+            dominant_emotion=max(share, key=lambda e: share[e]) if share else "",
+            emotion_share=share,
+            mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)},
+            blink_count=self.blink_count,
+            blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE),
+        )
 
 
 def summarize(records: list[FaceRecord], frame_interval_s: float = 0.0) -> list[FaceSummary]:

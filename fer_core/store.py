@@ -84,8 +84,10 @@ class HistoryStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise HistoryError(f"the history database {self.path.name} cannot be opened ({exc}); move it aside to "
-                               "start a new one, or set FER_DATA_DIR to another folder") from exc
+            raise HistoryError(
+                f"the history database {self.path.name} cannot be opened ({exc}); move it aside to "
+                "start a new one, or set FER_DATA_DIR to another folder"
+            ) from exc
 
     @classmethod
     def in_folder(cls, folder: str | Path | None = None) -> "HistoryStore":
@@ -101,8 +103,7 @@ class HistoryStore:
         finally:
             db.close()
 
-    def save(self, name: str, kind: str, summary: dict, table: pd.DataFrame,
-             created_at: datetime | None = None) -> int:
+    def save(self, name: str, kind: str, summary: dict, table: pd.DataFrame, created_at: datetime | None = None) -> int:
         """Save one entry in one transaction; returns its id. Raises ValueError for an empty name or unknown
         kind, TypeError for a summary that is not JSON; nothing is written then."""
         name = name.strip()
@@ -117,7 +118,8 @@ class HistoryStore:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO entries (name, kind, created_at, summary_json, table_parquet) VALUES (?, ?, ?, ?, ?)",
-                (name, kind, created, summary_json, buffer.getvalue()))
+                (name, kind, created, summary_json, buffer.getvalue()),
+            )
             entry_id = int(cursor.lastrowid or 0)
         log.info("saved %s entry %d (%s) to %s", kind, entry_id, name, self.path)
         return entry_id
@@ -131,8 +133,9 @@ class HistoryStore:
         row). Raises :class:`HistoryError` when the database itself cannot be read."""
         try:
             with self._connect() as db:
-                rows = db.execute("SELECT id, name, kind, created_at, summary_json FROM entries "
-                                  "ORDER BY created_at DESC, id DESC").fetchall()
+                rows = db.execute(
+                    "SELECT id, name, kind, created_at, summary_json FROM entries ORDER BY created_at DESC, id DESC"
+                ).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"the history database {self.path.name} cannot be read ({exc})") from exc
         readable, unreadable = [], []
@@ -146,15 +149,18 @@ class HistoryStore:
     def load(self, entry_id: int) -> Entry:
         """The entry ``entry_id``; raises KeyError when there is none."""
         with self._connect() as db:
-            row = db.execute("SELECT id, name, kind, created_at, summary_json, table_parquet FROM entries "
-                             "WHERE id = ?", (int(entry_id),)).fetchone()
+            row = db.execute(
+                "SELECT id, name, kind, created_at, summary_json, table_parquet FROM entries WHERE id = ?",
+                (int(entry_id),),
+            ).fetchone()
         if row is None:
             raise KeyError(f"no history entry {entry_id}")
         try:
             return Entry(_info(*row[:5]), json.loads(row[4]), pd.read_parquet(io.BytesIO(row[5])))
         except (ValueError, TypeError, AttributeError, KeyError, OSError) as exc:  # pyarrow's errors are ValueErrors
-            raise HistoryError(f"history entry {entry_id} is damaged and cannot be opened ({type(exc).__name__})"
-                               ) from exc
+            raise HistoryError(
+                f"history entry {entry_id} is damaged and cannot be opened ({type(exc).__name__})"
+            ) from exc
 
     def rename(self, entry_id: int, name: str) -> bool:
         """Give entry ``entry_id`` a new name; False when there is no such entry. ValueError for an empty name."""
@@ -181,5 +187,11 @@ def _plain(value):
 
 def _info(entry_id: int, name: str, kind: str, created_at: str, summary_json: str) -> EntryInfo:
     summary = json.loads(summary_json)
-    return EntryInfo(entry_id, name, kind, datetime.fromisoformat(created_at), len(summary.get("faces", [])),
-                     float(summary.get("duration_s") or 0.0))
+    return EntryInfo(
+        entry_id,
+        name,
+        kind,
+        datetime.fromisoformat(created_at),
+        len(summary.get("faces", [])),
+        float(summary.get("duration_s") or 0.0),
+    )

@@ -47,8 +47,7 @@ class IouTracker(Generic[S]):
     :meth:`update` does all three, every unmatched box a new identity.
     ``self.tracks``: live tracks by id; ``self.ended``: recently ended ones, oldest first, which may come back."""
 
-    def __init__(self, settings: TrackerSettings = TrackerSettings(),
-                 new_state: Callable[[], S] = dict) -> None:  # type: ignore[assignment]
+    def __init__(self, settings: TrackerSettings = TrackerSettings(), new_state: Callable[[], S] = dict) -> None:  # type: ignore[assignment]
         self.settings = settings
         self._new_state = new_state
         self.reset()

@@ -96,8 +96,9 @@ def class_weights(y: np.ndarray, power: float) -> dict[int, float]:
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def training_targets(faces: LabelledFaces, crowd_weight: float, teacher: np.ndarray | None = None,
-                     teacher_weight: float = 0.0) -> np.ndarray:
+def training_targets(
+    faces: LabelledFaces, crowd_weight: float, teacher: np.ndarray | None = None, teacher_weight: float = 0.0
+) -> np.ndarray:
     """Targets (N, 7) float32: the one-hot FER2013 label, mixed with the FER+ crowd's vote shares where known,
     then with ``teacher`` probabilities (N, 7) by ``teacher_weight`` (offline knowledge distillation)."""
     y = np.eye(len(EMOTIONS), dtype=np.float32)[faces.y]
@@ -128,16 +129,20 @@ def _dataset(faces: LabelledFaces, settings: TrainSettings, training: bool):
     if training:
         weights = class_weights(faces.y, settings.class_weight_power)
         w = np.array([weights[int(c)] for c in faces.y], dtype="float32")
-        ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(len(x), seed=settings.seed,
-                                                                    reshuffle_each_iteration=True)
+        ds = tf.data.Dataset.from_tensor_slices((x, y, w)).shuffle(
+            len(x), seed=settings.seed, reshuffle_each_iteration=True
+        )
     ds = ds.batch(settings.batch_size)
     if training:
-        augment = keras.Sequential([
-            *([keras.layers.RandomFlip("horizontal", seed=settings.seed)] if settings.horizontal_flip else []),
-            keras.layers.RandomRotation(settings.rotation_degrees / 360.0, fill_mode="reflect", seed=settings.seed),
-            keras.layers.RandomZoom(settings.zoom, settings.zoom, fill_mode="reflect", seed=settings.seed),
-            keras.layers.RandomTranslation(settings.shift, settings.shift, fill_mode="reflect", seed=settings.seed),
-        ], name="augment")
+        augment = keras.Sequential(
+            [
+                *([keras.layers.RandomFlip("horizontal", seed=settings.seed)] if settings.horizontal_flip else []),
+                keras.layers.RandomRotation(settings.rotation_degrees / 360.0, fill_mode="reflect", seed=settings.seed),
+                keras.layers.RandomZoom(settings.zoom, settings.zoom, fill_mode="reflect", seed=settings.seed),
+                keras.layers.RandomTranslation(settings.shift, settings.shift, fill_mode="reflect", seed=settings.seed),
+            ],
+            name="augment",
+        )
         ds = ds.map(lambda a, b, c: (augment(a, training=True), b, c), num_parallel_calls=tf.data.AUTOTUNE)
         if settings.teacher:
             ds = ds.map(_online_teacher(settings), num_parallel_calls=2)
@@ -203,15 +208,27 @@ def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True, int8_faces: n
         converter.representative_dataset = lambda: ([face[None, ..., None].astype(np.float32)] for face in int8_faces)
     target = out_dir / MODEL_FILE
     target.write_bytes(converter.convert())
-    meta = ModelMeta(labels=EMOTIONS, input_size=FACE_SIZE, weights=int(model.count_params()), name=model.name,
-                     test_time_augmentation="horizontal flip" if flip_tta else "",
-                     quantization="int8" if int8_faces is not None else "")
+    meta = ModelMeta(
+        labels=EMOTIONS,
+        input_size=FACE_SIZE,
+        weights=int(model.count_params()),
+        name=model.name,
+        test_time_augmentation="horizontal flip" if flip_tta else "",
+        quantization="int8" if int8_faces is not None else "",
+    )
     (out_dir / MODEL_META).write_text(json.dumps(asdict(meta), indent=1))
     return target
 
 
-def serve(model, out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces, flip_tta: bool = True,
-          int8: bool = False, split: str = "PublicTest (val.npz); never trained on") -> dict:
+def serve(
+    model,
+    out_dir: Path,
+    train_faces: LabelledFaces,
+    val_faces: LabelledFaces,
+    flip_tta: bool = True,
+    int8: bool = False,
+    split: str = "PublicTest (val.npz); never trained on",
+) -> dict:
     """Convert ``model`` for serving into ``out_dir`` (``int8``: calibrated on 500 random Training faces), evaluate
     the served file on ``val_faces`` (``split`` says what that split was used for) and write ``metrics.json``;
     returns the metrics."""
@@ -230,9 +247,17 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     import tensorflow as tf
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = TrainSettings(**{**asdict(settings), "versions": {
-        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-        "numpy": np.__version__}})
+    settings = TrainSettings(
+        **{
+            **asdict(settings),
+            "versions": {
+                "python": platform.python_version(),
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "numpy": np.__version__,
+            },
+        }
+    )
     record = asdict(settings)
     previous = out_dir / "settings.json"
     history = out_dir / "history.json"
@@ -248,8 +273,13 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
 
     train_faces = load_faces(settings.data, usage="Training")
     val_faces = load_faces(settings.val, usage="PublicTest")
-    log.info("training on %d faces from %s, selecting on %d faces from %s",
-             len(train_faces), train_faces.source, len(val_faces), val_faces.source)
+    log.info(
+        "training on %d faces from %s, selecting on %d faces from %s",
+        len(train_faces),
+        train_faces.source,
+        len(val_faces),
+        val_faces.source,
+    )
     log.info("class weights: %s", class_weights(train_faces.y, settings.class_weight_power))
     if settings.crowd_weight and train_faces.crowd is None:
         log.warning("crowd_weight %.2f ignored: %s has no FER+ votes", settings.crowd_weight, train_faces.source)
@@ -267,25 +297,41 @@ def train(settings: TrainSettings, out_dir: Path) -> dict:
     if settings.init_from:
         model.set_weights(keras.models.load_model(settings.init_from).get_weights())
         log.info("weights from %s", settings.init_from)
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
-                  metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     log.info("%s: %d weights", model.name, model.count_params())
     best = out_dir / "best.keras"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=settings.lr_factor,
-                                          patience=settings.lr_patience, min_lr=settings.min_learning_rate),
+        keras.callbacks.ModelCheckpoint(
+            str(best), monitor="val_accuracy", mode="max", save_best_only=True, initial_value_threshold=best_so_far
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss",
+            factor=settings.lr_factor,
+            patience=settings.lr_patience,
+            min_lr=settings.min_learning_rate,
+        ),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=settings.early_stop_patience),
         _history_callback(out_dir / "history.json"),
-        *([keras.callbacks.ModelCheckpoint(str(out_dir / "epochs" / "{epoch:03d}.keras"))]
-          if settings.keep_epochs else []),
+        *(
+            [keras.callbacks.ModelCheckpoint(str(out_dir / "epochs" / "{epoch:03d}.keras"))]
+            if settings.keep_epochs
+            else []
+        ),
     ]
     started = time.time()
-    model.fit(_dataset(train_faces, settings, training=True), epochs=settings.epochs,
-              validation_data=_dataset(val_faces, settings, training=False), callbacks=callbacks, verbose=2)
+    model.fit(
+        _dataset(train_faces, settings, training=True),
+        epochs=settings.epochs,
+        validation_data=_dataset(val_faces, settings, training=False),
+        callbacks=callbacks,
+        verbose=2,
+    )
     log.info("training took %.0f s", time.time() - started)
 
     return finish_run(out_dir, train_faces, val_faces, settings)
@@ -295,8 +341,15 @@ def _build(settings: TrainSettings):
     from fer_core.network import build_xception
 
     prefix = f"xception_d{settings.dense_blocks}_" if settings.dense_blocks else "xception_"
-    return build_xception(FACE_SIZE, len(EMOTIONS), tuple(settings.block_widths), settings.stem_width, settings.l2,
-                          name=prefix + "-".join(map(str, settings.block_widths)), dense_blocks=settings.dense_blocks)
+    return build_xception(
+        FACE_SIZE,
+        len(EMOTIONS),
+        tuple(settings.block_widths),
+        settings.stem_width,
+        settings.l2,
+        name=prefix + "-".join(map(str, settings.block_widths)),
+        dense_blocks=settings.dense_blocks,
+    )
 
 
 def average_weights(checkpoints: tuple[str, ...] | list[str]) -> list[np.ndarray]:
@@ -307,8 +360,10 @@ def average_weights(checkpoints: tuple[str, ...] | list[str]) -> list[np.ndarray
     weights = [keras.models.load_model(path).get_weights() for path in checkpoints]
     if len({len(w) for w in weights}) != 1 or any(a.shape != b.shape for w in weights for a, b in zip(weights[0], w)):
         raise ValueError(f"checkpoints of different architectures cannot be averaged: {list(checkpoints)}")
-    return [np.mean([w[i] for w in weights], axis=0, dtype=np.float64).astype(weights[0][i].dtype)
-            for i in range(len(weights[0]))]
+    return [
+        np.mean([w[i] for w in weights], axis=0, dtype=np.float64).astype(weights[0][i].dtype)
+        for i in range(len(weights[0]))
+    ]
 
 
 def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed: int = 1) -> None:
@@ -325,7 +380,7 @@ def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed
         for k, start in enumerate(range(0, len(x) - batch_size + 1, batch_size)):  # full batches only
             for layer in norms:
                 layer.momentum = k / (k + 1)  # moving = running mean of the batch statistics
-            model(x[start:start + batch_size], training=True)
+            model(x[start : start + batch_size], training=True)
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
@@ -344,12 +399,23 @@ def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFac
         recalibrate_batch_norm(model, train_faces.x, seed=settings.seed)
         log.info("batch-norm statistics recomputed on %d un-augmented Training faces", len(train_faces))
     model.save(out_dir / "final.keras")
-    metrics = serve(model, out_dir, train_faces, val_faces, settings.flip_tta,
-                    split=f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
-                          "stopping, never trained on")
+    metrics = serve(
+        model,
+        out_dir,
+        train_faces,
+        val_faces,
+        settings.flip_tta,
+        split=f"PublicTest ({Path(val_faces.source).name}); used for checkpoint selection and early "
+        "stopping, never trained on",
+    )
     shutil.rmtree(out_dir / "backup", ignore_errors=True)
-    log.info("best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
-             metrics["accuracy"], val_faces.source, metrics["unseen_faces"]["accuracy"], metrics["unseen_faces"]["n"])
+    log.info(
+        "best checkpoint: accuracy %.4f on %s (%.4f on the %d faces with no copy in the training split)",
+        metrics["accuracy"],
+        val_faces.source,
+        metrics["unseen_faces"]["accuracy"],
+        metrics["unseen_faces"]["n"],
+    )
     return metrics
 
 
@@ -357,9 +423,12 @@ def main(argv: list[str] | None = None) -> None:
     defaults = TrainSettings()
     parser = argparse.ArgumentParser(prog="python -m fer_core.train", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a backup)")
-    parser.add_argument("--finish", action="store_true",
-                        help="do not train: evaluate and convert the best checkpoint of a stopped run, with the "
-                             "settings recorded in its settings.json")
+    parser.add_argument(
+        "--finish",
+        action="store_true",
+        help="do not train: evaluate and convert the best checkpoint of a stopped run, with the "
+        "settings recorded in its settings.json",
+    )
     for name, value in asdict(defaults).items():
         if name == "versions":
             continue
@@ -379,11 +448,13 @@ def main(argv: list[str] | None = None) -> None:
     if finish:
         recorded = json.loads((out / "settings.json").read_text())
         fields = set(TrainSettings.__dataclass_fields__)
-        known: dict[str, Any] = {k: tuple(v) if k in ("block_widths", "average_of") else v
-                                 for k, v in recorded.items() if k in fields}
+        known: dict[str, Any] = {
+            k: tuple(v) if k in ("block_widths", "average_of") else v for k, v in recorded.items() if k in fields
+        }
         settings = TrainSettings(**known)
-        finish_run(out, load_faces(settings.data, usage="Training"), load_faces(settings.val, usage="PublicTest"),
-                   settings)
+        finish_run(
+            out, load_faces(settings.data, usage="Training"), load_faces(settings.val, usage="PublicTest"), settings
+        )
     else:
         train(TrainSettings(**args), out)
 

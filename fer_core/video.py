@@ -70,10 +70,16 @@ class VideoAnalysis:
     def summary(self) -> dict:
         """The JSON summary: source, frames, timing, warnings and one entry per face."""
         return {
-            "source": Path(self.source).name, "frames_decoded": self.frames_decoded,
-            "frames_analysed": self.frames_analysed, "every": self.every, "duration_s": self.duration_s,
-            "fps": self.fps, "seconds_taken": self.seconds_taken, "truncated": self.truncated,
-            "warnings": self.warnings, "faces": [f.as_dict() for f in self.faces],
+            "source": Path(self.source).name,
+            "frames_decoded": self.frames_decoded,
+            "frames_analysed": self.frames_analysed,
+            "every": self.every,
+            "duration_s": self.duration_s,
+            "fps": self.fps,
+            "seconds_taken": self.seconds_taken,
+            "truncated": self.truncated,
+            "warnings": self.warnings,
+            "faces": [f.as_dict() for f in self.faces],
         }
 
 
@@ -110,8 +116,9 @@ def analyze_video(
     outputs = files.partial if files is not None else AnalysisOutputs()  # written here, then moved into place
     writer = None
     if outputs.annotated_mp4 is not None:
-        writer = _WriterThread(Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET,
-                                         max_height=ANNOTATED_MAX_HEIGHT))
+        writer = _WriterThread(
+            Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET, max_height=ANNOTATED_MAX_HEIGHT)
+        )
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
@@ -141,8 +148,9 @@ def analyze_video(
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
                     located = pipeline.locate(frame.image, frame.time_s, frame.index, gray)
-                    in_flight.append((frame, located, classifier_thread.submit(
-                        pipeline.classifier.classify, gray, located.boxes)))
+                    in_flight.append(
+                        (frame, located, classifier_thread.submit(pipeline.classifier.classify, gray, located.boxes))
+                    )
                     if len(in_flight) > _IN_FLIGHT:
                         finish_oldest()
                 while in_flight:
@@ -161,15 +169,19 @@ def analyze_video(
             writer.close()
             writer = None
         if retimed:
-            warnings.append(f"{path.name}: the video's timestamps went backwards or jumped {retimed} time(s) (joined "
-                            "recordings or a damaged file); times there continue frame by frame, so time on screen "
-                            "and blink rates follow the frames, not the broken clock")
+            warnings.append(
+                f"{path.name}: the video's timestamps went backwards or jumped {retimed} time(s) (joined "
+                "recordings or a damaged file); times there continue frame by frame, so time on screen "
+                "and blink rates follow the frames, not the broken clock"
+            )
             log.warning("%s", warnings[-1])
         if not records:
             smallest = pipeline.settings.detector.smallest_face(info.width)
-            message = (f"{path.name}: no face was found in the {analysed} analysed frames (faces narrower than "
-                       f"about {smallest:.0f} pixels in this {info.width}x{info.height} video are not searched for "
-                       "with these detector settings)")
+            message = (
+                f"{path.name}: no face was found in the {analysed} analysed frames (faces narrower than "
+                f"about {smallest:.0f} pixels in this {info.width}x{info.height} video are not searched for "
+                "with these detector settings)"
+            )
             if require_face:
                 raise NoFaceError(message, smallest)
             warnings.append(message)
@@ -179,16 +191,27 @@ def analyze_video(
         if files is not None:
             files.discard()
         if isinstance(exc, OSError) and files is not None:
-            raise OutputError(f"the annotated video of {path.name} could not be written "
-                              f"({describe_write_error(exc)}); earlier results in that folder are unchanged") from exc
+            raise OutputError(
+                f"the annotated video of {path.name} could not be written "
+                f"({describe_write_error(exc)}); earlier results in that folder are unchanged"
+            ) from exc
         raise
     # each analysed frame stands for the `every` frames up to the next one, but never for more than the video
     frame_interval = min(every / info.fps, max(info.duration_s, last_time + 1.0 / info.fps)) if info.fps else 0.0
     analysis = VideoAnalysis(
-        source=str(path), records=records, faces=summarize(records, frame_interval), frames_decoded=decoded,
-        frames_analysed=analysed, duration_s=last_time + (1.0 / info.fps if info.fps else 0.0), fps=info.fps,
-        every=every, seconds_taken=time.perf_counter() - started, truncated=truncated, warnings=warnings,
-        outputs=files.final if files is not None else outputs)
+        source=str(path),
+        records=records,
+        faces=summarize(records, frame_interval),
+        frames_decoded=decoded,
+        frames_analysed=analysed,
+        duration_s=last_time + (1.0 / info.fps if info.fps else 0.0),
+        fps=info.fps,
+        every=every,
+        seconds_taken=time.perf_counter() - started,
+        truncated=truncated,
+        warnings=warnings,
+        outputs=files.final if files is not None else outputs,
+    )
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder
         try:
@@ -197,8 +220,10 @@ def analyze_video(
             write_summary(analysis.summary(), outputs.summary_json)
         except OSError as exc:
             files.discard()
-            raise OutputError(f"the results for {path.name} could not be written ({describe_write_error(exc)}); "
-                              "earlier results in that folder are unchanged") from exc
+            raise OutputError(
+                f"the results for {path.name} could not be written ({describe_write_error(exc)}); "
+                "earlier results in that folder are unchanged"
+            ) from exc
         except BaseException:
             files.discard()
             raise

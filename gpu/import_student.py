@@ -30,9 +30,13 @@ def read_student(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 def keras_weights(model, state: dict[str, np.ndarray], dense_blocks: int) -> None:
     """Copy a ``XceptionStudent`` state dict into the Keras twin ``model`` (same layout), in place."""
-    conv = lambda w: np.transpose(w, (2, 3, 1, 0))  # (out, in, kh, kw) -> (kh, kw, in, out)  # noqa: E731
-    norm = lambda p: [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],  # noqa: E731
-                      state[f"{p}.running_var"]]
+
+    def conv(w: np.ndarray) -> np.ndarray:
+        return np.transpose(w, (2, 3, 1, 0))  # (out, in, kh, kw) -> (kh, kw, in, out)
+
+    def norm(p: str) -> list[np.ndarray]:
+        return [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"], state[f"{p}.running_var"]]
+
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
     assign = {f"stem{i}_conv": [conv(state[f"stem.{i}.weight"])] for i in range(2)}
     assign.update({f"stem{i}_bn": norm(f"stem_bn.{i}") for i in range(2)})
@@ -44,8 +48,10 @@ def keras_weights(model, state: dict[str, np.ndarray], dense_blocks: int) -> Non
             if i < dense_blocks:
                 assign[f"block{i}_sep{j}"] = [conv(state[f"{b}.sep{j}.weight"])]
             else:  # depthwise (in, 1, kh, kw) -> (kh, kw, in, 1); pointwise as a 1x1 kernel
-                assign[f"block{i}_sep{j}"] = [np.transpose(state[f"{b}.sep{j}.depthwise.weight"], (2, 3, 0, 1)),
-                                              conv(state[f"{b}.sep{j}.pointwise.weight"])]
+                assign[f"block{i}_sep{j}"] = [
+                    np.transpose(state[f"{b}.sep{j}.depthwise.weight"], (2, 3, 0, 1)),
+                    conv(state[f"{b}.sep{j}.pointwise.weight"]),
+                ]
             assign[f"block{i}_sep{j}_bn"] = norm(f"{b}.sep{j}_bn")
     assign["head_conv"] = [conv(state["head.weight"]), state["head.bias"]]
     weighted = {layer.name for layer in model.layers if layer.weights}
@@ -59,13 +65,22 @@ def build_from_record(record: dict):
     from fer_core.network import build_xception
 
     widths = tuple(record["block_widths"])
-    return build_xception(48, 7, widths, record["stem_width"], l2=0.0, dense_blocks=record["dense_blocks"],
-                          name="xception_" + ("d%d_" % record["dense_blocks"] if record["dense_blocks"] else "")
-                          + "-".join(map(str, widths)))
+    return build_xception(
+        48,
+        7,
+        widths,
+        record["stem_width"],
+        l2=0.0,
+        dense_blocks=record["dense_blocks"],
+        name="xception_"
+        + ("d%d_" % record["dense_blocks"] if record["dense_blocks"] else "")
+        + "-".join(map(str, widths)),
+    )
 
 
-def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True,
-                   int8: bool = False) -> dict:
+def import_student(
+    student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True, int8: bool = False
+) -> dict:
     from fer_core.datasets import load_faces
     from fer_core.train import DEFAULT_DATA, recalibrate_batch_norm, serve
 
@@ -84,8 +99,11 @@ def import_student(student: Path, out: Path, recalibrate_bn: bool = True, flip_t
 
 
 def replace_history(record: dict) -> dict:
-    return {**record, "history": [r for r in record.get("history", []) if "epoch" in r],
-            "final_evaluation": [r for r in record.get("history", []) if "epoch" not in r]}
+    return {
+        **record,
+        "history": [r for r in record.get("history", []) if "epoch" in r],
+        "final_evaluation": [r for r in record.get("history", []) if "epoch" not in r],
+    }
 
 
 def main() -> None:

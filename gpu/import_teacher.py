@@ -37,8 +37,9 @@ def vgg_keras_weights(model, state: dict[str, np.ndarray]) -> None:
         layer.set_weights([np.transpose(state[f"features.{index}.weight"], (2, 3, 1, 0))])
     for index, layer in zip(norms, keras_norms):
         p = f"features.{index}"
-        layer.set_weights([state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"],
-                           state[f"{p}.running_var"]])
+        layer.set_weights(
+            [state[f"{p}.weight"], state[f"{p}.bias"], state[f"{p}.running_mean"], state[f"{p}.running_var"]]
+        )
     model.get_layer("logits").set_weights([state["head.3.weight"].T, state["head.3.bias"]])
 
 
@@ -49,14 +50,27 @@ def write_run_record(record_path: Path, out: Path) -> None:
     from fer_core.train import DEFAULT_DATA
 
     record = json.loads(record_path.read_text())
-    settings = {"data": f"{DEFAULT_DATA}/train.npz", "val": f"{DEFAULT_DATA}/val.npz",
-                "trained_by": "gpu/train_torch.py teacher (PyTorch)", "arch": record["arch"], "seed": record["seed"],
-                "epochs": record["epochs"], "train_seconds": record["train_seconds"], "device": record["device"],
-                "torch": record["torch"], **{k: v for k, v in record["settings"].items()
-                                              if k not in ("data", "out", "deadline", "limit")}}
-    history = [{"epoch": r["epoch"], "loss": r["loss"], "learning_rate": r["learning_rate"],
-                **({"val_accuracy": r["val_accuracy_centre"]} if "val_accuracy_centre" in r else {})}
-               for r in record["history"]]
+    settings = {
+        "data": f"{DEFAULT_DATA}/train.npz",
+        "val": f"{DEFAULT_DATA}/val.npz",
+        "trained_by": "gpu/train_torch.py teacher (PyTorch)",
+        "arch": record["arch"],
+        "seed": record["seed"],
+        "epochs": record["epochs"],
+        "train_seconds": record["train_seconds"],
+        "device": record["device"],
+        "torch": record["torch"],
+        **{k: v for k, v in record["settings"].items() if k not in ("data", "out", "deadline", "limit")},
+    }
+    history = [
+        {
+            "epoch": r["epoch"],
+            "loss": r["loss"],
+            "learning_rate": r["learning_rate"],
+            **({"val_accuracy": r["val_accuracy_centre"]} if "val_accuracy_centre" in r else {}),
+        }
+        for r in record["history"]
+    ]
     (out / "settings.json").write_text(json.dumps(settings, indent=1))
     (out / "history.json").write_text(json.dumps(history, indent=1))
     (out / "gpu_record.json").write_text(json.dumps(record, indent=1))

@@ -23,6 +23,11 @@ with torch.no_grad():
 record = {"arch": "fixture", "block_widths": widths, "stem_width": stem, "dense_blocks": dense}
 state = {k: v.numpy() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
 out = Path(__file__).resolve().parents[1] / "tests" / "data" / "student_port.npz"
-np.savez_compressed(out, record=np.array(json.dumps(record)), fixture_faces=faces[:, 0].numpy().astype(np.uint8),
-                    fixture_probs=probs, **state)
+np.savez_compressed(
+    out,
+    record=np.array(json.dumps(record)),
+    fixture_faces=faces[:, 0].numpy().astype(np.uint8),
+    fixture_probs=probs,
+    **state,
+)
 print(out, out.stat().st_size, "bytes")

@@ -45,6 +45,7 @@ def log(*parts) -> None:
 
 # ----------------------------------------------------------------------------------------------------------- data
 
+
 def unpack(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(lzma.decompress(src.read_bytes()))
@@ -72,8 +73,9 @@ def targets(y: torch.Tensor, crowd: torch.Tensor, crowd_weight: float) -> torch.
     return t + crowd_weight * known * (crowd - t)
 
 
-def augment(x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: float, erase_p: float,
-            gen: torch.Generator) -> torch.Tensor:
+def augment(
+    x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: float, erase_p: float, gen: torch.Generator
+) -> torch.Tensor:
     """Random affine view of each face, on its device: (B, 1, 48, 48) -> (B, 1, size, size), same value range.
 
     One warp per face (grid_sample, reflected borders): a crop of ``size`` at a random offset of up to ``shift_px``
@@ -86,8 +88,9 @@ def augment(x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: f
     flip = torch.where(rand(b) < 0.5, -1.0, 1.0)
     shift = (rand(b, 2) * 2 - 1) * shift_px / (x.shape[-1] / 2)  # normalised coordinates (1 = half the face)
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, (b, 1, size, size), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     if erase_p > 0:
@@ -97,8 +100,8 @@ def augment(x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: f
         w = (area / ratio).sqrt().clamp(max=size)
         cy, cx = rand(b) * size, rand(b) * size
         coords = torch.arange(size, device=dev, dtype=torch.float32)
-        inside_y = ((coords[None] - cy[:, None]).abs() <= h[:, None] / 2)
-        inside_x = ((coords[None] - cx[:, None]).abs() <= w[:, None] / 2)
+        inside_y = (coords[None] - cy[:, None]).abs() <= h[:, None] / 2
+        inside_x = (coords[None] - cx[:, None]).abs() <= w[:, None] / 2
         mask = (inside_y[:, :, None] & inside_x[:, None, :]) & (rand(b) < erase_p)[:, None, None]
         out = torch.where(mask[:, None], torch.full_like(out, 127.5), out)
     return out
@@ -107,12 +110,18 @@ def augment(x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: f
 def ten_crops(x: torch.Tensor, size: int = TEACHER_CROP) -> list[torch.Tensor]:
     """The 4 corner and the centre crop of ``size``, each also mirrored: 10 views of (B, 1, 48, 48)."""
     n, o = x.shape[-1], (x.shape[-1] - size) // 2
-    views = [x[..., :size, :size], x[..., :size, n - size:], x[..., n - size:, :size], x[..., n - size:, n - size:],
-             x[..., o:o + size, o:o + size]]
+    views = [
+        x[..., :size, :size],
+        x[..., :size, n - size :],
+        x[..., n - size :, :size],
+        x[..., n - size :, n - size :],
+        x[..., o : o + size, o : o + size],
+    ]
     return views + [v.flip(-1) for v in views]
 
 
 # ------------------------------------------------------------------------------------------------------- teachers
+
 
 class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int):
@@ -121,8 +130,11 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.short = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                      if stride != 1 or cin != cout else nn.Identity())
+        self.short = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -173,6 +185,7 @@ TEACHERS = {"resnet18": ResNet18, "vgg": VGG}
 
 # ------------------------------------------------------------------------------------------------------- students
 
+
 def same_pad_for_max(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     """TensorFlow's 'same' padding before a max-pool: the extra pixel of an uneven total goes after (right,
     bottom). Edge pixels are repeated, which gives the max of the real pixels exactly (each padded pixel's window
@@ -205,16 +218,26 @@ class XceptionStudent(nn.Module):
 
     def __init__(self, block_widths=(32, 64, 128, 256), stem_width: int = 8, dense_blocks: int = 0):
         super().__init__()
-        self.stem = nn.ModuleList([nn.Conv2d(1, stem_width, 3, 1, 1, bias=False),
-                                   nn.Conv2d(stem_width, stem_width, 3, 1, 1, bias=False)])
+        self.stem = nn.ModuleList(
+            [nn.Conv2d(1, stem_width, 3, 1, 1, bias=False), nn.Conv2d(stem_width, stem_width, 3, 1, 1, bias=False)]
+        )
         self.stem_bn = nn.ModuleList([bn(stem_width), bn(stem_width)])
         self.blocks = nn.ModuleList()
         cin = stem_width
         for i, w in enumerate(block_widths):
             conv = (lambda a, b: nn.Conv2d(a, b, 3, 1, 1, bias=False)) if i < dense_blocks else SeparableConv
-            self.blocks.append(nn.ModuleDict({
-                "res_conv": nn.Conv2d(cin, w, 1, bias=False), "res_bn": bn(w),
-                "sep0": conv(cin, w), "sep0_bn": bn(w), "sep1": conv(w, w), "sep1_bn": bn(w)}))
+            self.blocks.append(
+                nn.ModuleDict(
+                    {
+                        "res_conv": nn.Conv2d(cin, w, 1, bias=False),
+                        "res_bn": bn(w),
+                        "sep0": conv(cin, w),
+                        "sep0_bn": bn(w),
+                        "sep1": conv(w, w),
+                        "sep1_bn": bn(w),
+                    }
+                )
+            )
             cin = w
         self.head = nn.Conv2d(cin, 7, 3, 1, 1)
 
@@ -247,6 +270,7 @@ def build_student(name: str) -> XceptionStudent:
 
 # ------------------------------------------------------------------------------------------------------- training
 
+
 def lr_at(fraction: float, peak: float, warmup: float = 0.03) -> float:
     """Linear warm-up over the first ``warmup`` of the time budget, then a cosine to zero."""
     if fraction < warmup:
@@ -258,8 +282,12 @@ def sgd(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimiz
     """SGD with Nesterov momentum; no weight decay on batch-norm parameters and biases."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
-    return torch.optim.SGD([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                           lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.SGD(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=lr,
+        momentum=0.9,
+        nesterov=True,
+    )
 
 
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -273,7 +301,7 @@ def predict(model: nn.Module, x: torch.Tensor, views, batch: int = 1024) -> torc
     out = []
     for i in range(0, len(x), batch):
         with autocast(x.device):
-            probs = [F.softmax(model(v).float(), 1) for v in views(x[i:i + batch])]
+            probs = [F.softmax(model(v).float(), 1) for v in views(x[i : i + batch])]
         out.append(torch.stack(probs).mean(0))
     return torch.cat(out)
 
@@ -288,12 +316,24 @@ def accuracy(probs: torch.Tensor, y: torch.Tensor) -> float:
 
 def per_class_recall(probs: torch.Tensor, y: torch.Tensor) -> dict:
     pred = probs.argmax(1)
-    return {name: float((pred[y == k] == k).float().mean()) if (y == k).any() else None
-            for k, name in enumerate(EMOTIONS)}
+    return {
+        name: float((pred[y == k] == k).float().mean()) if (y == k).any() else None for k, name in enumerate(EMOTIONS)
+    }
 
 
-def run_epochs(model, data, deadline: float, batch: int, peak_lr: float, weight_decay: float, step_fn, history,
-               eval_fn, eval_every_s: float, gen: torch.Generator) -> int:
+def run_epochs(
+    model,
+    data,
+    deadline: float,
+    batch: int,
+    peak_lr: float,
+    weight_decay: float,
+    step_fn,
+    history,
+    eval_fn,
+    eval_every_s: float,
+    gen: torch.Generator,
+) -> int:
     """Train until ``deadline``: shuffled epochs of ``batch`` faces, lr by the fraction of the time spent.
     ``step_fn(x_batch_uint_range, target_batch) -> loss`` does the forward pass. Returns the epochs run."""
     opt = sgd(model, peak_lr, weight_decay)
@@ -312,7 +352,7 @@ def run_epochs(model, data, deadline: float, batch: int, peak_lr: float, weight_
                 break
             for group in opt.param_groups:
                 group["lr"] = lr_at(fraction, peak_lr)
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             loss = step_fn(data["x_train"][idx], target_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -323,8 +363,12 @@ def run_epochs(model, data, deadline: float, batch: int, peak_lr: float, weight_
         if steps == 0:
             break
         epoch += 1
-        row = {"epoch": epoch, "seconds": round(time.time() - start, 1), "loss": float(loss_sum) / steps,
-               "learning_rate": opt.param_groups[0]["lr"]}
+        row = {
+            "epoch": epoch,
+            "seconds": round(time.time() - start, 1),
+            "loss": float(loss_sum) / steps,
+            "learning_rate": opt.param_groups[0]["lr"],
+        }
         if time.time() - last_eval >= eval_every_s:
             row.update(eval_fn())
             last_eval = time.time()
@@ -357,8 +401,10 @@ def train_teacher(args) -> None:
     data = load(args.data, device, args.limit)
     data["targets"] = targets(data["y_train"], data["crowd_train"], args.crowd_weight)
     model = prepare(TEACHERS[args.arch](), device)
-    log(f"teacher {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(data['y_train'])} "
-        f"training faces, {args.deadline - time.time():.0f} s, device {device}")
+    log(
+        f"teacher {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(data['y_train'])} "
+        f"training faces, {args.deadline - time.time():.0f} s, device {device}"
+    )
 
     def step(x, t):
         x = augment(x, TEACHER_CROP, args.shift_px, args.degrees, args.zoom, args.erase, gen)
@@ -375,30 +421,55 @@ def train_teacher(args) -> None:
 
     history: list = []
     started = time.time()
-    epochs = run_epochs(model, data, args.deadline, args.batch, args.lr, args.weight_decay, step, history, quick_eval,
-                        args.eval_every_s, gen)
+    epochs = run_epochs(
+        model,
+        data,
+        args.deadline,
+        args.batch,
+        args.lr,
+        args.weight_decay,
+        step,
+        history,
+        quick_eval,
+        args.eval_every_s,
+        gen,
+    )
     trained_s = time.time() - started
     val = predict(model, data["x_val"], ten_crops)
     train_probs = predict(model, data["x_train"], ten_crops)
-    record = {"arch": args.arch, "seed": args.seed, "epochs": epochs, "train_seconds": round(trained_s, 1),
-              "weights": sum(p.numel() for p in model.parameters()), "settings": vars_json(args),
-              "val_accuracy_10crop": accuracy(val, data["y_val"]),
-              "val_accuracy_centre": accuracy(predict(model, data["x_val"], lambda v: [ten_crops(v)[4]]),
-                                              data["y_val"]),
-              "val_recall_10crop": per_class_recall(val, data["y_val"]),
-              "train_accuracy_10crop": accuracy(train_probs, data["y_train"]),
-              "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-              "torch": torch.__version__}
+    record = {
+        "arch": args.arch,
+        "seed": args.seed,
+        "epochs": epochs,
+        "train_seconds": round(trained_s, 1),
+        "weights": sum(p.numel() for p in model.parameters()),
+        "settings": vars_json(args),
+        "val_accuracy_10crop": accuracy(val, data["y_val"]),
+        "val_accuracy_centre": accuracy(predict(model, data["x_val"], lambda v: [ten_crops(v)[4]]), data["y_val"]),
+        "val_recall_10crop": per_class_recall(val, data["y_val"]),
+        "train_accuracy_10crop": accuracy(train_probs, data["y_train"]),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "teacher.npz", arch=np.array(args.arch),  # numpy only: the CPU side reads it without torch
-             **{k: v.detach().cpu().half().numpy() for k, v in model.state_dict().items()
-                if not k.endswith("num_batches_tracked")})
-    np.savez(out / "probs.npz", train=train_probs.cpu().numpy().astype(np.float16),
-             val=val.cpu().numpy().astype(np.float16))
+    np.savez(
+        out / "teacher.npz",
+        arch=np.array(args.arch),  # numpy only: the CPU side reads it without torch
+        **{
+            k: v.detach().cpu().half().numpy()
+            for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")
+        },
+    )
+    np.savez(
+        out / "probs.npz", train=train_probs.cpu().numpy().astype(np.float16), val=val.cpu().numpy().astype(np.float16)
+    )
     (out / "record.json").write_text(json.dumps({**record, "history": history}, indent=1))
-    log(f"teacher {args.arch} seed {args.seed}: {epochs} epochs in {trained_s:.0f} s, PublicTest "
-        f"{record['val_accuracy_10crop']:.4f} (10 crops), {record['val_accuracy_centre']:.4f} (centre)")
+    log(
+        f"teacher {args.arch} seed {args.seed}: {epochs} epochs in {trained_s:.0f} s, PublicTest "
+        f"{record['val_accuracy_10crop']:.4f} (10 crops), {record['val_accuracy_centre']:.4f} (centre)"
+    )
 
 
 def saved_arch(path: Path) -> str:
@@ -431,7 +502,7 @@ def precise_bn(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
         m.momentum = None  # cumulative average
     model.train()
     for i in range(0, len(x) - batch + 1, batch):
-        model(x[i:i + batch])
+        model(x[i : i + batch])
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.eval()
@@ -443,15 +514,17 @@ def train_student(args) -> None:
     data["targets"] = targets(data["y_train"], data["crowd_train"], args.crowd_weight)
     teachers = load_teachers(args.teachers, device)
     model = prepare(build_student(args.arch), device)
-    log(f"student {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(teachers)} teachers, "
-        f"{args.deadline - time.time():.0f} s, device {device}")
+    log(
+        f"student {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(teachers)} teachers, "
+        f"{args.deadline - time.time():.0f} s, device {device}"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     temperature, alpha = args.temperature, (args.alpha if teachers else 0.0)
 
     def teacher_probs(x48: torch.Tensor) -> torch.Tensor:
         o = (x48.shape[-1] - TEACHER_CROP) // 2
-        centre = x48[..., o:o + TEACHER_CROP, o:o + TEACHER_CROP]
+        centre = x48[..., o : o + TEACHER_CROP, o : o + TEACHER_CROP]
         with torch.no_grad(), autocast(device):
             logits = [t(v).float() for t in teachers for v in (centre, centre.flip(-1))]
         return torch.stack([F.softmax(z / temperature, 1) for z in logits]).mean(0)
@@ -465,7 +538,7 @@ def train_student(args) -> None:
         loss = soft_cross_entropy(logits, t)
         if alpha > 0:
             soft = teacher_probs(x)
-            kd = F.kl_div(F.log_softmax(logits / temperature, 1), soft, reduction="batchmean") * temperature ** 2
+            kd = F.kl_div(F.log_softmax(logits / temperature, 1), soft, reduction="batchmean") * temperature**2
             loss = alpha * kd + (1 - alpha) * loss
         return loss
 
@@ -475,34 +548,66 @@ def train_student(args) -> None:
         return {"val_accuracy": accuracy(plain, data["y_val"]), "val_accuracy_flip": accuracy(both, data["y_val"])}
 
     def save(history, epochs, final: bool) -> None:
-        arrays = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
-                  if not k.endswith("num_batches_tracked")}
+        arrays = {
+            k: v.detach().float().cpu().numpy()
+            for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")
+        }
         widths, stem, dense = STUDENTS[args.arch]
-        record = {"arch": args.arch, "block_widths": widths, "stem_width": stem, "dense_blocks": dense,
-                  "epochs": epochs, "final": final,
-                  "teachers": [p.parent.name for p in sorted(Path(args.teachers).glob("*/teacher.npz"))]
-                  if args.teachers else [], "settings": vars_json(args), "history": history,
-                  "weights": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
-                  "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}
+        record = {
+            "arch": args.arch,
+            "block_widths": widths,
+            "stem_width": stem,
+            "dense_blocks": dense,
+            "epochs": epochs,
+            "final": final,
+            "teachers": [p.parent.name for p in sorted(Path(args.teachers).glob("*/teacher.npz"))]
+            if args.teachers
+            else [],
+            "settings": vars_json(args),
+            "history": history,
+            "weights": sum(p.numel() for p in model.parameters()),
+            "torch": torch.__version__,
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        }
         with open(out.with_suffix(".tmp"), "wb") as handle:  # numpy only: the CPU side reads it without torch
             np.savez(handle, record=np.array(json.dumps(record)), **arrays)
         os.replace(out.with_suffix(".tmp"), out)
 
     history: list = []
     started = time.time()
-    epochs = run_epochs(model, data, args.deadline, args.batch, args.lr, args.weight_decay, step, history, evaluate,
-                        args.eval_every_s, gen)
+    epochs = run_epochs(
+        model,
+        data,
+        args.deadline,
+        args.batch,
+        args.lr,
+        args.weight_decay,
+        step,
+        history,
+        evaluate,
+        args.eval_every_s,
+        gen,
+    )
     raw = evaluate()
     save(history + [{"after_training": raw}], epochs, final=False)
     precise_bn(model, data["x_train"])
     recal = evaluate()
-    history.append({"after_training": raw, "after_precise_bn": recal,
-                    "val_recall_flip": per_class_recall(predict(model, data["x_val"], lambda v: [v, v.flip(-1)]),
-                                                        data["y_val"])})
+    history.append(
+        {
+            "after_training": raw,
+            "after_precise_bn": recal,
+            "val_recall_flip": per_class_recall(
+                predict(model, data["x_val"], lambda v: [v, v.flip(-1)]), data["y_val"]
+            ),
+        }
+    )
     save(history, epochs, final=True)
-    log(f"student {args.arch}: {epochs} epochs in {time.time() - started:.0f} s; PublicTest {raw['val_accuracy']:.4f} "
+    log(
+        f"student {args.arch}: {epochs} epochs in {time.time() - started:.0f} s; PublicTest {raw['val_accuracy']:.4f} "
         f"/ flip {raw['val_accuracy_flip']:.4f}; precise BN {recal['val_accuracy']:.4f} / flip "
-        f"{recal['val_accuracy_flip']:.4f}")
+        f"{recal['val_accuracy_flip']:.4f}"
+    )
 
 
 def vars_json(args) -> dict:
@@ -517,10 +622,37 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dst", type=Path, required=True)
     p.set_defaults(func=lambda a: unpack(a.src, a.dst))
     for verb, func, defaults in (
-            ("teacher", train_teacher, dict(arch="resnet18", batch=128, lr=0.1, weight_decay=5e-4, shift_px=4.0,
-                                            degrees=15.0, zoom=0.15, erase=0.5, label_smoothing=0.1)),
-            ("student", train_student, dict(arch="xception-d2-32", batch=128, lr=0.05, weight_decay=5e-4,
-                                            shift_px=4.0, degrees=10.0, zoom=0.1, erase=0.25, label_smoothing=0.0))):
+        (
+            "teacher",
+            train_teacher,
+            dict(
+                arch="resnet18",
+                batch=128,
+                lr=0.1,
+                weight_decay=5e-4,
+                shift_px=4.0,
+                degrees=15.0,
+                zoom=0.15,
+                erase=0.5,
+                label_smoothing=0.1,
+            ),
+        ),
+        (
+            "student",
+            train_student,
+            dict(
+                arch="xception-d2-32",
+                batch=128,
+                lr=0.05,
+                weight_decay=5e-4,
+                shift_px=4.0,
+                degrees=10.0,
+                zoom=0.1,
+                erase=0.25,
+                label_smoothing=0.0,
+            ),
+        ),
+    ):
         p = verbs.add_parser(verb)
         p.set_defaults(func=func)
         p.add_argument("--data", type=Path, required=True)
@@ -536,8 +668,12 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--degrees", type=float, default=defaults["degrees"])
         p.add_argument("--zoom", type=float, default=defaults["zoom"])
         p.add_argument("--erase", type=float, default=defaults["erase"], help="random-erasing probability")
-        p.add_argument("--crowd-weight", type=float, default=0.3,
-                       help="target = (1 - w) * label + w * FER+ crowd shares where known")
+        p.add_argument(
+            "--crowd-weight",
+            type=float,
+            default=0.3,
+            help="target = (1 - w) * label + w * FER+ crowd shares where known",
+        )
         p.add_argument("--label-smoothing", type=float, default=defaults["label_smoothing"])
         p.add_argument("--eval-every-s", type=float, default=30.0, help="PublicTest accuracy logged this often")
         if verb == "student":

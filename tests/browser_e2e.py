@@ -43,8 +43,14 @@ NO_FACE_VIDEO = "wifs2018_demo_0001_blink.mp4"
 PRIVATE_UPLOAD = "liveportrait_d18_surprise.mp4"  # uploaded by one of three sessions at once
 
 
-def write_y4m(source: Path, target: Path, seconds: float = 6.0, size: tuple[int, int] = (640, 480),
-              fps: int = 30, upside_down: bool = False) -> Path:
+def write_y4m(
+    source: Path,
+    target: Path,
+    seconds: float = 6.0,
+    size: tuple[int, int] = (640, 480),
+    fps: int = 30,
+    upside_down: bool = False,
+) -> Path:
     """The first ``seconds`` of ``source`` as a raw YUV 4:2:0 .y4m file at ``size`` (W, H) and ``fps``, each frame
     fitted inside the size on black, turned 180 degrees if ``upside_down`` (chromium loops the file as its fake
     webcam)."""
@@ -61,11 +67,14 @@ def write_y4m(source: Path, target: Path, seconds: float = 6.0, size: tuple[int,
                 continue
             image = frame.to_ndarray(format="bgr24")
             scale = min(width / image.shape[1], height / image.shape[0])
-            resized = cv2.resize(image, (round(image.shape[1] * scale) // 2 * 2,
-                                         round(image.shape[0] * scale) // 2 * 2), interpolation=cv2.INTER_AREA)
+            resized = cv2.resize(
+                image,
+                (round(image.shape[1] * scale) // 2 * 2, round(image.shape[0] * scale) // 2 * 2),
+                interpolation=cv2.INTER_AREA,
+            )
             canvas = np.zeros((height, width, 3), np.uint8)
             y0, x0 = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-            canvas[y0:y0 + resized.shape[0], x0:x0 + resized.shape[1]] = resized
+            canvas[y0 : y0 + resized.shape[0], x0 : x0 + resized.shape[1]] = resized
             if upside_down:
                 canvas = cv2.rotate(canvas, cv2.ROTATE_180)
             out.write(b"FRAME\n")
@@ -94,9 +103,26 @@ def serve_dashboard(folder: Path):
     env = {**os.environ, "FER_DATA_DIR": str(folder / "data")}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboard" / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -121,17 +147,28 @@ def serve_dashboard(folder: Path):
 
 def chromium_args(webcam: Path) -> list[str]:
     """Command-line switches of a headless chromium whose fake webcam loops the .y4m file ``webcam``."""
-    return ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={webcam}", "--allow-loopback-in-peer-connection"]
+    return [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={webcam}",
+        "--allow-loopback-in-peer-connection",
+    ]
 
 
 def server_memory_mb(pid: int) -> dict[str, int]:
     """Resident memory of process ``pid`` now (``rss``) and at its peak (``peak``), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in
-           ("VmRSS", "VmHWM")}
+    kib = {
+        k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines()) if k in ("VmRSS", "VmHWM")
+    }
     return {"rss": round(kib["VmRSS"] / 1024), "peak": round(kib["VmHWM"] / 1024)}
 
 
@@ -156,8 +193,9 @@ def launch(tmp_path_factory, video_path):
     launched = []
 
     def _launch(video_name: str, upside_down: bool = False):
-        webcam = write_y4m(video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m",
-                           upside_down=upside_down)
+        webcam = write_y4m(
+            video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m", upside_down=upside_down
+        )
         launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args(webcam)))
         return launched[-1]
 
@@ -188,8 +226,14 @@ REQUESTED_HOSTS: set[str] = set()  # every host the main page's browser asked fo
 @pytest.fixture(scope="module")
 def page(browser, server):
     context = _context(browser)
-    context.on("request", lambda request: REQUESTED_HOSTS.add(urlsplit(request.url).netloc)
-               if request.url.startswith(("http:", "https:", "ws:", "wss:")) else None)
+    context.on(
+        "request",
+        lambda request: (
+            REQUESTED_HOSTS.add(urlsplit(request.url).netloc)
+            if request.url.startswith(("http:", "https:", "ws:", "wss:"))
+            else None
+        ),
+    )
     yield context.new_page()
     context.close()
 
@@ -237,7 +281,8 @@ def _wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.5):
 def _client_frames(frame) -> int:
     """Frames the browser has shown of the returned (annotated) stream."""
     return frame.locator("video").first.evaluate(
-        "v => v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0")
+        "v => v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0"
+    )
 
 
 def test_live_stream_comes_back_annotated(page, server, metrics):
@@ -247,8 +292,11 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     component.get_by_role("button", name="START").click(timeout=120_000)
     started = time.monotonic()
     # The annotated stream plays in the component's <video>.
-    _wait_for(lambda: component.locator("video").first.evaluate("v => v.readyState >= 2 && v.videoWidth > 0"),
-              120, "the returned video to play")
+    _wait_for(
+        lambda: component.locator("video").first.evaluate("v => v.readyState >= 2 && v.videoWidth > 0"),
+        120,
+        "the returned video to play",
+    )
     metrics["first_frame_after_start_s"] = round(time.monotonic() - started, 2)
     # The server analyses frames and finds the face (the live panel refreshes every second).
     _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 120, "the live numbers")
@@ -410,8 +458,11 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     page.get_by_text("Results:").wait_for(timeout=600_000)
     page.get_by_role("button", name="Save to history").wait_for()  # the last element of the results
     page.locator("video").first.wait_for()
-    _wait_for(lambda: page.locator("video").first.evaluate("v => v.readyState >= 1 && v.duration > 0"), 60,
-              "the annotated video to load in the page")
+    _wait_for(
+        lambda: page.locator("video").first.evaluate("v => v.readyState >= 1 && v.duration > 0"),
+        60,
+        "the annotated video to load in the page",
+    )
     _wait_for(lambda: page.locator('[data-testid="stPlotlyChart"]').count() >= 2, 60, "the result charts")
     downloads = {}
     for label in ("Table (CSV)", "Summary (JSON)", "Annotated video (MP4)"):

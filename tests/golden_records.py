@@ -21,8 +21,13 @@ GOLDEN = ROOT / "tests" / "data" / "golden_records.csv.gz"
 MEDIA = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data")) / "media" / "videos"
 # two faces with a cut between shots, a 1080p street with faces coming and going, a face that turns away and back
 # (recognition), an eye-blink clip and a face pulling expressions (blinks, emotions)
-CLIPS = ("composite_two_faces_d3_d18.mp4", "facenet_pytorch_multiface_street.mp4",
-         "face_recognition_short_hamilton_clip.mp4", "wifs2018_demo_0001_blink.mp4", "liveportrait_d3_expressions.mp4")
+CLIPS = (
+    "composite_two_faces_d3_d18.mp4",
+    "facenet_pytorch_multiface_street.mp4",
+    "face_recognition_short_hamilton_clip.mp4",
+    "wifs2018_demo_0001_blink.mp4",
+    "liveportrait_d3_expressions.mp4",
+)
 EXACT = ("clip", "frame_index", "track_id", "x1", "y1", "x2", "y2", "emotion", "eyes_closed", "blink", "blink_count")
 PROBABILITY_TOLERANCE = 1e-3  # LiteRT's float kernels may round differently on another CPU
 

@@ -22,8 +22,10 @@ def test_every_exported_name_resolves():
 
 
 def test_importing_the_package_loads_no_model_code():
-    code = ("import sys, fer_core; heavy = [m for m in ('cv2', 'dlib', 'av', 'ai_edge_litert', 'tensorflow') "
-            "if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, fer_core; heavy = [m for m in ('cv2', 'dlib', 'av', 'ai_edge_litert', 'tensorflow') "
+        "if m in sys.modules]; print(heavy)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -32,9 +34,11 @@ def test_the_readme_python_example_runs(video_path, image_path, tmp_path, monkey
     """The README's Python block, run with real media in place of its file names."""
     readme = (ROOT / "README.md").read_text()
     (block,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    block = (block.replace('"interview.mp4"', repr(str(video_path("wifs2018_demo_0001_blink.mp4"))))
-             .replace('"photo.jpg"', repr(str(image_path("happy_fer_justin.jpg"))))
-             .replace('"results/"', repr(str(tmp_path / "results"))))
+    block = (
+        block.replace('"interview.mp4"', repr(str(video_path("wifs2018_demo_0001_blink.mp4"))))
+        .replace('"photo.jpg"', repr(str(image_path("happy_fer_justin.jpg"))))
+        .replace('"results/"', repr(str(tmp_path / "results")))
+    )
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     assert namespace["analysis"].faces and namespace["result"].records

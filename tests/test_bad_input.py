@@ -38,11 +38,14 @@ def synthetic_video(path, frames, fps=25):
     return path
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("notes.mp4", b"this is a text file, not a video\n" * 20, "not"),
-    ("random.mov", np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes(), "not"),
-    ("empty.mp4", b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("notes.mp4", b"this is a text file, not a video\n" * 20, "not"),
+        ("random.mov", np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes(), "not"),
+        ("empty.mp4", b"", "empty"),
+    ],
+)
 def test_files_that_are_not_videos(tmp_path, name, content, words):
     path = tmp_path / name
     path.write_bytes(content)
@@ -72,8 +75,9 @@ def test_truncated_file_without_index_cannot_open(tmp_path, video_path):
         probe_video(path)
 
 
-@pytest.mark.parametrize("fmt, suffix, options", [("mp4", ".mp4", {"movflags": "faststart"}),
-                                                  ("matroska", ".mkv", None)])
+@pytest.mark.parametrize(
+    "fmt, suffix, options", [("mp4", ".mp4", {"movflags": "faststart"}), ("matroska", ".mkv", None)]
+)
 def test_truncated_video_keeps_what_was_read(pipeline, tmp_path, video_path, fmt, suffix, options):
     path = truncate(remux(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / f"clip{suffix}", fmt, options))
     with pytest.raises(TruncatedVideoError) as caught:
@@ -112,8 +116,13 @@ def test_video_with_no_face(pipeline, tmp_path):
 def test_cancelled_analysis_leaves_no_files(pipeline, tmp_path, video_path):
     calls = []
     with pytest.raises(Cancelled):
-        analyze_video(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path, pipeline=pipeline,
-                      should_stop=lambda: len(calls) > 5, progress=lambda d, t: calls.append(d))
+        analyze_video(
+            video_path("wifs2018_demo_0001_blink.mp4"),
+            tmp_path,
+            pipeline=pipeline,
+            should_stop=lambda: len(calls) > 5,
+            progress=lambda d, t: calls.append(d),
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -202,11 +211,12 @@ def test_rotated_phone_video_is_decoded_upright(tmp_path, image_path):
     identity = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
     rotate_90 = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # ... and tags "rotate 90"
     at = data.find(identity, data.find(b"tkhd"))
-    path.write_bytes(data[:at] + rotate_90 + data[at + 36:])
+    path.write_bytes(data[:at] + rotate_90 + data[at + 36 :])
     assert probe_video(path).rotation == 90
     frame = next(iter_frames(path)).image
     from fer_core.detect import FaceDetector
     from fer_core.image import to_gray
+
     assert len(FaceDetector().detect(to_gray(frame))) == 1  # dlib's frontal detector finds upright faces only
     assert len(FaceDetector().detect(to_gray(stored))) == 0
 
@@ -282,14 +292,17 @@ def test_images_larger_than_the_budget_are_refused_before_decoding(image_path, m
         read_image(still)
 
 
-@pytest.mark.parametrize("frame, words", [
-    (np.zeros((48, 64, 3), np.float32), "dtype float32"),
-    (np.zeros((48, 64, 2), np.uint8), r"shape \(48, 64, 2\)"),
-    (np.zeros((48, 64, 5), np.uint8), r"shape \(48, 64, 5\)"),
-    (np.zeros((0, 64, 3), np.uint8), "empty frame"),
-    (np.zeros((4, 48, 64, 3), np.uint8), r"shape \(4, 48, 64, 3\)"),
-    ([[0, 1], [2, 3]], "got list"),
-])
+@pytest.mark.parametrize(
+    "frame, words",
+    [
+        (np.zeros((48, 64, 3), np.float32), "dtype float32"),
+        (np.zeros((48, 64, 2), np.uint8), r"shape \(48, 64, 2\)"),
+        (np.zeros((48, 64, 5), np.uint8), r"shape \(48, 64, 5\)"),
+        (np.zeros((0, 64, 3), np.uint8), "empty frame"),
+        (np.zeros((4, 48, 64, 3), np.uint8), r"shape \(4, 48, 64, 3\)"),
+        ([[0, 1], [2, 3]], "got list"),
+    ],
+)
 def test_library_misuse_gets_a_value_error_naming_the_expected_frame(frame, words):
     """Issue 18, item 14: not cv2.error, RuntimeError or IndexError from deep inside."""
     pipeline = FramePipeline()
@@ -316,10 +329,14 @@ def _ts_segment(path, n, fps=25, start_s=0.0, value=90):
 def test_timestamps_that_go_backwards_or_jump_are_made_continuous_and_reported(tmp_path):
     """Issue 18, item 5: two recordings joined byte for byte (both start at 0), and a 10-hour jump."""
     joined = tmp_path / "joined.ts"
-    joined.write_bytes(_ts_segment(tmp_path / "a.ts", 50).read_bytes() + _ts_segment(tmp_path / "b.ts", 50).read_bytes())
+    joined.write_bytes(
+        _ts_segment(tmp_path / "a.ts", 50).read_bytes() + _ts_segment(tmp_path / "b.ts", 50).read_bytes()
+    )
     jumped = tmp_path / "jumped.ts"
-    jumped.write_bytes(_ts_segment(tmp_path / "c.ts", 50).read_bytes()
-                       + _ts_segment(tmp_path / "d.ts", 50, start_s=36_000.0).read_bytes())
+    jumped.write_bytes(
+        _ts_segment(tmp_path / "c.ts", 50).read_bytes()
+        + _ts_segment(tmp_path / "d.ts", 50, start_s=36_000.0).read_bytes()
+    )
     for path in (joined, jumped):
         frames = list(iter_frames(path))
         times = np.array([f.time_s for f in frames])

@@ -79,7 +79,24 @@ def test_blink_spans_are_the_closed_frames_before_each_counted_blink():
     from fer_core.records import FaceRecord, blink_spans
 
     detector, states = run([0.30] * 30 + [0.10] * 4 + [0.30] * 10 + [0.10] + [0.30] * 5)  # a blink, then noise
-    records = [FaceRecord(time_s=i / 30, frame_index=i, track_id=3, x1=0, y1=0, x2=1, y2=1, detection_score=1.0,
-                          probabilities=(1.0,) + (0.0,) * 6, emotion="Angry", emotion_probability=1.0, ear=0.3,
-                          eyes_closed=s.closed, blink=s.blink, blink_count=s.count) for i, s in enumerate(states)]
+    records = [
+        FaceRecord(
+            time_s=i / 30,
+            frame_index=i,
+            track_id=3,
+            x1=0,
+            y1=0,
+            x2=1,
+            y2=1,
+            detection_score=1.0,
+            probabilities=(1.0,) + (0.0,) * 6,
+            emotion="Angry",
+            emotion_probability=1.0,
+            ear=0.3,
+            eyes_closed=s.closed,
+            blink=s.blink,
+            blink_count=s.count,
+        )
+        for i, s in enumerate(states)
+    ]
     assert blink_spans(records) == {3: [(30, 33)]}

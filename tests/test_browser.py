@@ -52,11 +52,14 @@ def test_dashboard_in_a_real_browser(video_path):
         pytest.skip(f"browser end-to-end test not run: {reason}")
     for name in (WEBCAM_VIDEO, UPLOAD_VIDEO, NO_FACE_VIDEO, PRIVATE_UPLOAD):
         video_path(name)  # skips when the shared media are absent
-    inner = (f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && "
-             f"exec {sys.executable} -m pytest -q -p no:cacheprovider -x {INNER_MODULE}")
+    inner = (
+        f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && "
+        f"exec {sys.executable} -m pytest -q -p no:cacheprovider -x {INNER_MODULE}"
+    )
     for attempt in (1, 2):
-        run = subprocess.run(["unshare", "-n", "bash", "-c", inner], cwd=ROOT, capture_output=True, text=True,
-                             timeout=1500)
+        run = subprocess.run(
+            ["unshare", "-n", "bash", "-c", inner], cwd=ROOT, capture_output=True, text=True, timeout=1500
+        )
         output = run.stdout[-8000:] + run.stderr[-4000:]
         if run.returncode == 0:
             break

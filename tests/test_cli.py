@@ -11,17 +11,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fer_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_analyze_writes_the_files_it_names(video_path, tmp_path):
-    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
-               "--every", "2", "--quiet")
+    done = run(
+        "analyze",
+        str(video_path("wifs2018_demo_0001_blink.mp4")),
+        "--out",
+        str(tmp_path / "out"),
+        "--every",
+        "2",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["wifs2018_demo_0001_blink.annotated.mp4", "wifs2018_demo_0001_blink.csv",
-                     "wifs2018_demo_0001_blink.parquet", "wifs2018_demo_0001_blink.summary.json"]
+    assert names == [
+        "wifs2018_demo_0001_blink.annotated.mp4",
+        "wifs2018_demo_0001_blink.csv",
+        "wifs2018_demo_0001_blink.parquet",
+        "wifs2018_demo_0001_blink.summary.json",
+    ]
     summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
     assert summary["every"] == 2 and summary["frames_analysed"] == 96 and len(summary["faces"]) == 1
     assert "face #1" in done.stderr
@@ -40,8 +52,9 @@ def test_analyze_with_the_accurate_model(video_path, tmp_path):
     clip = str(video_path("wifs2018_demo_0001_blink.mp4"))
     tables = {}
     for model in ("fast", "accurate"):
-        done = run("analyze", clip, "--out", str(tmp_path / model), "--every", "6", "--no-video", "--quiet",
-                   "--model", model)
+        done = run(
+            "analyze", clip, "--out", str(tmp_path / model), "--every", "6", "--no-video", "--quiet", "--model", model
+        )
         assert done.returncode == 0, done.stderr
         tables[model] = (tmp_path / model / "wifs2018_demo_0001_blink.csv").read_text().splitlines()
     assert len(tables["fast"]) == len(tables["accurate"]) > 10
@@ -49,8 +62,15 @@ def test_analyze_with_the_accurate_model(video_path, tmp_path):
 
 
 def test_analyze_names_a_missing_model_folder(video_path, tmp_path):
-    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
-               "--quiet", "--model", str(tmp_path / "nowhere"))
+    done = run(
+        "analyze",
+        str(video_path("wifs2018_demo_0001_blink.mp4")),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--model",
+        str(tmp_path / "nowhere"),
+    )
     assert done.returncode == 2
     assert "nowhere" in done.stderr and "Traceback" not in done.stderr
 
@@ -63,16 +83,28 @@ def test_the_fer_command_is_installed():
 
 
 def test_out_of_range_arguments_are_refused_with_a_message(tmp_path):
-    for flag, value, message in (("--every", "0", "must be 1 or more"), ("--every", "-3", "must be 1 or more"),
-                                 ("--upsample", "5", "must be from 0 to 2"), ("--every", "two", "whole number"),
-                                 ("--max-search-width", "-1", "must be 0 or more")):
+    for flag, value, message in (
+        ("--every", "0", "must be 1 or more"),
+        ("--every", "-3", "must be 1 or more"),
+        ("--upsample", "5", "must be from 0 to 2"),
+        ("--every", "two", "whole number"),
+        ("--max-search-width", "-1", "must be 0 or more"),
+    ):
         done = run("analyze", "video.mp4", "--out", str(tmp_path), flag, value)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, flag
 
 
 def test_a_huge_every_never_counts_more_time_than_the_video_has(video_path, tmp_path):
-    done = run("analyze", str(video_path("wifs2018_demo_0001_blink.mp4")), "--out", str(tmp_path / "out"),
-               "--every", "100000", "--no-video", "--quiet")
+    done = run(
+        "analyze",
+        str(video_path("wifs2018_demo_0001_blink.mp4")),
+        "--out",
+        str(tmp_path / "out"),
+        "--every",
+        "100000",
+        "--no-video",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
     (face,) = summary["faces"]

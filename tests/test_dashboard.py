@@ -43,8 +43,11 @@ def _button(at: AppTest, label: str):
 
 
 def _texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title",
-                                  "subheader") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -52,8 +55,15 @@ def test_live_page_renders_settings_and_start_hint():
     at = _app()
     assert at.title[0].value == "Live"
     assert "Press START" in at.info[0].value
-    assert at.sidebar.multiselect(key="live_emotions").value == ["Angry", "Disgust", "Fear", "Happy", "Sad",
-                                                                  "Surprise", "Neutral"]
+    assert at.sidebar.multiselect(key="live_emotions").value == [
+        "Angry",
+        "Disgust",
+        "Fear",
+        "Happy",
+        "Sad",
+        "Surprise",
+        "Neutral",
+    ]
     at.sidebar.toggle(key="live_landmarks").set_value(True)
     at.sidebar.slider(key="live_threshold").set_value(-0.5)
     at.run()
@@ -186,8 +196,9 @@ def test_model_page_shows_the_accurate_model():
 
 def test_recorded_page_analyses_with_the_accurate_model(video_path):
     at = _app("recorded")
-    at.file_uploader(key="rec_upload").upload("d18.mp4", Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes(),
-                                              "video/mp4")
+    at.file_uploader(key="rec_upload").upload(
+        "d18.mp4", Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes(), "video/mp4"
+    )
     at.run()
     assert "70.8%" in at.radio(key="rec_model").format_func("accurate")
     at.radio(key="rec_model").set_value("accurate").run()
@@ -226,11 +237,24 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
     import pandas as pd
 
     store = HistoryStore.in_folder(tmp_path / "data")
-    table = pd.DataFrame({"time_s": [0.0, 6.0], "track_id": [1, 1], "blink_count": [0, 2],
-                          **{f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise",
-                                                            "neutral")}, "p_happy": [0.4, 0.4]})
-    face = {"track_id": 1, "time_on_screen_s": 6.0, "frames": 2, "dominant_emotion": "Happy",
-            "emotion_share": {"Happy": 1.0}, "blink_count": 2, "blinks_per_minute": 20.0}
+    table = pd.DataFrame(
+        {
+            "time_s": [0.0, 6.0],
+            "track_id": [1, 1],
+            "blink_count": [0, 2],
+            **{f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise", "neutral")},
+            "p_happy": [0.4, 0.4],
+        }
+    )
+    face = {
+        "track_id": 1,
+        "time_on_screen_s": 6.0,
+        "frames": 2,
+        "dominant_emotion": "Happy",
+        "emotion_share": {"Happy": 1.0},
+        "blink_count": 2,
+        "blinks_per_minute": 20.0,
+    }
     first = store.save("first", "video", {"faces": [face], "duration_s": 6.0}, table)
     second = store.save("second", "live", {"faces": [dict(face, emotion_share={"Sad": 1.0})]}, table)
     at = _app("history")
@@ -261,10 +285,18 @@ def test_history_names_are_shown_as_written_never_as_markdown(tmp_path):
     from dashboard.common import plain_markdown
 
     store = HistoryStore.in_folder(tmp_path / "data")
-    table = pd.DataFrame({"time_s": [0.0], "track_id": [1], "blink_count": [0],
-                          **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}})
-    face = {"track_id": 1, "time_on_screen_s": 1.0, "frames": 1, "dominant_emotion": "Happy",
-            "emotion_share": {"Happy": 1.0}, "blink_count": 0, "blinks_per_minute": None}
+    table = pd.DataFrame(
+        {"time_s": [0.0], "track_id": [1], "blink_count": [0], **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}}
+    )
+    face = {
+        "track_id": 1,
+        "time_on_screen_s": 1.0,
+        "frames": 1,
+        "dominant_emotion": "Happy",
+        "emotion_share": {"Happy": 1.0},
+        "blink_count": 0,
+        "blinks_per_minute": None,
+    }
     evil = "![p](http://tracker.example/pixel.png) [link](http://x.example) :material/home: <img src=x>"
     store.save(evil, "video", {"faces": [face], "duration_s": 1.0}, table)
     store.save("plain", "video", {"faces": [face], "duration_s": 1.0}, table)
@@ -279,8 +311,7 @@ def test_history_names_are_shown_as_written_never_as_markdown(tmp_path):
 def test_plain_markdown_escapes_every_markdown_construct():
     from dashboard.common import plain_label, plain_markdown
 
-    assert plain_markdown("a_b *c* [d](e) `f` #g :h: $i$ <j>") == \
-        r"a\_b \*c\* \[d\]\(e\) \`f\` \#g \:h\: \$i\$ \<j\>"
+    assert plain_markdown("a_b *c* [d](e) `f` #g :h: $i$ <j>") == r"a\_b \*c\* \[d\]\(e\) \`f\` \#g \:h\: \$i\$ \<j\>"
     assert plain_markdown("Interview 3 with Ana") == "Interview 3 with Ana"
     assert plain_label('<a href="http://x">y</a>') == '&lt;a href="http://x"&gt;y&lt;/a&gt;'
 
@@ -296,10 +327,17 @@ def test_ice_servers_come_from_the_environment(monkeypatch):
         ice_servers()
 
 
-@pytest.mark.parametrize("name, stem", [
-    ("../../etc/passwd.mp4", "passwd"), ("..\\..\\Windows\\win.ini", "win"), ("/abs/path/interview 1.mov", "interview_1"),
-    ("..", "video"), ("", "video"), ("ünïcødé?*:|<>.mp4", "n_c_d"),
-])
+@pytest.mark.parametrize(
+    "name, stem",
+    [
+        ("../../etc/passwd.mp4", "passwd"),
+        ("..\\..\\Windows\\win.ini", "win"),
+        ("/abs/path/interview 1.mov", "interview_1"),
+        ("..", "video"),
+        ("", "video"),
+        ("ünïcødé?*:|<>.mp4", "n_c_d"),
+    ],
+)
 def test_an_uploaded_name_never_becomes_a_path(name, stem):
     from dashboard.common import safe_stem
 
@@ -312,8 +350,14 @@ def _face_rows(times, blinks):
 
     from fer_core.labels import EMOTIONS
 
-    return pd.DataFrame({"track_id": 1, "time_s": times, "blink_count": blinks,
-                         **{f"p_{e.lower()}": 1.0 / len(EMOTIONS) for e in EMOTIONS}})
+    return pd.DataFrame(
+        {
+            "track_id": 1,
+            "time_s": times,
+            "blink_count": blinks,
+            **{f"p_{e.lower()}": 1.0 / len(EMOTIONS) for e in EMOTIONS},
+        }
+    )
 
 
 def test_a_face_away_for_a_while_breaks_its_timeline_and_is_not_timed_meanwhile():
@@ -362,10 +406,18 @@ def test_history_page_survives_a_damaged_entry_and_a_broken_database(tmp_path, m
     import pandas as pd
 
     store = HistoryStore.in_folder(tmp_path / "data")
-    table = pd.DataFrame({"time_s": [0.0], "track_id": [1], "blink_count": [0],
-                          **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}})
-    face = {"track_id": 1, "time_on_screen_s": 1.0, "frames": 1, "dominant_emotion": "Happy",
-            "emotion_share": {"Happy": 1.0}, "blink_count": 0, "blinks_per_minute": None}
+    table = pd.DataFrame(
+        {"time_s": [0.0], "track_id": [1], "blink_count": [0], **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}}
+    )
+    face = {
+        "track_id": 1,
+        "time_on_screen_s": 1.0,
+        "frames": 1,
+        "dominant_emotion": "Happy",
+        "emotion_share": {"Happy": 1.0},
+        "blink_count": 0,
+        "blinks_per_minute": None,
+    }
     good = store.save("good", "video", {"faces": [face], "duration_s": 1.0}, table)
     bad = store.save("bad", "video", {"faces": [face], "duration_s": 1.0}, table)
     with sqlite3.connect(store.path) as db:

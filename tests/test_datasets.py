@@ -60,9 +60,13 @@ def test_crowd_votes_become_shares_in_fer2013_order(fer2013_dir):
     from fer_core.datasets import crowd_shares
 
     classes = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
-    votes = np.array([[0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happy 8, surprise 2
-                      [0, 0, 0, 0, 0, 0, 0, 3, 5, 2],  # no FER2013 class chosen
-                      [-1] * 10])                        # no votes
+    votes = np.array(
+        [
+            [0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happy 8, surprise 2
+            [0, 0, 0, 0, 0, 0, 0, 3, 5, 2],  # no FER2013 class chosen
+            [-1] * 10,
+        ]
+    )  # no votes
     shares = crowd_shares(votes, classes)
     assert shares.shape == (3, 7)
     assert shares[0].tolist() == pytest.approx([0, 0, 0, 0.8, 0, 0.2, 0])

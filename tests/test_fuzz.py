@@ -17,7 +17,7 @@ from video_files import remux
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = r'''
+CHILD = r"""
 import json, sys
 import numpy as np
 from fer_core.errors import FerError
@@ -54,18 +54,26 @@ for seed in range(int(sys.argv[3])):
     except FerError as exc:
         outcomes.append([seed, kind, type(exc).__name__, str(exc)[:120], None])
 print(json.dumps(outcomes))
-'''
+"""
 
 
-@pytest.mark.parametrize("container, options, cases", [
-    ("mp4", {"movflags": "faststart"}, 24),
-    ("matroska", {}, 12),  # the stream choice, Matroska's duration tags, timestamps re-based (issue 18)
-])
+@pytest.mark.parametrize(
+    "container, options, cases",
+    [
+        ("mp4", {"movflags": "faststart"}, 24),
+        ("matroska", {}, 12),  # the stream choice, Matroska's duration tags, timestamps re-based (issue 18)
+    ],
+)
 def test_corrupted_videos_give_results_or_typed_errors(video_path, tmp_path, container, options, cases):
     source = remux(video_path("wifs2018_demo_0001_blink.mp4"), tmp_path / f"source.{container}", container, options)
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(source), str(tmp_path), str(cases)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(source), str(tmp_path), str(cases)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("a corrupted video made the analysis hang (no result within 300 s)")
     assert done.returncode == 0, f"the analysis crashed on a corrupted video:\n{done.stderr[-3000:]}"

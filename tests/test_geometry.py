@@ -4,19 +4,24 @@ import pytest
 from fer_core.geometry import box_iou, clip_boxes, square_crop_box
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),
-    ([0, 0, 10, 10], [10, 0, 20, 10], 0.0),  # touching edges share no area
-    ([0, 0, 10, 10], [5, 0, 15, 10], 50 / 150),
-    ([0, 0, 10, 10], [2, 2, 4, 4], 4 / 100),
-    ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),  # degenerate boxes: no division by zero
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),
+        ([0, 0, 10, 10], [10, 0, 20, 10], 0.0),  # touching edges share no area
+        ([0, 0, 10, 10], [5, 0, 15, 10], 50 / 150),
+        ([0, 0, 10, 10], [2, 2, 4, 4], 4 / 100),
+        ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),  # degenerate boxes: no division by zero
+    ],
+)
 def test_box_iou_pairs(a, b, expected):
     assert box_iou(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
 
 
 def test_box_iou_shape_is_n_by_m():
-    iou = box_iou(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([[0, 0, 10, 10], [5, 5, 10, 10], [0, 0, 1, 1]]))
+    iou = box_iou(
+        np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([[0, 0, 10, 10], [5, 5, 10, 10], [0, 0, 1, 1]])
+    )
     assert iou.shape == (2, 3)
     assert iou[1].tolist() == [0.0, 0.0, 0.0]
 

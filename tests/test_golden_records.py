@@ -15,7 +15,8 @@ def test_records_of_the_shared_media_match_the_reference(media_dir):
             pytest.skip(f"{name} is absent from {media_dir}")
     moved = differences(pd.read_csv(GOLDEN), current_records(media_dir / "videos"))
     assert not moved, "records moved (if meant, rewrite with `python tests/golden_records.py --write`):\n" + "\n".join(
-        moved)
+        moved
+    )
 
 
 def test_the_comparison_sees_a_moved_box_and_a_changed_probability():

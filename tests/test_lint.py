@@ -1,6 +1,6 @@
 """The code is held to its lint and type checks by the test command itself (`./dev test`, so CI runs them):
-ruff (pyflakes and pycodestyle's errors, settings in pyproject.toml) on everything, mypy on the library and the
-dashboard."""
+ruff (pyflakes and pycodestyle's errors, and the formatter; settings in pyproject.toml) on everything, mypy on the
+library and the dashboard."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.parametrize("command", [["ruff", "check", "."], ["mypy"]])
+@pytest.mark.parametrize("command", [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]])
 def test_clean(command):
     tool = BIN / command[0]
     if not tool.exists():

@@ -18,9 +18,23 @@ from fer_core.records import FaceRecord
 def _record(t: float, track_id: int = 1, emotion: str = "Happy", blinks: int = 0) -> FaceRecord:
     p = [0.0] * len(EMOTIONS)
     p[EMOTIONS.index(emotion)] = 1.0
-    return FaceRecord(time_s=t, frame_index=int(t * 30), track_id=track_id, x1=0, y1=0, x2=10, y2=10,
-                      detection_score=1.0, probabilities=tuple(p), emotion=emotion, emotion_probability=1.0,
-                      ear=0.3, eyes_closed=False, blink=False, blink_count=blinks)
+    return FaceRecord(
+        time_s=t,
+        frame_index=int(t * 30),
+        track_id=track_id,
+        x1=0,
+        y1=0,
+        x2=10,
+        y2=10,
+        detection_score=1.0,
+        probabilities=tuple(p),
+        emotion=emotion,
+        emotion_probability=1.0,
+        ear=0.3,
+        eyes_closed=False,
+        blink=False,
+        blink_count=blinks,
+    )
 
 
 def test_face_history_thins_older_points_and_keeps_totals():
@@ -145,8 +159,9 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
 
 def test_session_tells_how_long_the_camera_has_been_silent():
     now = [10.0]
-    session = LiveSession(classifier=None, clock=lambda: now[0],
-                          pipeline_factory=lambda settings, **models: _FakePipeline(settings))
+    session = LiveSession(
+        classifier=None, clock=lambda: now[0], pipeline_factory=lambda settings, **models: _FakePipeline(settings)
+    )
     assert session.snapshot().seconds_since_frame == 0.0  # no stream yet
     frame = np.zeros((120, 160, 3), np.uint8)
     for _ in range(30):
@@ -169,8 +184,9 @@ def test_session_with_the_real_pipeline_finds_a_face(image_path):
     from fer_core.landmarks import LandmarkPredictor
 
     landmarks = SharedLandmarks(LandmarkPredictor())
-    session = LiveSession(SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True),
-                          landmarks=landmarks)
+    session = LiveSession(
+        SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True), landmarks=landmarks
+    )
     annotated = session.process(image)
     snap = session.snapshot()
     assert snap.error is None
@@ -215,10 +231,25 @@ def test_a_file_and_a_live_session_give_the_same_summary_for_the_same_records():
     for k, t in enumerate([i / 30 for i in range(60)] + [4 + i / 30 for i in range(60)]):
         emotion = "Happy" if k % 3 else "Neutral"
         probabilities = tuple(0.6 if e == emotion else 0.4 / 6 for e in EMOTIONS)
-        records.append(FaceRecord(time_s=t, frame_index=k, track_id=1, x1=0, y1=0, x2=10, y2=10,
-                                  detection_score=1.0, probabilities=probabilities, emotion=emotion,
-                                  emotion_probability=0.6, ear=0.3, eyes_closed=False, blink=k == 50,
-                                  blink_count=int(k >= 50)))
+        records.append(
+            FaceRecord(
+                time_s=t,
+                frame_index=k,
+                track_id=1,
+                x1=0,
+                y1=0,
+                x2=10,
+                y2=10,
+                detection_score=1.0,
+                probabilities=probabilities,
+                emotion=emotion,
+                emotion_probability=0.6,
+                ear=0.3,
+                eyes_closed=False,
+                blink=k == 50,
+                blink_count=int(k >= 50),
+            )
+        )
     buffer = LiveBuffer(max_points_per_face=16)  # thinning must not change the totals
     by_time = {round(r.time_s * 30): r for r in records}
     for k in range(int(round(6 * 30))):  # every camera frame, with the face or (while it is away) without

@@ -22,10 +22,16 @@ from fer_core.video import analyze_video
 from video_files import splice
 
 SINGLE_FACE_IMAGES = [
-    "angry_crop_face_classification.png", "angry_liveportrait_d3_t4.0.jpg", "happy_crop_face_classification.png",
-    "happy_fer_justin.jpg", "happy_liveportrait_d0_t1.67.jpg", "neutral_liveportrait_d3_t6.0.jpg",
-    "sad_crop_face_classification.png", "surprise_crop_face_classification.png",
-    "surprise_liveportrait_d18_t4.33.jpg", "surprise_liveportrait_d3_t10.0.jpg",
+    "angry_crop_face_classification.png",
+    "angry_liveportrait_d3_t4.0.jpg",
+    "happy_crop_face_classification.png",
+    "happy_fer_justin.jpg",
+    "happy_liveportrait_d0_t1.67.jpg",
+    "neutral_liveportrait_d3_t6.0.jpg",
+    "sad_crop_face_classification.png",
+    "surprise_crop_face_classification.png",
+    "surprise_liveportrait_d18_t4.33.jpg",
+    "surprise_liveportrait_d3_t10.0.jpg",
 ]
 
 
@@ -66,8 +72,11 @@ def test_small_faces_of_a_wide_shot_are_found_with_the_small_faces_setting(pipel
     with pytest.raises(NoFaceError, match="about 240 pixels") as raised:
         analyze_video(path, every=15, pipeline=pipeline, require_face=True)
     assert raised.value.smallest_face == 240
-    small = FramePipeline(PipelineSettings(detector=DetectorSettings.small_faces()),
-                          classifier=pipeline.classifier, landmarks=pipeline.landmarks)
+    small = FramePipeline(
+        PipelineSettings(detector=DetectorSettings.small_faces()),
+        classifier=pipeline.classifier,
+        landmarks=pipeline.landmarks,
+    )
     analysis = analyze_video(path, tmp_path, every=15, pipeline=small)
     faces_per_frame = np.bincount([r.frame_index // 15 for r in analysis.records], minlength=7)
     assert analysis.frames_analysed == 7 and faces_per_frame.min() >= 1 and faces_per_frame.max() >= 2
@@ -90,22 +99,32 @@ def test_landmarks_come_as_named_regions_inside_the_face(image_path):
     assert (marks.points[:, 1] > y1 - slack).all() and (marks.points[:, 1] < y2 + slack).all()
 
 
-@pytest.mark.parametrize("name, emotion", [
-    ("happy_fer_justin.jpg", "Happy"),
-    ("happy_liveportrait_d0_t1.67.jpg", "Happy"),
-    ("surprise_liveportrait_d3_t10.0.jpg", "Surprise"),  # wide eyes, round open mouth
-    pytest.param("surprise_liveportrait_d18_t4.33.jpg", "Surprise", marks=pytest.mark.xfail(
-        strict=True, reason="the shipped 66.9% model calls this wide-open, teeth-bared mouth under lowered brows Fear "
-                            "(0.90); a stronger model (issue 5) should get it")),
-])
+@pytest.mark.parametrize(
+    "name, emotion",
+    [
+        ("happy_fer_justin.jpg", "Happy"),
+        ("happy_liveportrait_d0_t1.67.jpg", "Happy"),
+        ("surprise_liveportrait_d3_t10.0.jpg", "Surprise"),  # wide eyes, round open mouth
+        pytest.param(
+            "surprise_liveportrait_d18_t4.33.jpg",
+            "Surprise",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the shipped 66.9% model calls this wide-open, teeth-bared mouth under lowered brows Fear "
+                "(0.90); a stronger model (issue 5) should get it",
+            ),
+        ),
+    ],
+)
 def test_obvious_expressions_are_recognised(pipeline, image_path, name, emotion):
     pipeline.reset()
     (record,) = pipeline.process(read_image(image_path(name)), 0.0, 0).records
     assert record.emotion == emotion, dict(zip(pipeline.classifier.labels, np.round(record.probabilities, 2)))
 
 
-LABELLED_IMAGES = [name for name in SINGLE_FACE_IMAGES if name.split("_")[0] in
-                   ("angry", "happy", "neutral", "sad", "surprise")]
+LABELLED_IMAGES = [
+    name for name in SINGLE_FACE_IMAGES if name.split("_")[0] in ("angry", "happy", "neutral", "sad", "surprise")
+]
 
 
 @pytest.mark.xfail(strict=True, reason="issue 5: the shipped 66.9% model names 6 of the 10 labelled faces right")
@@ -160,17 +179,24 @@ def test_a_face_that_leaves_and_returns_keeps_its_identity(pipeline, video_path,
     assert face.track_id == 1 and face.frames == 200  # the switch to gray is a cut: nothing followed into it
     assert face.last_seen_s - face.first_seen_s > 9.9 and 7.9 < face.time_on_screen_s < 8.1  # the gap not counted
     pipeline.reset()
-    apart = FramePipeline(PipelineSettings(same_person=0.0), classifier=pipeline.classifier,
-                          landmarks=pipeline.landmarks)
+    apart = FramePipeline(
+        PipelineSettings(same_person=0.0), classifier=pipeline.classifier, landmarks=pipeline.landmarks
+    )
     assert [f.track_id for f in analyze_video(clip, pipeline=apart).faces] == [1, 2]  # without recognition
     # as the Live page runs it (no recognition, no scene cuts, the hold): one person alone who looked away stays #1
-    held = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0), classifier=pipeline.classifier,
-                         landmarks=pipeline.landmarks)
+    held = FramePipeline(
+        PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0),
+        classifier=pipeline.classifier,
+        landmarks=pipeline.landmarks,
+    )
     (face,) = analyze_video(clip, pipeline=held).faces
     assert face.track_id == 1 and face.frames == 200 and 7.9 < face.time_on_screen_s < 8.1
     # ... unless the face was away for longer than the hold (it ended 1 s after leaving, returned 1 s later)
-    short = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=0.5, scene_cut=0.0), classifier=pipeline.classifier,
-                          landmarks=pipeline.landmarks)
+    short = FramePipeline(
+        PipelineSettings(same_person=0.0, solo_hold_s=0.5, scene_cut=0.0),
+        classifier=pipeline.classifier,
+        landmarks=pipeline.landmarks,
+    )
     assert [f.track_id for f in analyze_video(clip, pipeline=short).faces] == [1, 2]
 
 
@@ -179,8 +205,11 @@ def test_the_solo_hold_never_joins_faces_seen_together(pipeline, video_path, tmp
     the hold (it is only for one person alone)."""
     both = video_path("composite_two_faces_d3_d18.mp4")
     clip = splice(tmp_path / "two.mp4", [(both, 0, 60), (None, 0, 50), (both, 60, 60)], fps=30.0)
-    held = FramePipeline(PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0), classifier=pipeline.classifier,
-                         landmarks=pipeline.landmarks)
+    held = FramePipeline(
+        PipelineSettings(same_person=0.0, solo_hold_s=60.0, scene_cut=0.0),
+        classifier=pipeline.classifier,
+        landmarks=pipeline.landmarks,
+    )
     assert [f.track_id for f in analyze_video(clip, pipeline=held).faces] == [1, 2, 3, 4]
 
 
@@ -191,9 +220,15 @@ def test_a_glimpse_is_not_recognised_later(pipeline, video_path, tmp_path):
 
 
 def test_a_different_face_after_a_gap_is_a_new_identity(pipeline, video_path, tmp_path):
-    clip = splice(tmp_path / "other.mp4", [(video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"), 0, 100),
-                                           (None, 0, 50), (video_path("sadtalker_WDA_KatieHill_000.mp4"), 0, 100)],
-                  fps=25.0)
+    clip = splice(
+        tmp_path / "other.mp4",
+        [
+            (video_path("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"), 0, 100),
+            (None, 0, 50),
+            (video_path("sadtalker_WDA_KatieHill_000.mp4"), 0, 100),
+        ],
+        fps=25.0,
+    )
     analysis = analyze_video(clip, pipeline=pipeline)
     assert [f.track_id for f in analysis.faces] == [1, 2]
     assert [f.frames for f in analysis.faces] == [100, 100]
@@ -205,8 +240,12 @@ def test_no_face_is_followed_across_a_scene_cut(pipeline, video_path):
     assert pipeline.scene_cuts == 3  # frames 20, 82 and 211
     (singer,) = {r.track_id for r in analysis.records if r.frame_index == 150}
     assert max(r.frame_index for r in analysis.records if r.track_id == singer) < 211
-    blind = FramePipeline(PipelineSettings(scene_cut=0.0), classifier=pipeline.classifier,
-                          landmarks=pipeline.landmarks, describer=pipeline.describer)
+    blind = FramePipeline(
+        PipelineSettings(scene_cut=0.0),
+        classifier=pipeline.classifier,
+        landmarks=pipeline.landmarks,
+        describer=pipeline.describer,
+    )
     followed = analyze_video(path, pipeline=blind).records  # without cuts: his box is followed onto the audience
     assert max(r.frame_index for r in followed if r.track_id == singer) >= 211
 
@@ -221,13 +260,17 @@ def test_blinks_agree_with_the_automatic_annotations_of_the_one_face_clips(pipel
     # MediaPipe FaceMesh candidates (automatic, spot-checked: nearly all real closures); an extra closure of ours may
     # be real (winks, eyes shut while looking down), so misses are held tight and extras loosely
     notes = json.loads((media_dir / "auto_annotations.json").read_text())
-    clips = {name: clip["blink_candidates_frames"] for name, clip in notes.items()
-             if name != "_about" and clip["faces_per_frame_max"] == 1}
+    clips = {
+        name: clip["blink_candidates_frames"]
+        for name, clip in notes.items()
+        if name != "_about" and clip["faces_per_frame_max"] == 1
+    }
     totals = {"matched": 0, "extra": 0, "missed": 0}
     for name, candidates in clips.items():
         pipeline.reset()
-        records = [r for f in iter_frames(video_path(name)) for r in pipeline.process(f.image, f.time_s,
-                                                                                       f.index).records]
+        records = [
+            r for f in iter_frames(video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+        ]
         (spans,) = blink_spans(records).values()  # one face, one identity
         assert pipeline.scene_cuts == 0, name  # one shot each
         for key, value in event_agreement(spans, [tuple(c) for c in candidates], tolerance=2).items():
@@ -266,6 +309,7 @@ def test_analysis_writes_table_summary_and_playable_video(pipeline, video_path, 
     assert np.allclose(probabilities.sum(1), 1.0, atol=1e-4)
     assert "Surprise" in set(table.emotion)
     import json
+
     summary = json.loads(out.summary_json.read_text())
     assert summary["frames_analysed"] == analysis.frames_analysed and len(summary["faces"]) == 1
     assert sum(summary["faces"][0]["emotion_share"].values()) == pytest.approx(1.0)
@@ -284,7 +328,6 @@ def test_following_between_detections_keeps_identities_and_blinks(video_path, de
     assert [f.track_id for f in analysis.faces] == [1]  # head motion and a few faceless frames: one identity
     blinks = analysis.faces[0].blink_count
     assert 1 <= blinks <= 3
-
 
 
 def test_a_followed_face_is_not_carried_into_black_or_tiny_frames(pipeline, image_path):

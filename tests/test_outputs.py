@@ -33,8 +33,11 @@ def test_a_second_run_into_the_same_folder_is_refused_unless_asked(video_path, t
     assert first.outputs.summary_json.read_bytes() == before
     again = analyze_video(video_path(CLIP), out, every=4, write_video=False, overwrite=True)
     assert again.outputs.summary_json.read_bytes() != before  # every 4th frame now
-    assert _visible(out) == ["wifs2018_demo_0001_blink.csv", "wifs2018_demo_0001_blink.parquet",
-                             "wifs2018_demo_0001_blink.summary.json"]  # no temporary or lock file left
+    assert _visible(out) == [
+        "wifs2018_demo_0001_blink.csv",
+        "wifs2018_demo_0001_blink.parquet",
+        "wifs2018_demo_0001_blink.summary.json",
+    ]  # no temporary or lock file left
 
 
 def test_names_held_by_a_running_analysis_are_refused_and_a_dead_ones_taken_over(video_path, tmp_path):
@@ -79,16 +82,47 @@ def test_an_output_folder_that_cannot_be_used_gets_a_message(tmp_path):
 
 def test_the_command_line_refuses_to_overwrite_and_names_the_fix(video_path, tmp_path):
     def run(*extra):
-        return subprocess.run([sys.executable, "-m", "fer_core", "analyze", str(video_path(CLIP)), "--out",
-                               str(tmp_path / "out"), "--every", "8", "--no-video", "--quiet", *extra],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fer_core",
+                "analyze",
+                str(video_path(CLIP)),
+                "--out",
+                str(tmp_path / "out"),
+                "--every",
+                "8",
+                "--no-video",
+                "--quiet",
+                *extra,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     assert run().returncode == 0
     refused = run()
     assert refused.returncode == 2 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
     assert run("--overwrite").returncode == 0
     (tmp_path / "file").write_text("x")
-    done = subprocess.run([sys.executable, "-m", "fer_core", "analyze", str(video_path(CLIP)), "--out",
-                           str(tmp_path / "file"), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fer_core",
+            "analyze",
+            str(video_path(CLIP)),
+            "--out",
+            str(tmp_path / "file"),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "cannot be used as the output folder" in done.stderr
     assert "Traceback" not in done.stderr

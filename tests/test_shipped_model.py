@@ -37,7 +37,8 @@ def test_run_record_matches_the_served_model(shipped):
 
 
 def test_accurate_model_is_more_accurate_than_the_fast_one():
-    fast, accurate = (json.loads((NAMED_MODELS[n] / "metrics.json").read_text())["accuracy"]
-                      for n in ("fast", "accurate"))
+    fast, accurate = (
+        json.loads((NAMED_MODELS[n] / "metrics.json").read_text())["accuracy"] for n in ("fast", "accurate")
+    )
     assert accurate >= fast + 0.03
     assert read_meta(NAMED_MODELS["accurate"]).quantization == "int8"

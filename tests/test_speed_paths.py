@@ -20,8 +20,9 @@ def pipeline() -> FramePipeline:
     return FramePipeline(PipelineSettings())
 
 
-@pytest.mark.parametrize("name", ["neutral_liveportrait_d3_t6.0.jpg", "happy_fer_justin.jpg",
-                                  "surprise_liveportrait_d18_t4.33.jpg"])
+@pytest.mark.parametrize(
+    "name", ["neutral_liveportrait_d3_t6.0.jpg", "happy_fer_justin.jpg", "surprise_liveportrait_d18_t4.33.jpg"]
+)
 def test_downscaled_search_finds_a_large_face_where_the_full_search_does(image_path, name):
     gray = to_gray(read_image(image_path(name)))
     detector = FaceDetector()
@@ -76,8 +77,7 @@ def test_cancelling_stops_the_decoding_and_encoding_threads(pipeline, tmp_path, 
         return len(running) > 10
 
     with pytest.raises(Cancelled):
-        analyze_video(video_path("liveportrait_d18_surprise.mp4"), tmp_path, pipeline=pipeline,
-                      should_stop=should_stop)
+        analyze_video(video_path("liveportrait_d18_surprise.mp4"), tmp_path, pipeline=pipeline, should_stop=should_stop)
     assert sorted(running[-1]) == ["fer-classify_0", "fer-decode", "fer-encode"]  # all working when cancelled
     assert _fer_threads() == []
     assert list(tmp_path.iterdir()) == []

@@ -18,14 +18,19 @@ def _table(n: int = 3) -> pd.DataFrame:
 
 
 def _summary(faces: int = 1) -> dict:
-    return {"duration_s": 2.5, "faces": [{"track_id": i + 1, "emotion_share": {"Happy": 1.0},
-                                          "blinks_per_minute": 12.0} for i in range(faces)]}
+    return {
+        "duration_s": 2.5,
+        "faces": [
+            {"track_id": i + 1, "emotion_share": {"Happy": 1.0}, "blinks_per_minute": 12.0} for i in range(faces)
+        ],
+    }
 
 
 def test_save_list_load_delete(tmp_path):
     store = HistoryStore(tmp_path / "sub" / "h.sqlite3")
-    first = store.save("interview A", "video", _summary(2), _table(),
-                       created_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    first = store.save(
+        "interview A", "video", _summary(2), _table(), created_at=datetime(2026, 1, 1, tzinfo=timezone.utc)
+    )
     second = store.save(" webcam ", "live", _summary(), _table(5))
     entries = store.list()
     assert [e.id for e in entries] == [second, first]  # newest first
@@ -41,11 +46,14 @@ def test_save_list_load_delete(tmp_path):
     assert [e.id for e in store.list()] == [second]
 
 
-@pytest.mark.parametrize("name, kind, summary, error", [
-    ("", "video", {}, ValueError),
-    ("x", "photo", {}, ValueError),
-    ("x", "video", {"bad": object()}, TypeError),
-])
+@pytest.mark.parametrize(
+    "name, kind, summary, error",
+    [
+        ("", "video", {}, ValueError),
+        ("x", "photo", {}, ValueError),
+        ("x", "video", {"bad": object()}, TypeError),
+    ],
+)
 def test_failed_save_writes_nothing(tmp_path, name, kind, summary, error):
     store = HistoryStore(tmp_path / "h.sqlite3")
     with pytest.raises(error):

@@ -45,16 +45,30 @@ def tiny_run(tmp_path_factory, fer2013_dir):
         with np.load(fer2013_dir / f"{name}.npz") as split:
             np.savez(data / f"{name}.npz", x=split["x"][:n], y=split["y"][:n])
     out = tmp_path_factory.mktemp("run")
-    settings = TrainSettings(data=str(data / "train.npz"), val=str(data / "val.npz"), epochs=2, batch_size=64,
-                             block_widths=(8, 16), stem_width=8, keep_epochs=True)
+    settings = TrainSettings(
+        data=str(data / "train.npz"),
+        val=str(data / "val.npz"),
+        epochs=2,
+        batch_size=64,
+        block_widths=(8, 16),
+        stem_width=8,
+        keep_epochs=True,
+    )
     metrics = train(settings, out)
     return out, data, metrics
 
 
 def test_training_writes_a_complete_run_folder(tiny_run):
     out, _, metrics = tiny_run
-    for name in ("settings.json", "history.json", "metrics.json", "best.keras", "final.keras", "emotion.tflite",
-                 "model.json"):
+    for name in (
+        "settings.json",
+        "history.json",
+        "metrics.json",
+        "best.keras",
+        "final.keras",
+        "emotion.tflite",
+        "model.json",
+    ):
         assert (out / name).is_file(), name
     assert not (out / "backup").exists()
     assert sorted(p.name for p in (out / "epochs").iterdir()) == ["001.keras", "002.keras"]
@@ -125,8 +139,21 @@ def test_average_of_checkpoints_run_from_the_command_line(tiny_run, tmp_path):
 
     out, data, _ = tiny_run
     epochs = [str(out / "epochs" / name) for name in ("001.keras", "002.keras")]
-    main(["--out", str(tmp_path), "--average-of", *epochs, "--data", str(data / "train.npz"),
-          "--val", str(data / "val.npz"), "--block-widths", "8", "16"])
+    main(
+        [
+            "--out",
+            str(tmp_path),
+            "--average-of",
+            *epochs,
+            "--data",
+            str(data / "train.npz"),
+            "--val",
+            str(data / "val.npz"),
+            "--block-widths",
+            "8",
+            "16",
+        ]
+    )
     for name in ("best.keras", "final.keras", "emotion.tflite", "metrics.json"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "settings.json").read_text())["average_of"] == epochs

@@ -32,9 +32,16 @@ def overall_share(summary: dict) -> dict[str, float]:
 
 
 def blink_table(summary: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"face": f"#{f['track_id']}", "blinks": f["blink_count"],
-                          "blinks/min": None if f.get("blinks_per_minute") is None
-                          else round(f["blinks_per_minute"], 1)} for f in summary.get("faces", [])])
+    return pd.DataFrame(
+        [
+            {
+                "face": f"#{f['track_id']}",
+                "blinks": f["blink_count"],
+                "blinks/min": None if f.get("blinks_per_minute") is None else round(f["blinks_per_minute"], 1),
+            }
+            for f in summary.get("faces", [])
+        ]
+    )
 
 
 def _delete(entry_id: int) -> None:
@@ -58,40 +65,65 @@ def _rename(entry_id: int) -> None:
 
 def open_ui(entry: Entry) -> None:
     info = entry.info
-    st.caption(f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · "
-               f"{info.duration_s:.1f} s")
+    st.caption(
+        f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
+    )
     summary_table_ui(entry.summary.get("faces", []))
     face_charts_ui(entry.table, key=f"history-{info.id}")
     left, right = st.columns(2)
-    left.download_button("Table (CSV)", entry.table.to_csv(index=False).encode(), f"history-{info.id}.csv",
-                         "text/csv", icon=":material/download:", key=f"history-dl-{info.id}")
-    right.button("Delete this entry", on_click=_ask_delete, args=(info.id,), icon=":material/delete:",
-                 key=f"history-delete-{info.id}", type="secondary")
+    left.download_button(
+        "Table (CSV)",
+        entry.table.to_csv(index=False).encode(),
+        f"history-{info.id}.csv",
+        "text/csv",
+        icon=":material/download:",
+        key=f"history-dl-{info.id}",
+    )
+    right.button(
+        "Delete this entry",
+        on_click=_ask_delete,
+        args=(info.id,),
+        icon=":material/delete:",
+        key=f"history-delete-{info.id}",
+        type="secondary",
+    )
     if st.session_state.get("history_confirm_delete") == info.id:
-        st.warning(f"Delete **{plain_markdown(info.name)}** for good? Its summary and table cannot be recovered.",
-                   icon=":material/warning:")
+        st.warning(
+            f"Delete **{plain_markdown(info.name)}** for good? Its summary and table cannot be recovered.",
+            icon=":material/warning:",
+        )
         yes, no = st.columns(2)
-        yes.button("Yes, delete it", on_click=_delete, args=(info.id,), type="primary",
-                   key=f"history-delete-yes-{info.id}")
-        no.button("Keep it", on_click=lambda: st.session_state.pop("history_confirm_delete", None),
-                  key=f"history-delete-no-{info.id}")
+        yes.button(
+            "Yes, delete it", on_click=_delete, args=(info.id,), type="primary", key=f"history-delete-yes-{info.id}"
+        )
+        no.button(
+            "Keep it",
+            on_click=lambda: st.session_state.pop("history_confirm_delete", None),
+            key=f"history-delete-no-{info.id}",
+        )
     with st.form(key=f"history-rename-form-{info.id}", border=False):
         st.text_input("Name", value=info.name, key=f"history-name-{info.id}", max_chars=120)
         st.form_submit_button("Rename", on_click=_rename, args=(info.id,), icon=":material/edit:")
 
 
 def compare_ui(a: Entry, b: Entry) -> None:
-    st.plotly_chart(charts.emotion_share_chart({plain_label(a.info.name): overall_share(a.summary),
-                                                plain_label(b.info.name): overall_share(b.summary)},
-                                               "Share of time per emotion (all faces)"), width="stretch",
-                    key="history-compare-shares")
+    st.plotly_chart(
+        charts.emotion_share_chart(
+            {plain_label(a.info.name): overall_share(a.summary), plain_label(b.info.name): overall_share(b.summary)},
+            "Share of time per emotion (all faces)",
+        ),
+        width="stretch",
+        key="history-compare-shares",
+    )
     for column, entry in zip(st.columns(2), (a, b)):
         with column:
             st.markdown(f"**{plain_markdown(entry.info.name)}**")
             faces = entry.summary.get("faces", [])
-            st.plotly_chart(charts.emotion_share_chart(
-                {f"#{f['track_id']}": f["emotion_share"] for f in faces}, "Per face"), width="stretch",
-                key=f"history-compare-faces-{entry.info.id}")
+            st.plotly_chart(
+                charts.emotion_share_chart({f"#{f['track_id']}": f["emotion_share"] for f in faces}, "Per face"),
+                width="stretch",
+                key=f"history-compare-faces-{entry.info.id}",
+            )
             st.dataframe(blink_table(entry.summary), hide_index=True, width="stretch")
 
 
@@ -102,8 +134,10 @@ try:
 except HistoryError as exc:
     st.error(f"The history cannot be shown: {plain_markdown(str(exc))}.", icon=":material/error:")
     st.stop()
-st.caption(f"Saved sessions and analyses, in {plain_markdown(str(store.path))} (set FER_DATA_DIR to keep them "
-           "elsewhere). Nothing is saved unless you click Save on the Live or Recorded video page.")
+st.caption(
+    f"Saved sessions and analyses, in {plain_markdown(str(store.path))} (set FER_DATA_DIR to keep them "
+    "elsewhere). Nothing is saved unless you click Save on the Live or Recorded video page."
+)
 deleted = st.session_state.pop("history_deleted", None)
 if deleted is not None:
     st.success(f"Deleted entry {deleted}.")
@@ -112,15 +146,32 @@ if (renamed := st.session_state.pop("history_renamed", None)) is not None:
 if (problem := st.session_state.pop("history_rename_error", None)) is not None:
     st.error(f"Not renamed: {problem}.")
 if unreadable:
-    st.warning(f"{len(unreadable)} saved entr{'y is' if len(unreadable) == 1 else 'ies are'} damaged and cannot be "
-               f"shown: {', '.join(str(i) for i, _ in unreadable)}. The others are below.", icon=":material/warning:")
+    st.warning(
+        f"{len(unreadable)} saved entr{'y is' if len(unreadable) == 1 else 'ies are'} damaged and cannot be "
+        f"shown: {', '.join(str(i) for i, _ in unreadable)}. The others are below.",
+        icon=":material/warning:",
+    )
 if not entries:
     st.info("Nothing saved yet." if not unreadable else "No other entry.")
     st.stop()
 
-st.dataframe(pd.DataFrame([{"id": e.id, "name": e.name, "kind": e.kind, "saved (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
-                            "faces": e.faces, "seconds": round(e.duration_s, 1)} for e in entries]),
-             hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "id": e.id,
+                "name": e.name,
+                "kind": e.kind,
+                "saved (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                "faces": e.faces,
+                "seconds": round(e.duration_s, 1),
+            }
+            for e in entries
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
 by_id = {e.id: e for e in entries}
 open_tab, compare_tab = st.tabs(["Open", "Compare two"])
 with open_tab:
@@ -135,10 +186,8 @@ with compare_tab:
         st.info("Save at least two entries to compare them.")
     else:
         left, right = st.columns(2)
-        a = left.selectbox("First", list(by_id), index=0, format_func=lambda i: label(by_id[i]),
-                           key="history_a")
-        b = right.selectbox("Second", list(by_id), index=1, format_func=lambda i: label(by_id[i]),
-                            key="history_b")
+        a = left.selectbox("First", list(by_id), index=0, format_func=lambda i: label(by_id[i]), key="history_a")
+        b = right.selectbox("Second", list(by_id), index=1, format_func=lambda i: label(by_id[i]), key="history_b")
         if a == b:
             st.info("Choose two different entries to compare.")
         else:

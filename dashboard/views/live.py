@@ -34,22 +34,48 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
     with st.sidebar:
         st.subheader("Live settings")
         emotions = st.multiselect("Emotions shown", EMOTIONS, default=list(EMOTIONS), key="live_emotions")
-        smoothing = st.slider("Smoothing", 0.0, 0.9, 0.5, 0.1, key="live_smoothing",
-                              help="Weight of the past in each face's running average of probabilities: "
-                                   "higher is steadier but reacts later (0.5 lags about 2 frames).")
-        threshold = st.slider("Detection threshold", -1.0, 1.0, 0.0, 0.1, key="live_threshold",
-                              help="dlib's HOG score threshold: lower finds more (and less sure) faces.")
-        upsample = st.radio("Detector upsampling", [0, 1], horizontal=True, key="live_upsample",
-                            help="1 finds faces half as small, at about 4x the detection time.")
+        smoothing = st.slider(
+            "Smoothing",
+            0.0,
+            0.9,
+            0.5,
+            0.1,
+            key="live_smoothing",
+            help="Weight of the past in each face's running average of probabilities: "
+            "higher is steadier but reacts later (0.5 lags about 2 frames).",
+        )
+        threshold = st.slider(
+            "Detection threshold",
+            -1.0,
+            1.0,
+            0.0,
+            0.1,
+            key="live_threshold",
+            help="dlib's HOG score threshold: lower finds more (and less sure) faces.",
+        )
+        upsample = st.radio(
+            "Detector upsampling",
+            [0, 1],
+            horizontal=True,
+            key="live_upsample",
+            help="1 finds faces half as small, at about 4x the detection time.",
+        )
         landmarks = st.toggle("Show landmarks", value=False, key="live_landmarks")
-        recognise = st.toggle("Recognise returning faces", value=False, key="live_recognise",
-                              help="A face away for more than a second takes back its number when it returns. "
-                                   "Each recognition pauses the whole server for 0.1-0.4 s (dlib's face "
-                                   "descriptor holds Python's lock), so it is off for shared servers.")
-    settings = PipelineSettings(detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
-                                smoothing=float(smoothing), same_person=SAME_PERSON if recognise else 0.0,
-                                scene_cut=0.0,  # a webcam does not cut; a lamp switched on would end every face
-                                solo_hold_s=SOLO_HOLD_S)  # one person alone who looks away stays one face
+        recognise = st.toggle(
+            "Recognise returning faces",
+            value=False,
+            key="live_recognise",
+            help="A face away for more than a second takes back its number when it returns. "
+            "Each recognition pauses the whole server for 0.1-0.4 s (dlib's face "
+            "descriptor holds Python's lock), so it is off for shared servers.",
+        )
+    settings = PipelineSettings(
+        detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
+        smoothing=float(smoothing),
+        same_person=SAME_PERSON if recognise else 0.0,
+        scene_cut=0.0,  # a webcam does not cut; a lamp switched on would end every face
+        solo_hold_s=SOLO_HOLD_S,
+    )  # one person alone who looks away stays one face
     return settings, DisplaySettings(emotions=tuple(e for e in EMOTIONS if e in emotions), landmarks=landmarks)
 
 
@@ -66,9 +92,16 @@ def current_faces_table(snapshot: LiveSnapshot) -> pd.DataFrame:
     rows = []
     for r in snapshot.current:
         rate = rates.get(r.track_id)
-        rows.append({"face": f"#{r.track_id}", "emotion": r.emotion, "probability": r.emotion_probability,
-                     "eyes": "closed" if r.eyes_closed else "open", "blinks": r.blink_count,
-                     "blinks/min": None if rate is None else round(rate, 1)})
+        rows.append(
+            {
+                "face": f"#{r.track_id}",
+                "emotion": r.emotion,
+                "probability": r.emotion_probability,
+                "eyes": "closed" if r.eyes_closed else "open",
+                "blinks": r.blink_count,
+                "blinks/min": None if rate is None else round(rate, 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -80,9 +113,12 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
         st.code(snapshot.error, language="text")
     silent = snapshot.frames and snapshot.seconds_since_frame > CAMERA_SILENT_S
     if silent:
-        st.warning(f"No frame from the camera for {snapshot.seconds_since_frame:.0f} s: it was stopped, unplugged "
-                   "or taken by another program. Everything analysed so far is kept: press STOP to see the summary "
-                   "and save it, then START to reconnect.", icon=":material/videocam_off:")
+        st.warning(
+            f"No frame from the camera for {snapshot.seconds_since_frame:.0f} s: it was stopped, unplugged "
+            "or taken by another program. Everything analysed so far is kept: press STOP to see the summary "
+            "and save it, then START to reconnect.",
+            icon=":material/videocam_off:",
+        )
     frames, faces, fps = st.columns(3)
     frames.metric("Frames analysed", snapshot.frames)
     fps.metric("Frames per second", f"{0.0 if silent else snapshot.fps:.1f}")
@@ -90,9 +126,16 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
     if snapshot.frames and not snapshot.current:
         st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
     if snapshot.current:
-        st.dataframe(current_faces_table(snapshot), hide_index=True, width="stretch",
-                     column_config={"probability": st.column_config.ProgressColumn(
-                         "probability", format="percent", min_value=0, max_value=1)})
+        st.dataframe(
+            current_faces_table(snapshot),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "probability": st.column_config.ProgressColumn(
+                    "probability", format="percent", min_value=0, max_value=1
+                )
+            },
+        )
     if not snapshot.empty:
         face_charts_ui(snapshot.table(), emotions or EMOTIONS, key="live")
 
@@ -108,8 +151,13 @@ def stopped_ui(session: LiveSession) -> None:
     face_charts_ui(snapshot.table(), key="live-stopped")
     left, right = st.columns([3, 1])
     with left:
-        save_to_history_ui("live", f"Webcam {datetime.now():%Y-%m-%d %H:%M}", snapshot.summary(),
-                           snapshot.table(), key=f"live-{st.session_state.get('live_run', 0)}")
+        save_to_history_ui(
+            "live",
+            f"Webcam {datetime.now():%Y-%m-%d %H:%M}",
+            snapshot.summary(),
+            snapshot.table(),
+            key=f"live-{st.session_state.get('live_run', 0)}",
+        )
     with right:
         if st.button("Discard", icon=":material/delete:", key="live_discard"):
             session.reset()
@@ -117,8 +165,10 @@ def stopped_ui(session: LiveSession) -> None:
 
 
 st.title("Live")
-st.caption("Your webcam, analysed frame by frame on this server: a box and identity per face, the dominant "
-           "emotion, a probability bar per emotion and the blink count. Nothing is stored unless you save it.")
+st.caption(
+    "Your webcam, analysed frame by frame on this server: a box and identity per face, the dominant "
+    "emotion, a probability bar per emotion and the blink count. Nothing is stored unless you save it."
+)
 pipeline_settings, display_settings = settings_ui()
 session = _session()
 session.configure(pipeline_settings, display_settings)

@@ -55,29 +55,71 @@ def model_card_ui(record: dict, folder: Path) -> None:
     rows = [
         ("Network", meta.get("name") or "not recorded"),
         ("Weights", f"{meta['weights']:,}" if meta.get("weights") else "not recorded"),
-        ("Input", f"{meta.get('input_size', '?')}x{meta.get('input_size', '?')} {meta.get('color', 'gray')}, "
-                  f"gray levels {meta.get('value_range', '?')}"),
+        (
+            "Input",
+            f"{meta.get('input_size', '?')}x{meta.get('input_size', '?')} {meta.get('color', 'gray')}, "
+            f"gray levels {meta.get('value_range', '?')}",
+        ),
         ("Classes", ", ".join(meta.get("labels", []))),
         ("Training data", f"{settings.get('data', 'not recorded')} (FER2013 Training split)"),
         ("Validation data", f"{settings.get('val', 'not recorded')}"),
         ("Epochs run", str(len(history)) if history else "not recorded"),
-        *([("Trained by", f"{settings['trained_by']} on {settings.get('device', '?')}, "
-            f"{settings.get('train_seconds', '?')} s")] if settings.get("trained_by") else []),
+        *(
+            [
+                (
+                    "Trained by",
+                    f"{settings['trained_by']} on {settings.get('device', '?')}, "
+                    f"{settings.get('train_seconds', '?')} s",
+                )
+            ]
+            if settings.get("trained_by")
+            else []
+        ),
         *([("Test-time augmentation", meta["test_time_augmentation"])] if meta.get("test_time_augmentation") else []),
         *([("Quantisation", f"{meta['quantization']} weights and activations")] if meta.get("quantization") else []),
-        *([("Weights from", f"the mean of {len(settings['average_of'])} checkpoints: "
-            + ", ".join(settings["average_of"]))] if settings.get("average_of") else []),
-        *([("Batch-norm statistics", "recomputed over one pass of the un-augmented Training faces")]
-          if settings.get("recalibrate_bn") else []),
-        ("Training curves", "train: the augmented Training split, per epoch; validation: the validation file above"
-         + ("; both with the batch-norm statistics of training, so the validation curve sits below the served "
-            "model's accuracy" if settings.get("recalibrate_bn") else "")),
+        *(
+            [
+                (
+                    "Weights from",
+                    f"the mean of {len(settings['average_of'])} checkpoints: " + ", ".join(settings["average_of"]),
+                )
+            ]
+            if settings.get("average_of")
+            else []
+        ),
+        *(
+            [("Batch-norm statistics", "recomputed over one pass of the un-augmented Training faces")]
+            if settings.get("recalibrate_bn")
+            else []
+        ),
+        (
+            "Training curves",
+            "train: the augmented Training split, per epoch; validation: the validation file above"
+            + (
+                "; both with the batch-norm statistics of training, so the validation curve sits below the served "
+                "model's accuracy"
+                if settings.get("recalibrate_bn")
+                else ""
+            ),
+        ),
         ("Confusion matrix, per-class scores", f"{split}; n = {metrics.get('n', '?')}"),
-        ("Accuracy / macro F1", f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
-         if "accuracy" in metrics else "not recorded"),
-        *([("Accuracy without training copies",
-            f"{unseen['accuracy']:.1%} on the {unseen['n']} faces with no pixel-identical copy in "
-            f"{unseen['excluded_copies_of']}")] if (unseen := metrics.get("unseen_faces")) else []),
+        (
+            "Accuracy / macro F1",
+            f"{metrics['accuracy']:.1%} / {metrics.get('macro_f1', float('nan')):.3f}"
+            if "accuracy" in metrics
+            else "not recorded",
+        ),
+        *(
+            [
+                (
+                    "Accuracy without training copies",
+                    f"{unseen['accuracy']:.1%} on the {unseen['n']} faces with no pixel-identical copy in "
+                    f"{unseen['excluded_copies_of']}",
+                )
+            ]
+            if (unseen := metrics.get("unseen_faces"))
+            else []
+        ),
         ("Files", str(folder)),
     ]
     st.table(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
@@ -88,8 +130,11 @@ def _serving_ms(choice: str, stamp: tuple) -> tuple[float, float, str]:
     """(ms per face with 1 and with 16 faces per call, when measured) for the model files ``stamp`` describes:
     measured once per model file and server, not on every visit."""
     classifier = load_classifier(choice)
-    return (measure_serving_ms(classifier, 1), measure_serving_ms(classifier, 16),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime()))
+    return (
+        measure_serving_ms(classifier, 1),
+        measure_serving_ms(classifier, 16),
+        time.strftime("%Y-%m-%d %H:%M", time.localtime()),
+    )
 
 
 def serving_ui(choice: str) -> None:
@@ -101,21 +146,30 @@ def serving_ui(choice: str) -> None:
     left, right = st.columns(2)
     left.metric("Serving time per face, one face per call", f"{one:.2f} ms")
     right.metric("Serving time per face, 16 faces per call", f"{many:.2f} ms")
-    st.caption(f"Measured on this server ({when}, once per model file) with the LiteRT interpreter (1 thread) on "
-               "random 48x48 inputs; face detection (about 17 ms per 640x480 frame) costs far more than "
-               "classification.")
+    st.caption(
+        f"Measured on this server ({when}, once per model file) with the LiteRT interpreter (1 thread) on "
+        "random 48x48 inputs; face detection (about 17 ms per 640x480 frame) costs far more than "
+        "classification."
+    )
 
 
 st.title("Model")
-choice = st.radio("Model", ["fast", "accurate"], horizontal=True, key="model_choice",
-                  format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
-                  help="Fast: an Xception-family network, served everywhere by default. Accurate: a larger network "
-                       "that the Recorded page and the command line (--model accurate) can use.")
+choice = st.radio(
+    "Model",
+    ["fast", "accurate"],
+    horizontal=True,
+    key="model_choice",
+    format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
+    help="Fast: an Xception-family network, served everywhere by default. Accurate: a larger network "
+    "that the Recorded page and the command line (--model accurate) can use.",
+)
 folder = model_dir(choice)
 record, problems = read_run_record(folder)
 for name, problem in problems.items():
-    st.warning(f"{problem}. The figures that need it are left out; restore the model folder with "
-               "`git checkout models/` or train one with `python -m fer_core.train`.")
+    st.warning(
+        f"{problem}. The figures that need it are left out; restore the model folder with "
+        "`git checkout models/` or train one with `python -m fer_core.train`."
+    )
 st.subheader("Model card")
 model_card_ui(record, folder)
 serving_ui(choice)
@@ -130,8 +184,9 @@ if history:
     acc, loss, lr = st.columns(3)
     acc.plotly_chart(charts.training_curve(history, "accuracy", "Accuracy per epoch"), width="stretch")
     loss.plotly_chart(charts.training_curve(history, "loss", "Loss per epoch"), width="stretch")
-    lr.plotly_chart(charts.training_curve(history, "learning_rate", "Learning rate per epoch", log_y=True),
-                    width="stretch")
+    lr.plotly_chart(
+        charts.training_curve(history, "learning_rate", "Learning rate per epoch", log_y=True), width="stretch"
+    )
 
 metrics = record.get("metrics.json")
 if metrics:
@@ -142,12 +197,12 @@ if metrics:
     with heatmap:
         if "confusion_matrix" in metrics:
             normalise = st.toggle("Share of each true class", value=True, key="cm_normalise")
-            st.plotly_chart(charts.confusion_heatmap(metrics["confusion_matrix"], labels, normalise),
-                            width="stretch")
+            st.plotly_chart(charts.confusion_heatmap(metrics["confusion_matrix"], labels, normalise), width="stretch")
     with scores:
         per_class = metrics.get("per_class", {})
         if per_class:
             table = pd.DataFrame(per_class).T[["precision", "recall", "f1", "support"]]
             table["support"] = table["support"].astype(int)
-            st.dataframe(table.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}),
-                         width="stretch")
+            st.dataframe(
+                table.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}), width="stretch"
+            )

@@ -52,15 +52,22 @@ FACE_SIZES = {"Close-ups": DetectorSettings(), "Small faces too": DetectorSettin
 
 def model_choice_ui(key: str) -> str:
     """Which emotion model: "fast" or "accurate", each labelled with its recorded PublicTest accuracy."""
+
     def label(choice: str) -> str:
         accuracy = model_accuracy(choice)
         shown = f" ({accuracy:.1%} on FER2013 PublicTest)" if accuracy is not None else ""
         return {"fast": "Fast", "accurate": "Accurate"}[choice] + shown
 
-    return st.radio("Emotion model", ["fast", "accurate"], format_func=label, horizontal=True, key=key,
-                    help="Fast: the Xception-family network, under 1 ms per face. Accurate: a larger network "
-                         "(VGG, 8-bit), about 2 ms per face, right more often overall (less often on Disgust); "
-                         "the whole analysis takes a little longer. Details on the Model page.")
+    return st.radio(
+        "Emotion model",
+        ["fast", "accurate"],
+        format_func=label,
+        horizontal=True,
+        key=key,
+        help="Fast: the Xception-family network, under 1 ms per face. Accurate: a larger network "
+        "(VGG, 8-bit), about 2 ms per face, right more often overall (less often on Disgust); "
+        "the whole analysis takes a little longer. Details on the Model page.",
+    )
 
 
 def options_ui() -> tuple[int, DetectorSettings]:
@@ -68,14 +75,27 @@ def options_ui() -> tuple[int, DetectorSettings]:
     mode = st.radio("Frames to analyse", ["Every frame", "Every n-th frame"], horizontal=True, key="rec_mode")
     every = 1
     if mode != "Every frame":
-        every = int(st.number_input("n", min_value=2, max_value=30, value=3, key="rec_every",
-                                    help="Analyse one frame in n: n times faster, coarser timeline and blink counts "
-                                         "(blinks last 0.1-0.4 s, so keep n small for blinks)."))
-    sizes = st.radio("Faces to find", list(FACE_SIZES), horizontal=True, key="rec_faces",
-                     help="Close-ups: faces at least 80 pixels wide in frames up to 640 pixels wide (larger frames "
-                          "are searched at 640: 240 pixels in a 1920x1080 video); fast. Small faces too: every "
-                          "frame searched at full size, faces from about 40 pixels (a group, a meeting, a wide "
-                          "shot); about 2x slower for frames up to 640 pixels wide, 6x for 1080p.")
+        every = int(
+            st.number_input(
+                "n",
+                min_value=2,
+                max_value=30,
+                value=3,
+                key="rec_every",
+                help="Analyse one frame in n: n times faster, coarser timeline and blink counts "
+                "(blinks last 0.1-0.4 s, so keep n small for blinks).",
+            )
+        )
+    sizes = st.radio(
+        "Faces to find",
+        list(FACE_SIZES),
+        horizontal=True,
+        key="rec_faces",
+        help="Close-ups: faces at least 80 pixels wide in frames up to 640 pixels wide (larger frames "
+        "are searched at 640: 240 pixels in a 1920x1080 video); fast. Small faces too: every "
+        "frame searched at full size, faces from about 40 pixels (a group, a meeting, a wide "
+        "shot); about 2x slower for frames up to 640 pixels wide, 6x for 1080p.",
+    )
     return every, FACE_SIZES[sizes]
 
 
@@ -83,8 +103,9 @@ def _mark_cancelled() -> None:
     st.session_state["rec_cancelled"] = True
 
 
-def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettings(),
-                 model: str = "fast") -> RecordedResult | None:
+def run_analysis(
+    upload, every: int, detector: DetectorSettings = DetectorSettings(), model: str = "fast"
+) -> RecordedResult | None:
     """Analyse the upload in a fresh temporary folder (removed afterwards), showing progress. Returns None after
     showing an error for a file that cannot be analysed.
 
@@ -111,20 +132,30 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
             return plain_markdown(message.replace(source.name, upload.name))
 
         try:
-            pipeline = FramePipeline(PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks,
-                                     describer=describer)
-            analysis = analyze_video(source, Path(tmp) / "out", every=every, pipeline=pipeline,
-                                     progress=progress, require_face=True)
+            pipeline = FramePipeline(
+                PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks, describer=describer
+            )
+            analysis = analyze_video(
+                source, Path(tmp) / "out", every=every, pipeline=pipeline, progress=progress, require_face=True
+            )
         except NoFaceError as exc:
-            hint = ("" if detector.upsample else " For a group, a meeting or a wide shot, choose **Small faces "
-                    "too** and analyse again.")
-            st.error(f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal "
-                     f"and at least about {exc.smallest_face:.0f} pixels wide in this video.{hint}",
-                     icon=":material/face:")
+            hint = (
+                ""
+                if detector.upsample
+                else " For a group, a meeting or a wide shot, choose **Small faces too** and analyse again."
+            )
+            st.error(
+                f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal "
+                f"and at least about {exc.smallest_face:.0f} pixels wide in this video.{hint}",
+                icon=":material/face:",
+            )
             return None
         except DecodeError as exc:
-            st.error(f"{plain_markdown(upload.name)} cannot be read as a video: {users_words(str(exc))}. Upload an "
-                     "mp4, mov, webm, avi or mkv file.", icon=":material/error:")
+            st.error(
+                f"{plain_markdown(upload.name)} cannot be read as a video: {users_words(str(exc))}. Upload an "
+                "mp4, mov, webm, avi or mkv file.",
+                icon=":material/error:",
+            )
             return None
         except FerError as exc:
             st.error(f"The analysis failed: {users_words(str(exc))}", icon=":material/error:")
@@ -138,39 +169,62 @@ def run_analysis(upload, every: int, detector: DetectorSettings = DetectorSettin
         summary["emotion_model"] = model
         summary["warnings"] = [w.replace(source.name, upload.name) for w in summary.get("warnings", [])]
         return RecordedResult(
-            source_name=upload.name, stem=safe_stem(upload.name), summary=summary,
-            table=pd.read_parquet(outputs.table_parquet), csv=outputs.table_csv.read_bytes(),
-            summary_json=json.dumps(summary, indent=1).encode(), mp4=outputs.annotated_mp4.read_bytes())
+            source_name=upload.name,
+            stem=safe_stem(upload.name),
+            summary=summary,
+            table=pd.read_parquet(outputs.table_parquet),
+            csv=outputs.table_csv.read_bytes(),
+            summary_json=json.dumps(summary, indent=1).encode(),
+            mp4=outputs.annotated_mp4.read_bytes(),
+        )
 
 
 def results_ui(result: RecordedResult) -> None:
     summary = result.summary
     st.subheader(f"Results: {plain_markdown(result.source_name)}")
-    st.caption(f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
-               f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
-               f"{len(summary['faces'])} face(s).")
+    st.caption(
+        f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
+        f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
+        f"{len(summary['faces'])} face(s)."
+    )
     for warning in summary.get("warnings", []):
         st.warning(plain_markdown(warning))
     video, downloads = st.columns([3, 1])
     with video:
         st.video(result.mp4, format="video/mp4")
     with downloads:
-        st.download_button("Table (CSV)", result.csv, f"{result.stem}.csv", "text/csv",
-                           icon=":material/download:", key="rec_dl_csv")
-        st.download_button("Summary (JSON)", result.summary_json, f"{result.stem}.summary.json",
-                           "application/json", icon=":material/download:", key="rec_dl_json")
-        st.download_button("Annotated video (MP4)", result.mp4, f"{result.stem}.annotated.mp4", "video/mp4",
-                           icon=":material/download:", key="rec_dl_mp4")
+        st.download_button(
+            "Table (CSV)", result.csv, f"{result.stem}.csv", "text/csv", icon=":material/download:", key="rec_dl_csv"
+        )
+        st.download_button(
+            "Summary (JSON)",
+            result.summary_json,
+            f"{result.stem}.summary.json",
+            "application/json",
+            icon=":material/download:",
+            key="rec_dl_json",
+        )
+        st.download_button(
+            "Annotated video (MP4)",
+            result.mp4,
+            f"{result.stem}.annotated.mp4",
+            "video/mp4",
+            icon=":material/download:",
+            key="rec_dl_mp4",
+        )
     st.markdown("#### Faces")
     summary_table_ui(summary["faces"])
     face_charts_ui(result.table, key="recorded")
-    save_to_history_ui("video", result.source_name, summary, result.table,
-                       key=f"recorded-{st.session_state.get('rec_run', 0)}")
+    save_to_history_ui(
+        "video", result.source_name, summary, result.table, key=f"recorded-{st.session_state.get('rec_run', 0)}"
+    )
 
 
 st.title("Recorded video")
-st.caption("Upload a recorded interview; each face gets an identity, an emotion timeline and a blink count. "
-           "The upload is analysed in a temporary folder that is removed afterwards.")
+st.caption(
+    "Upload a recorded interview; each face gets an identity, an emotion timeline and a blink count. "
+    "The upload is analysed in a temporary folder that is removed afterwards."
+)
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
 every, detector = options_ui()
 model = model_choice_ui("rec_model")
