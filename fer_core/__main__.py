@@ -1,8 +1,10 @@
-"""Command line: ``fer analyze VIDEO --out DIR [--every N] [--model fast|accurate|FOLDER]``."""
+"""Command line: ``fer analyze VIDEO --out DIR [--every N] [--model fast|accurate|FOLDER]``; ``fer evaluate ...``
+and ``fer train ...`` are :mod:`fer_core.evaluate` and :mod:`fer_core.train` (``fer train --help``)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -80,7 +82,22 @@ def _whole(low: int, high: int | None = None):
     return parse
 
 
+# commands whose arguments are parsed by their own module's main(argv)
+DELEGATED = {
+    "evaluate": ("fer_core.evaluate", "accuracy and per-class figures of a model on FER2013 faces"),
+    "train": ("fer_core.train", "train an emotion model on FER2013 (needs the train extra: pip install -e .[train])"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        try:
+            module = importlib.import_module(DELEGATED[argv[0]][0])
+        except ImportError as exc:
+            sys.stderr.write(f"fer {argv[0]}: {exc}; install the training extra: pip install -e .[train]\n")
+            return 2
+        return module.main(argv[1:]) or 0
     parser = argparse.ArgumentParser(prog="fer", description="Facial emotion analysis of videos.")
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse a video file; write table, summary, annotated video")
@@ -112,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         help="replace results already in --out for a video of the same name (refused otherwise)",
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+    for name, (_, summary) in DELEGATED.items():
+        commands.add_parser(name, help=summary + f" (fer {name} --help)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

@@ -110,3 +110,12 @@ def test_a_huge_every_never_counts_more_time_than_the_video_has(video_path, tmp_
     (face,) = summary["faces"]
     assert summary["frames_analysed"] == 1
     assert 0 < face["time_on_screen_s"] <= 6.5  # the clip lasts 6.4 s
+
+
+def test_evaluate_and_train_are_commands_of_fer_too(fer2013_dir):
+    done = run("evaluate", "--model", "models/emotion", "--data", str(fer2013_dir / "val.npz"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["n"] == 3589 and report["accuracy"] > 0.6
+    assert "--teacher" in run("train", "--help").stdout
+    assert "evaluate" in run("--help").stdout
