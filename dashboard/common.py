@@ -10,7 +10,11 @@ import re
 import shutil
 import tempfile
 import time
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -159,6 +163,7 @@ def plain_label(text: str) -> str:
 
 
 UPLOAD_PREFIX = "fer-upload-"
+RESULTS_PREFIX = "fer-results-"
 OWNER_FILE = "owner.pid"
 
 
@@ -170,11 +175,45 @@ def new_upload_folder() -> tempfile.TemporaryDirectory:
     return folder
 
 
+def new_results_folder() -> Path:
+    """A private (0700) temporary folder for one finished analysis's files, marked like an upload folder; its
+    owner removes it (see ``RecordedResult``), a later start sweeps it if the server died first."""
+    folder = Path(tempfile.mkdtemp(prefix=RESULTS_PREFIX))
+    (folder / OWNER_FILE).write_text(str(os.getpid()))
+    return folder
+
+
+@dataclass(frozen=True, eq=False)
+class RecordedResult:
+    """A finished analysis: the uploaded file's name (display only), a safe stem for download names, the JSON
+    summary, the records table, and the CSV table and annotated MP4 on disk in ``folder`` (a private temporary
+    folder; the upload itself is gone). The files are read only when played or downloaded, and removed with the
+    result: when the session's next analysis replaces it, or when the session ends and Streamlit drops its state
+    (a server that dies first leaves them to the sweep at its next start)."""
+
+    source_name: str
+    stem: str
+    summary: dict
+    table: pd.DataFrame
+    summary_json: bytes
+    folder: Path
+    csv_path: Path
+    mp4_path: Path
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, shutil.rmtree, self.folder, True)
+
+    def discard(self) -> None:
+        """Remove the files now (the result can no longer be played or downloaded)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float = 3600.0) -> list[Path]:
-    """Remove the upload folders that a server killed mid-analysis left in the temporary folder: those whose
-    server process is gone, and unmarked ones older than ``unmarked_after_s``. Returns what was removed."""
+    """Remove the upload and results folders that a stopped or killed server left in the temporary folder: those
+    whose server process is gone, and unmarked ones older than ``unmarked_after_s``. Returns what was removed."""
     removed = []
-    for folder in Path(root or tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
+    root = Path(root or tempfile.gettempdir())
+    for folder in [*root.glob(f"{UPLOAD_PREFIX}*"), *root.glob(f"{RESULTS_PREFIX}*")]:
         if not folder.is_dir() or folder.is_symlink():
             continue
         try:
@@ -189,7 +228,7 @@ def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float 
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     if removed:
-        log.info("removed %d upload folder(s) left by a stopped server", len(removed))
+        log.info("removed %d upload or results folder(s) left by a stopped server", len(removed))
     return removed
 
 

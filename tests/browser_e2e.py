@@ -389,7 +389,7 @@ def _faces_seen(page, seconds: float) -> list[int]:
 
 def test_three_sessions_at_once_see_only_their_own(launch, browser, server, video_path, metrics):
     """Three browsers, three webcams (one face, two faces, a face upside down that is never found), streaming at
-    the same time; then one uploads a video and the others see nothing of it."""
+    the same time; then the three analyse a video each at the same time, and none sees another's."""
     pages = {}
     contexts = []
     try:
@@ -413,16 +413,29 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
         for page in pages.values():
             page.goto(f"{server['url']}/recorded")
             page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
-        owner = pages[1]
-        owner.locator('input[type="file"]').set_input_files(str(video_path(PRIVATE_UPLOAD)))
-        owner.get_by_role("button", name="Analyse").click()
-        owner.get_by_text("Results:").wait_for(timeout=300_000)
-        for page in (pages[0], pages[2]):
+        # the three analyse a video each, at the same time: each sees its own results and nothing of the others'
+        uploads = {0: NO_FACE_VIDEO, 1: PRIVATE_UPLOAD, 2: UPLOAD_VIDEO}
+        folders_before = _upload_folders()
+        for faces, page in pages.items():
+            page.locator('input[type="file"]').set_input_files(str(video_path(uploads[faces])))
+        for page in pages.values():
+            page.get_by_role("button", name="Analyse").click()
+        for faces, page in pages.items():
+            page.get_by_text(f"Results: {uploads[faces]}").wait_for(timeout=300_000)
+            page.get_by_role("button", name="Save to history").wait_for()
+        for faces, page in pages.items():
+            others = [name for k, name in uploads.items() if k != faces]
+            assert all(page.get_by_text(name).count() == 0 for name in others), (faces, others)
+        memory = server_memory_mb(server["pid"])
+        metrics["server_rss_mb_three_analyses"] = memory["rss"]
+        metrics["server_peak_rss_mb_so_far"] = memory["peak"]
+        assert _upload_folders() <= folders_before, "an upload folder was left behind"
+        for page in (pages[0], pages[2]):  # a new visit to the page starts empty; the owner's result stays
             page.reload()
             page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
             assert page.get_by_text("Results:").count() == 0
             assert page.get_by_text(PRIVATE_UPLOAD).count() == 0
-        assert owner.get_by_text(PRIVATE_UPLOAD).count() >= 1
+        assert pages[1].get_by_text(PRIVATE_UPLOAD).count() >= 1
     finally:
         for context in contexts:
             context.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,8 @@ from dashboard.common import (
     describer_or_stop,
     landmarks_or_stop,
     model_accuracy,
+    RecordedResult,
+    new_results_folder,
     new_upload_folder,
     plain_markdown,
     safe_stem,
@@ -31,20 +32,6 @@ log = logging.getLogger(__name__)
 
 VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv")
 RESULT_KEY = "recorded_result"
-
-
-@dataclass(frozen=True)
-class RecordedResult:
-    """A finished analysis, held in memory (its temporary files are gone): the uploaded file's name (display
-    only), a safe stem for download names, the JSON summary, the records table and the three downloads."""
-
-    source_name: str
-    stem: str
-    summary: dict
-    table: pd.DataFrame
-    csv: bytes
-    summary_json: bytes
-    mp4: bytes
 
 
 FACE_SIZES = {"Close-ups": DetectorSettings(), "Small faces too": DetectorSettings.small_faces()}
@@ -168,14 +155,18 @@ def run_analysis(
         summary["source"] = upload.name
         summary["emotion_model"] = model
         summary["warnings"] = [w.replace(source.name, upload.name) for w in summary.get("warnings", [])]
+        kept = new_results_folder()  # the outputs move out of the upload folder, which goes with the upload
+        csv_path = Path(shutil.move(outputs.table_csv, kept / "table.csv"))
+        mp4_path = Path(shutil.move(outputs.annotated_mp4, kept / "annotated.mp4"))
         return RecordedResult(
             source_name=upload.name,
             stem=safe_stem(upload.name),
             summary=summary,
             table=pd.read_parquet(outputs.table_parquet),
-            csv=outputs.table_csv.read_bytes(),
             summary_json=json.dumps(summary, indent=1).encode(),
-            mp4=outputs.annotated_mp4.read_bytes(),
+            folder=kept,
+            csv_path=csv_path,
+            mp4_path=mp4_path,
         )
 
 
@@ -191,10 +182,15 @@ def results_ui(result: RecordedResult) -> None:
         st.warning(plain_markdown(warning))
     video, downloads = st.columns([3, 1])
     with video:
-        st.video(result.mp4, format="video/mp4")
+        st.video(str(result.mp4_path), format="video/mp4")
     with downloads:
         st.download_button(
-            "Table (CSV)", result.csv, f"{result.stem}.csv", "text/csv", icon=":material/download:", key="rec_dl_csv"
+            "Table (CSV)",
+            result.csv_path.read_bytes,  # read when clicked: the files stay on disk, not in the session
+            f"{result.stem}.csv",
+            "text/csv",
+            icon=":material/download:",
+            key="rec_dl_csv",
         )
         st.download_button(
             "Summary (JSON)",
@@ -206,7 +202,7 @@ def results_ui(result: RecordedResult) -> None:
         )
         st.download_button(
             "Annotated video (MP4)",
-            result.mp4,
+            result.mp4_path.read_bytes,
             f"{result.stem}.annotated.mp4",
             "video/mp4",
             icon=":material/download:",
@@ -231,7 +227,9 @@ model = model_choice_ui("rec_model")
 if st.session_state.pop("rec_cancelled", False):
     st.warning("Analysis cancelled.", icon=":material/cancel:")
 if upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse"):
-    st.session_state.pop(RESULT_KEY, None)
+    previous = st.session_state.pop(RESULT_KEY, None)
+    if previous is not None:
+        previous.discard()
     result = run_analysis(upload, every, detector, model)
     if result is not None:
         st.session_state[RESULT_KEY] = result
