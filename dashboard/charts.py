@@ -30,25 +30,164 @@ def face_colour(track_id: int) -> str:
     return f"rgb({r},{g},{b})"
 
 
+SMOOTHING_WINDOW_S = 1.0  # the default timeline averages each emotion over this many seconds, centred
+
+
+def mm_ss(seconds: float) -> str:
+    """``83.4`` -> ``"1:23"`` (hours as ``"1:02:03"``)."""
+    whole = max(int(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _time_axis(last_s: float) -> dict:
+    """An x axis in seconds whose ticks read m:ss, about 6-10 of them."""
+    steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+    step = next((s for s in steps if last_s / s <= 10), steps[-1])
+    ticks = [float(t) for t in np.arange(0.0, last_s + step, step)]
+    return dict(title="time (m:ss)", tickvals=ticks, ticktext=[mm_ss(t) for t in ticks], range=[0, max(last_s, 1.0)])
+
+
+def smoothed_probabilities(rows: pd.DataFrame, window_s: float = SMOOTHING_WINDOW_S) -> pd.DataFrame:
+    """One face's records (sorted by ``time_s``) with each ``p_<emotion>`` replaced by its mean over a centred
+    window of ``window_s`` seconds; a stay on screen is never averaged with another (gaps over ``MAX_GAP_S``)."""
+    columns = [f"p_{e.lower()}" for e in EMOTIONS]
+    if rows.empty or window_s <= 0:
+        return rows
+    stay = (rows["time_s"].diff() > MAX_GAP_S).cumsum()
+    parts = []
+    for _, part in rows.groupby(stay, sort=True):
+        indexed = part.set_index(pd.to_timedelta(part["time_s"], unit="s"))
+        means = indexed[columns].rolling(pd.Timedelta(seconds=window_s), center=True, min_periods=1).mean()
+        parts.append(part.assign(**{c: means[c].to_numpy() for c in columns}))
+    return pd.concat(parts)
+
+
+def dominant_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stretches of one dominant emotion in one face's records (sorted by ``time_s``): columns ``emotion``,
+    ``start_s``, ``end_s`` (each record stands until the next one, or for the median frame step at the end of a
+    stay; a gap over ``MAX_GAP_S`` ends a stretch)."""
+    if rows.empty:
+        return pd.DataFrame(columns=["emotion", "start_s", "end_s"])
+    probabilities = rows[[f"p_{e.lower()}" for e in EMOTIONS]].to_numpy()
+    emotion = np.array(EMOTIONS)[probabilities.argmax(axis=1)]
+    time = rows["time_s"].to_numpy(dtype=float)
+    step = float(np.median(np.diff(time))) if len(time) > 1 else 1.0 / 30
+    following = np.append(time[1:], time[-1] + step)
+    away = following - time > MAX_GAP_S
+    end = np.where(away, time + step, following)
+    new_run = np.ones(len(time), dtype=bool)
+    new_run[1:] = (emotion[1:] != emotion[:-1]) | away[:-1]
+    run = np.cumsum(new_run) - 1
+    frame = pd.DataFrame({"run": run, "emotion": emotion, "start_s": time, "end_s": end})
+    return frame.groupby("run").agg(emotion=("emotion", "first"), start_s=("start_s", "min"), end_s=("end_s", "max"))
+
+
 def emotion_timeline(
-    table: pd.DataFrame, track_id: int, emotions: tuple[str, ...] = EMOTIONS, title: str | None = None
+    table: pd.DataFrame,
+    track_id: int,
+    emotions: tuple[str, ...] = EMOTIONS,
+    title: str | None = None,
+    raw: bool = False,
+    window_s: float = SMOOTHING_WINDOW_S,
 ) -> go.Figure:
-    """Probability of each emotion in ``emotions`` over time (seconds) for one face of the records table."""
-    rows = _break_at_gaps(table[table["track_id"] == track_id].sort_values("time_s"))
+    """One face of the records table over time: each emotion in ``emotions`` as a line, averaged over ``window_s``
+    seconds (``raw``: the per-frame output), and a band of the dominant emotion under it. Hover names the emotion,
+    its probability and the time as m:ss; every point carries its time in seconds as ``customdata[0]`` (what a click
+    on the chart hands back, see :func:`clicked_time`)."""
+    rows = table[table["track_id"] == track_id].sort_values("time_s")
+    shown = rows if raw else smoothed_probabilities(rows, window_s)
+    lines = _break_at_gaps(shown)
+    times = lines["time_s"].to_numpy(dtype=float)
+    clock = [mm_ss(t) if t == t else "" for t in times]
     fig = go.Figure()
     for emotion in emotions:
         fig.add_scatter(
-            x=rows["time_s"],
-            y=rows[f"p_{emotion.lower()}"],
-            mode="lines",
+            x=times,
+            y=lines[f"p_{emotion.lower()}"],
+            mode="lines+markers",  # invisible markers: Plotly selects (and hands back) clicked markers only
             name=emotion,
+            legendgroup=emotion,
             line=dict(color=EMOTION_COLOURS.get(emotion), width=2),
+            marker=dict(size=8, opacity=0),
+            selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)),
+            customdata=np.column_stack([times, clock]),
+            hovertemplate=f"{emotion} %{{y:.0%}} at %{{customdata[1]}}<extra></extra>",
+        )
+    for emotion, runs in dominant_runs(shown).groupby("emotion", sort=False):
+        fig.add_bar(
+            x=(runs["end_s"] - runs["start_s"]).to_numpy(),
+            base=runs["start_s"].to_numpy(),
+            y=["mostly"] * len(runs),
+            orientation="h",
+            yaxis="y2",
+            name=emotion,
+            legendgroup=emotion,
+            showlegend=False,
+            marker=dict(color=EMOTION_COLOURS.get(str(emotion)), line_width=0),
+            customdata=np.column_stack(
+                [runs["start_s"], [f"{mm_ss(a)}-{mm_ss(b)}" for a, b in zip(runs["start_s"], runs["end_s"])]]
+            ),
+            hovertemplate=f"mostly {emotion}, %{{customdata[1]}}<extra></extra>",
+        )
+    view = "per frame" if raw else f"averaged over {window_s:g} s"
+    fig.update_layout(
+        title=title or f"Face #{track_id}: emotion over time ({view})",
+        xaxis={**_time_axis(float(rows["time_s"].max()) if len(rows) else 1.0), "anchor": "y2"},
+        yaxis=dict(title="probability", range=[0, 1], tickformat=".0%", domain=[0.2, 1.0]),
+        yaxis2=dict(domain=[0.0, 0.12], showticklabels=True, fixedrange=True),
+        barmode="overlay",
+        bargap=0.0,
+        hovermode="closest",
+        clickmode="event+select",
+        **{**_LAYOUT, "height": 340},
+    )
+    return fig
+
+
+def clicked_time(selection: object) -> float | None:
+    """The time in seconds of the first point clicked or selected on an :func:`emotion_timeline`, from the
+    selection state Streamlit keeps for the chart (None when nothing is selected)."""
+    try:
+        points = selection["selection"]["points"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if data:
+            try:
+                return max(float(data[0]), 0.0)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def emotion_share_bars(faces: list[dict]) -> go.Figure:
+    """One 100% bar per face summary (as saved in a JSON summary): the share of its frames each emotion was
+    dominant, in the emotions' colours, faces in the given order."""
+    names = [f"#{face['track_id']}" for face in faces]
+    fig = go.Figure()
+    for emotion in EMOTIONS:
+        shares = [float(face["emotion_share"].get(emotion, 0.0)) for face in faces]
+        fig.add_bar(
+            x=shares,
+            y=names,
+            orientation="h",
+            name=emotion,
+            marker_color=EMOTION_COLOURS[emotion],
+            text=[f"{v:.0%}" if v >= 0.08 else "" for v in shares],
+            textposition="inside",
+            hovertemplate=f"face %{{y}}: {emotion} %{{x:.0%}} of the time<extra></extra>",
         )
     fig.update_layout(
-        title=title or f"Face #{track_id}: emotion over time",
-        xaxis_title="time (s)",
-        yaxis=dict(title="probability", range=[0, 1]),
-        **_LAYOUT,
+        title="Share of time per emotion",
+        barmode="stack",
+        xaxis=dict(range=[0, 1], visible=False),
+        yaxis=dict(autorange="reversed", type="category"),
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.2),
+        height=120 + 34 * len(faces),
     )
     return fig
 
@@ -87,9 +226,10 @@ def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
             line=dict(color=face_colour(int(track_id)), width=2),
         )
     top = max(40.0, float(rates["blinks_per_minute"].max()) * 1.1) if len(rates) else 40.0
+    last = float(rates["time_s"].max()) if len(rates) else 1.0
     fig.update_layout(
         title="Blink rate per face (from 5 s on screen)",
-        xaxis_title="time (s)",
+        xaxis=_time_axis(last),
         yaxis=dict(title="blinks per minute", range=[-1, top]),
         **_LAYOUT,
     )

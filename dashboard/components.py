@@ -11,69 +11,81 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import history_store
+from dashboard.charts import mm_ss
 from fer_core.labels import EMOTIONS
 from fer_core.timeline import BLINK_RANGE_SOURCE, compare_blink_rate
 
 log = logging.getLogger(__name__)
 
-MAX_TIMELINES = 6  # faces drawn as timelines; more would make the page unreadable
+TIMELINE_KEY = "{key}-timeline"  # the chart whose clicked point a page can read (see charts.clicked_time)
 
 
 def summary_table(faces: list[dict]) -> pd.DataFrame:
-    """One row per face summary (as saved in a JSON summary): time on screen, share of each emotion, dominant
-    emotion, blinks, blinks per minute and how that compares with people in conversation."""
+    """One row per face summary (as saved in a JSON summary): time on screen, dominant emotion, blinks, blinks per
+    minute and how that compares with people in conversation (said in words while there is no rate yet)."""
     rows = []
     for face in faces:
         rate = face.get("blinks_per_minute")
-        row = {
-            "face": f"#{face['track_id']}",
-            "on screen (s)": round(face["time_on_screen_s"], 1),
-            "frames": face["frames"],
-            "dominant emotion": face["dominant_emotion"],
-            "blinks": face["blink_count"],
-            "blinks/min": None if rate is None else round(rate, 1),
-            "vs typical 10-26/min": compare_blink_rate(rate),
-        }
-        row.update({e: face["emotion_share"].get(e, 0.0) for e in EMOTIONS})
-        rows.append(row)
+        rows.append(
+            {
+                "face": f"#{face['track_id']}",
+                "on screen": mm_ss(face["time_on_screen_s"]),
+                "mostly": face["dominant_emotion"],
+                "blinks": face["blink_count"],
+                "blinks/min": "needs 5 s on screen" if rate is None else f"{rate:.1f}",
+                "vs typical 10-26/min": "" if rate is None else compare_blink_rate(rate),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def summary_table_ui(faces: list[dict]) -> None:
+def summary_table_ui(faces: list[dict], key: str = "faces") -> None:
+    """The per-face table and, beside it, the share of time each emotion was dominant, one bar per face."""
     if not faces:
         st.info("No face was found.")
         return
-    st.dataframe(
-        summary_table(faces),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            e: st.column_config.ProgressColumn(e, format="percent", min_value=0, max_value=1, width="small")
-            for e in EMOTIONS
-        },
-    )
-    st.caption(
-        f"Emotion columns: share of analysed frames in which it was the dominant emotion. Blinks/min needs "
-        f"at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}; webcam lighting and the model's blink "
-        "detector add their own error."
-    )
+    table, shares = st.columns([3, 2])
+    with table:
+        st.dataframe(summary_table(faces), hide_index=True, width="stretch")
+        st.caption(f"Blinks per minute need at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}.")
+    with shares:
+        st.plotly_chart(charts.emotion_share_bars(faces), width="stretch", key=f"{key}-shares")
 
 
-def face_charts_ui(table: pd.DataFrame, emotions: tuple[str, ...] = EMOTIONS, key: str = "faces") -> None:
-    """An emotion timeline per face (tabs, the faces seen longest first) and the blink rate of every face."""
+def face_choice_ui(table: pd.DataFrame, key: str) -> int:
+    """Which face to draw: every face of the records table can be chosen, the one seen longest first."""
+    counts = table["track_id"].value_counts()
+    faces = [int(t) for t in counts.index]
+    if len(faces) <= 8:
+        chosen = st.segmented_control(
+            "Face", faces, format_func=lambda t: f"#{t}", default=faces[0], key=f"{key}-face", required=True
+        )
+    else:
+        chosen = st.selectbox("Face", faces, format_func=lambda t: f"#{t}", key=f"{key}-face")
+    return int(chosen if chosen is not None else faces[0])
+
+
+def face_charts_ui(
+    table: pd.DataFrame, emotions: tuple[str, ...] = EMOTIONS, key: str = "faces", seekable: bool = False
+) -> None:
+    """One face's emotion timeline (averaged over 1 s with a band of the dominant emotion; per-frame output one
+    toggle away) and the blink rate of every face. ``seekable``: a click on the timeline is kept for the page
+    (read it with ``charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key=key)))``)."""
     if table.empty:
         st.info("No face data yet.")
         return
-    counts = table["track_id"].value_counts()
-    faces = [int(t) for t in counts.index[:MAX_TIMELINES]]
-    if len(counts) > MAX_TIMELINES:
-        st.caption(f"Timelines of the {MAX_TIMELINES} faces seen longest (of {len(counts)}).")
-    tabs = st.tabs([f"Face #{t}" for t in faces])
-    for tab, track_id in zip(tabs, faces):
-        with tab:
-            st.plotly_chart(
-                charts.emotion_timeline(table, track_id, emotions), width="stretch", key=f"{key}-timeline-{track_id}"
-            )
+    choose, raw_toggle = st.columns([4, 1])
+    with choose:
+        track_id = face_choice_ui(table, key)
+    with raw_toggle:
+        raw = st.toggle("Per frame", key=f"{key}-raw", help="Each frame's output instead of the 1 s average")
+    figure = charts.emotion_timeline(table, track_id, emotions, raw=raw)
+    chart_key = TIMELINE_KEY.format(key=key)
+    if seekable:
+        st.plotly_chart(figure, width="stretch", key=chart_key, on_select="rerun", selection_mode="points")
+        st.caption("Click a point of the timeline to play the video from that second.")
+    else:
+        st.plotly_chart(figure, width="stretch", key=chart_key)
     st.plotly_chart(charts.blink_rate_chart(table), width="stretch", key=f"{key}-blinks")
 
 

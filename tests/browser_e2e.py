@@ -441,6 +441,16 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
             context.close()
 
 
+# the page position of a point two thirds along the first line of a Plotly chart, and its time (x)
+CLICKABLE_POINT_JS = """gd => {
+    const trace = gd._fullData.findIndex(t => t.type === 'scatter');
+    const points = gd.calcdata[trace].filter(p => Number.isFinite(p.x) && Number.isFinite(p.y));
+    const p = points[Math.floor(points.length * 2 / 3)];
+    const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    return {x: box.left + xa._offset + xa.l2p(p.x), y: box.top + ya._offset + ya.l2p(p.y), t: p.x};
+}"""
+
+
 def _upload_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
 
@@ -494,6 +504,19 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     metrics["recorded_faces"] = len(summary["faces"])
     metrics["recorded_frames_analysed"] = summary["frames_analysed"]
     _shot(page, "recorded_results")
+    # a click on the timeline plays the video from that moment
+    timeline = page.locator(".st-key-recorded-timeline .js-plotly-plot").first
+    timeline.wait_for()
+    point = timeline.evaluate(CLICKABLE_POINT_JS)
+    page.mouse.click(point["x"], point["y"])
+    _wait_for(
+        lambda: page.locator("video").first.evaluate(f"v => v.currentTime >= {point['t']} - 0.5"),  # 0 before
+        30,
+        f"the video to move to {point['t']:.1f} s after a click on the timeline",
+    )
+    metrics["seek_target_s"] = round(point["t"], 2)
+    metrics["video_time_after_click_s"] = round(page.locator("video").first.evaluate("v => v.currentTime"), 2)
+    _shot(page, "recorded_timeline_seek")
     assert _upload_folders() <= before, "the temporary upload folder was left behind"
     page.get_by_role("button", name="Save to history").click()
     page.get_by_text("Saved to the history as entry").wait_for()

@@ -68,7 +68,7 @@ def open_ui(entry: Entry) -> None:
     st.caption(
         f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
     )
-    summary_table_ui(entry.summary.get("faces", []))
+    summary_table_ui(entry.summary.get("faces", []), key=f"history-{info.id}")
     face_charts_ui(entry.table, key=f"history-{info.id}")
     left, right = st.columns(2)
     left.download_button(

@@ -147,7 +147,7 @@ def stopped_ui(session: LiveSession) -> None:
         return
     st.subheader("Recording stopped")
     st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(snapshot.summaries)} face(s).")
-    summary_table_ui(snapshot.summary()["faces"])
+    summary_table_ui(snapshot.summary()["faces"], key="live-stopped")
     face_charts_ui(snapshot.table(), key="live-stopped")
     left, right = st.columns([3, 1])
     with left:

@@ -22,7 +22,8 @@ from dashboard.common import (
     plain_markdown,
     safe_stem,
 )
-from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
+from dashboard import charts
+from dashboard.components import TIMELINE_KEY, face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -182,7 +183,8 @@ def results_ui(result: RecordedResult) -> None:
         st.warning(plain_markdown(warning))
     video, downloads = st.columns([3, 1])
     with video:
-        st.video(str(result.mp4_path), format="video/mp4")
+        seek = charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key="recorded")))
+        st.video(str(result.mp4_path), format="video/mp4", start_time=seek or 0, autoplay=seek is not None)
     with downloads:
         st.download_button(
             "Table (CSV)",
@@ -209,8 +211,8 @@ def results_ui(result: RecordedResult) -> None:
             key="rec_dl_mp4",
         )
     st.markdown("#### Faces")
-    summary_table_ui(summary["faces"])
-    face_charts_ui(result.table, key="recorded")
+    summary_table_ui(summary["faces"], key="recorded")
+    face_charts_ui(result.table, key="recorded", seekable=True)
     save_to_history_ui(
         "video", result.source_name, summary, result.table, key=f"recorded-{st.session_state.get('rec_run', 0)}"
     )

@@ -1,0 +1,78 @@
+"""The dashboard's figures read as people read them: smoothed timelines, a dominant-emotion band, m:ss times, and
+the time of a clicked point for seeking the video."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboard import charts
+from dashboard.components import summary_table
+from fer_core.labels import EMOTIONS
+
+
+def _face(times, dominant, track_id=1) -> pd.DataFrame:
+    """Records of one face: at each time the named emotion has 0.7, the others share the rest."""
+    rows = []
+    for t, emotion in zip(times, dominant):
+        p = {f"p_{e.lower()}": 0.05 for e in EMOTIONS}
+        p[f"p_{emotion.lower()}"] = 0.7
+        rows.append({"time_s": float(t), "track_id": track_id, "blink_count": 0, **p})
+    return pd.DataFrame(rows)
+
+
+def test_minutes_and_seconds():
+    assert [charts.mm_ss(s) for s in (0, 9.9, 83.4, 600, 3723)] == ["0:00", "0:09", "1:23", "10:00", "1:02:03"]
+
+
+def test_one_frame_flicker_is_averaged_away_but_a_stay_is_never_averaged_with_another():
+    times = np.arange(60) / 30  # 2 s at 30 fps
+    flicker = ["Happy"] * 30 + ["Sad"] + ["Happy"] * 29
+    smooth = charts.smoothed_probabilities(_face(times, flicker))
+    assert (smooth[[f"p_{e.lower()}" for e in EMOTIONS]].to_numpy().argmax(axis=1) == EMOTIONS.index("Happy")).all()
+    # two stays 5 s apart: the first second of the second stay is not pulled towards the first
+    apart = _face(list(times) + list(times + 7), ["Sad"] * 60 + ["Happy"] * 60)
+    smooth = charts.smoothed_probabilities(apart)
+    assert smooth["p_happy"].iloc[60] == 0.7 and smooth["p_sad"].iloc[59] == 0.7
+
+
+def test_dominant_runs_follow_the_emotion_and_end_at_gaps():
+    times = list(np.arange(30) / 10) + list(5 + np.arange(10) / 10)  # 0-2.9 s, away, 5-5.9 s
+    dominant = ["Neutral"] * 10 + ["Happy"] * 20 + ["Happy"] * 10
+    runs = charts.dominant_runs(_face(times, dominant))
+    assert list(runs["emotion"]) == ["Neutral", "Happy", "Happy"]  # the gap splits the two Happy stretches
+    assert np.allclose(runs["start_s"], [0.0, 1.0, 5.0]) and np.allclose(runs["end_s"], [1.0, 3.0, 6.0])
+
+
+def test_the_timeline_hovers_in_words_and_carries_each_points_time():
+    table = pd.concat([_face(np.arange(90) / 30, ["Happy"] * 90), _face(np.arange(30) / 30, ["Sad"] * 30, 2)])
+    figure = charts.emotion_timeline(table, 1)
+    happy = next(t for t in figure.data if t.name == "Happy" and t.type == "scatter")
+    assert "Happy" in happy.hovertemplate and "customdata[1]" in happy.hovertemplate
+    assert happy.customdata[45][1] == "0:01" and float(happy.customdata[45][0]) == 1.5
+    band = [t for t in figure.data if t.type == "bar"]
+    assert [t.name for t in band] == ["Happy"]  # face 1 only, one stretch
+    assert figure.layout.xaxis.ticktext[0] == "0:00"
+    raw = charts.emotion_timeline(table, 1, raw=True)
+    assert "per frame" in raw.layout.title.text and "averaged" in figure.layout.title.text
+
+
+def test_a_click_on_the_chart_gives_the_time_to_seek_to():
+    state = {"selection": {"points": [{"x": 12.5, "y": 0.4, "customdata": ["12.5", "0:12"]}]}}
+    assert charts.clicked_time(state) == 12.5
+    assert charts.clicked_time({"selection": {"points": []}}) is None
+    assert charts.clicked_time(None) is None
+
+
+def test_the_summary_table_says_why_a_blink_rate_is_missing():
+    faces = [
+        {"track_id": 1, "time_on_screen_s": 83.0, "dominant_emotion": "Happy", "blink_count": 20,
+         "blinks_per_minute": 14.5, "emotion_share": {"Happy": 0.6, "Neutral": 0.4}, "frames": 2490},
+        {"track_id": 2, "time_on_screen_s": 3.0, "dominant_emotion": "Sad", "blink_count": 0,
+         "blinks_per_minute": None, "emotion_share": {"Sad": 1.0}, "frames": 90},
+    ]  # fmt: skip
+    table = summary_table(faces)
+    assert list(table["on screen"]) == ["1:23", "0:03"]
+    assert list(table["blinks/min"]) == ["14.5", "needs 5 s on screen"] and "None" not in table.to_string()
+    bars = charts.emotion_share_bars(faces)
+    assert [t.name for t in bars.data] == list(EMOTIONS) and list(bars.data[3].x) == [0.6, 0.0]
