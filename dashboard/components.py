@@ -13,7 +13,7 @@ from dashboard import charts
 from dashboard.common import history_store
 from dashboard.charts import mm_ss
 from fer_core.labels import EMOTIONS
-from fer_core.timeline import BLINK_RANGE_SOURCE, compare_blink_rate
+from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def summary_table(faces: list[dict]) -> pd.DataFrame:
                 "mostly": face["dominant_emotion"],
                 "blinks": face["blink_count"],
                 "blinks/min": "needs 5 s on screen" if rate is None else f"{rate:.1f}",
-                "vs typical 10-26/min": "" if rate is None else compare_blink_rate(rate),
+                "vs typical 10-26/min": blink_verdict(rate, face["time_on_screen_s"]),
             }
         )
     return pd.DataFrame(rows)
@@ -47,7 +47,10 @@ def summary_table_ui(faces: list[dict], key: str = "faces") -> None:
     table, shares = st.columns([3, 2])
     with table:
         st.dataframe(summary_table(faces), hide_index=True, width="stretch")
-        st.caption(f"Blinks per minute need at least 5 s on screen. Reference: {BLINK_RANGE_SOURCE}.")
+        st.caption(
+            f"Blinks per minute need 5 s on screen, a comparison 30 s (blinks come in bursts). "
+            f"Reference: {BLINK_RANGE_SOURCE}."
+        )
     with shares:
         st.plotly_chart(charts.emotion_share_bars(faces), width="stretch", key=f"{key}-shares")
 
@@ -74,7 +77,7 @@ def face_charts_ui(
     if table.empty:
         st.info("No face data yet.")
         return
-    choose, raw_toggle = st.columns([4, 1])
+    choose, raw_toggle = st.columns([3, 2])
     with choose:
         track_id = face_choice_ui(table, key)
     with raw_toggle:

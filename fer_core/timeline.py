@@ -11,6 +11,9 @@ from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE
 # "Analysis of blink rate patterns in normal subjects", Movement Disorders 12(6):1028-1034, measured a mean of
 # about 26/min while talking (17/min at rest, 4.5/min reading), with wide spread between people.
 TYPICAL_CONVERSATION_BLINKS_PER_MIN: tuple[float, float] = (10.0, 26.0)
+# A blink rate is compared with the typical range only after this long on screen (seconds): blinks come in bursts
+# and pauses of several seconds, so a rate over a few seconds says nothing about a person.
+MIN_SECONDS_FOR_VERDICT = 30.0
 BLINK_RANGE_SOURCE = (
     "typical adult range in conversation, about 10-26 blinks/min "
     "(Bentivoglio et al. 1997, Movement Disorders 12:1028-1034)"
@@ -47,3 +50,34 @@ def compare_blink_rate(rate: float | None, typical: tuple[float, float] = TYPICA
         return "n/a"
     low, high = typical
     return "below" if rate < low else "above" if rate > high else "within"
+
+
+def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: float = MIN_SECONDS_FOR_VERDICT) -> str:
+    """How a blink rate compares with people in conversation, in words: ``"within the usual range"``, ``"below
+    the usual range"``, ``"above the usual range"``, or why there is no verdict yet."""
+    if rate is None or rate != rate or seconds_on_screen < min_seconds:
+        return f"no verdict before {min_seconds:.0f} s on screen ({seconds_on_screen:.0f} s so far)"
+    return f"{compare_blink_rate(rate)} the usual range"
+
+
+def plain_summary(face: dict) -> str:
+    """One face summary (as in a JSON summary) in a sentence: ``"Face #1: mostly Neutral, smiling 12% of the time,
+    18 blinks a minute (within the usual range), 1:23 on screen."``"""
+    share = face.get("emotion_share", {})
+    parts = [f"mostly {face['dominant_emotion']}"]
+    if face["dominant_emotion"] != "Happy" and share.get("Happy", 0.0) >= 0.01:
+        parts.append(f"smiling {share['Happy']:.0%} of the time")
+    others = sorted(((v, e) for e, v in share.items() if e not in (face["dominant_emotion"], "Happy")), reverse=True)
+    if others and others[0][0] >= 0.1:
+        parts.append(f"{others[0][1]} {others[0][0]:.0%}")
+    rate, seconds = face.get("blinks_per_minute"), float(face["time_on_screen_s"])
+    verdict = blink_verdict(rate, seconds)
+    count = int(face["blink_count"])
+    if rate is None:
+        parts.append(f"{count} blink{'' if count == 1 else 's'} (too short for a rate)")
+    elif seconds < MIN_SECONDS_FOR_VERDICT:
+        parts.append(f"{rate:.0f} blinks a minute so far (no verdict before {MIN_SECONDS_FOR_VERDICT:.0f} s)")
+    else:
+        parts.append(f"{rate:.0f} blinks a minute ({verdict})")
+    whole = int(seconds)
+    return f"Face #{face['track_id']}: " + ", ".join(parts) + f", {whole // 60}:{whole % 60:02d} on screen."

@@ -76,3 +76,18 @@ def test_the_summary_table_says_why_a_blink_rate_is_missing():
     assert list(table["blinks/min"]) == ["14.5", "needs 5 s on screen"] and "None" not in table.to_string()
     bars = charts.emotion_share_bars(faces)
     assert [t.name for t in bars.data] == list(EMOTIONS) and list(bars.data[3].x) == [0.6, 0.0]
+
+
+def test_a_blink_verdict_waits_until_it_means_something():
+    from fer_core.timeline import blink_verdict, plain_summary
+
+    assert blink_verdict(8.0, 12.0) == "no verdict before 30 s on screen (12 s so far)"
+    assert blink_verdict(8.0, 45.0) == "below the usual range" and blink_verdict(None, 45.0).startswith("no verdict")
+    face = {"track_id": 1, "dominant_emotion": "Neutral", "emotion_share": {"Neutral": 0.7, "Happy": 0.12, "Sad": 0.18},
+            "blinks_per_minute": 18.2, "time_on_screen_s": 83.0, "blink_count": 25}  # fmt: skip
+    assert plain_summary(face) == (
+        "Face #1: mostly Neutral, smiling 12% of the time, Sad 18%, 18 blinks a minute (within the usual range), "
+        "1:23 on screen."
+    )
+    short = {**face, "blinks_per_minute": None, "time_on_screen_s": 3.0, "blink_count": 1}
+    assert "1 blink (too short for a rate)" in plain_summary(short)

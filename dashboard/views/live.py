@@ -18,6 +18,7 @@ from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
 from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot
 from fer_core.pipeline import PipelineSettings
+from fer_core.timeline import plain_summary
 
 log = logging.getLogger(__name__)
 
@@ -27,51 +28,52 @@ CAMERA_SILENT_S = 3.0  # no frame for this long while the stream is on: the came
 # Without recognition, a face that appears alone within this many seconds of the last face leaving alone is that
 # same face (one person practising, who looked away or covered the camera): PipelineSettings.solo_hold_s.
 SOLO_HOLD_S = 60.0
+# "Readings" setting -> PipelineSettings.smoothing (weight of the past in each face's running average)
+SMOOTHING = {"Quick": 0.0, "Balanced": 0.5, "Steady": 0.8}
 
 
 def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
-    """Sidebar settings of the live analysis."""
+    """Sidebar settings of the live analysis: plain ones first, the detector's under "Advanced"."""
     with st.sidebar:
         st.subheader("Live settings")
         emotions = st.multiselect("Emotions shown", EMOTIONS, default=list(EMOTIONS), key="live_emotions")
-        smoothing = st.slider(
-            "Smoothing",
-            0.0,
-            0.9,
-            0.5,
-            0.1,
-            key="live_smoothing",
-            help="Weight of the past in each face's running average of probabilities: "
-            "higher is steadier but reacts later (0.5 lags about 2 frames).",
+        steadiness = st.select_slider(
+            "Readings",
+            ["Quick", "Balanced", "Steady"],
+            value="Balanced",
+            key="live_steadiness",
+            help="Steady readings flicker less but follow a change of expression a little later "
+            "(Quick: each frame as it is; Steady: about half a second behind).",
         )
-        threshold = st.slider(
-            "Detection threshold",
-            -1.0,
-            1.0,
-            0.0,
-            0.1,
-            key="live_threshold",
-            help="dlib's HOG score threshold: lower finds more (and less sure) faces.",
-        )
-        upsample = st.radio(
-            "Detector upsampling",
-            [0, 1],
-            horizontal=True,
-            key="live_upsample",
-            help="1 finds faces half as small, at about 4x the detection time.",
-        )
-        landmarks = st.toggle("Show landmarks", value=False, key="live_landmarks")
+        landmarks = st.toggle("Show face landmarks", value=False, key="live_landmarks")
         recognise = st.toggle(
-            "Recognise returning faces",
+            "Recognise people who come back",
             value=False,
             key="live_recognise",
-            help="A face away for more than a second takes back its number when it returns. "
-            "Each recognition pauses the whole server for 0.1-0.4 s (dlib's face "
-            "descriptor holds Python's lock), so it is off for shared servers.",
+            help="Someone away for more than a second gets their number back when they return, even with "
+            "others around. One person alone keeps their number anyway for a minute. Each recognition "
+            "pauses the whole server for 0.1-0.4 s, so it is off for shared servers.",
         )
+        with st.expander("Advanced"):
+            threshold = st.slider(
+                "Detection threshold",
+                -1.0,
+                1.0,
+                0.0,
+                0.1,
+                key="live_threshold",
+                help="dlib's HOG score threshold: lower finds more (and less sure) faces.",
+            )
+            upsample = st.radio(
+                "Detector upsampling",
+                [0, 1],
+                horizontal=True,
+                key="live_upsample",
+                help="1 finds faces half as small, at about 4x the detection time.",
+            )
     settings = PipelineSettings(
         detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
-        smoothing=float(smoothing),
+        smoothing=SMOOTHING[steadiness],
         same_person=SAME_PERSON if recognise else 0.0,
         scene_cut=0.0,  # a webcam does not cut; a lamp switched on would end every face
         solo_hold_s=SOLO_HOLD_S,
@@ -96,10 +98,10 @@ def current_faces_table(snapshot: LiveSnapshot) -> pd.DataFrame:
             {
                 "face": f"#{r.track_id}",
                 "emotion": r.emotion,
-                "probability": r.emotion_probability,
+                "probability": 100 * r.emotion_probability,
                 "eyes": "closed" if r.eyes_closed else "open",
                 "blinks": r.blink_count,
-                "blinks/min": None if rate is None else round(rate, 1),
+                "blinks/min": "after 5 s" if rate is None else f"{rate:.1f}",
             }
         )
     return pd.DataFrame(rows)
@@ -121,7 +123,12 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
         )
     frames, faces, fps = st.columns(3)
     frames.metric("Frames analysed", snapshot.frames)
-    fps.metric("Frames per second", f"{0.0 if silent else snapshot.fps:.1f}")
+    fps.metric(
+        "Frames per second",
+        f"{0.0 if silent else snapshot.fps:.1f}",
+        help="Frames analysed per second by this server. The video you see plays at your camera's rate; when "
+        "the server is busy, fewer frames are analysed and the readings update less often.",
+    )
     faces.metric("Faces now", len(snapshot.current))
     if snapshot.frames and not snapshot.current:
         st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
@@ -132,7 +139,7 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
             width="stretch",
             column_config={
                 "probability": st.column_config.ProgressColumn(
-                    "probability", format="percent", min_value=0, max_value=1
+                    "probability", format="%.0f%%", min_value=0, max_value=100
                 )
             },
         )
@@ -146,8 +153,11 @@ def stopped_ui(session: LiveSession) -> None:
     if snapshot.frames == 0:
         return
     st.subheader("Recording stopped")
-    st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(snapshot.summaries)} face(s).")
-    summary_table_ui(snapshot.summary()["faces"], key="live-stopped")
+    faces = snapshot.summary()["faces"]
+    st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(faces)} face(s).")
+    for face in sorted(faces, key=lambda f: -f["time_on_screen_s"])[:3]:
+        st.markdown(f"**{plain_summary(face)}**")
+    summary_table_ui(faces, key="live-stopped")
     face_charts_ui(snapshot.table(), key="live-stopped")
     left, right = st.columns([3, 1])
     with left:
@@ -180,14 +190,16 @@ def _on_frame(frame: av.VideoFrame) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(annotated, format="bgr24")
 
 
-ctx = webrtc_streamer(
-    key="live",
-    mode=WebRtcMode.SENDRECV,
-    rtc_configuration={"iceServers": ice_servers()},
-    media_stream_constraints={"video": True, "audio": False},
-    video_frame_callback=_on_frame,
-    async_processing=True,
-)
+video_column, panel_column = st.columns([1, 1], gap="medium")  # side by side on a laptop screen
+with video_column:
+    ctx = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration={"iceServers": ice_servers()},
+        media_stream_constraints={"video": True, "audio": False},
+        video_frame_callback=_on_frame,
+        async_processing=True,
+    )
 playing = bool(ctx.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
     session.reset()  # a new stream starts a new recording
@@ -195,8 +207,13 @@ if playing and not st.session_state.get("live_was_playing"):
 st.session_state["live_was_playing"] = playing
 
 if playing:
-    st.fragment(run_every=REFRESH_S)(live_panel)(session, display_settings.emotions)
+    with panel_column:
+        st.fragment(run_every=REFRESH_S)(live_panel)(session, display_settings.emotions)
 else:
     if session.snapshot().frames == 0:
-        st.info("Press START to share your webcam. The video is analysed on this server and sent back annotated.")
+        with panel_column:
+            st.info(
+                "Press START to share your webcam. The video is analysed on this server and sent back annotated; "
+                "the readings appear here."
+            )
     stopped_ui(session)
