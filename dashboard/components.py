@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import charts
 from dashboard.common import history_store
@@ -17,6 +19,7 @@ from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict
 
 log = logging.getLogger(__name__)
 
+CAMERA_HELP = Path(__file__).with_name("camera_help.html")
 TIMELINE_KEY = "{key}-timeline"  # the chart whose clicked point a page can read (see charts.clicked_time)
 
 
@@ -111,3 +114,9 @@ def save_to_history_ui(kind: str, default_name: str, summary: dict, table: pd.Da
             st.success(f"Saved to the history as entry {entry_id}.", icon=":material/check:")
             return entry_id
     return None
+
+
+def camera_help_ui() -> None:
+    """Under the webcam: camera problems (permission denied, no camera, camera busy, plain http on a network
+    address) said in plain words with the fix; empty while all is well."""
+    components.html(CAMERA_HELP.read_text(), height=120)

@@ -187,16 +187,18 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory, video_path):
     """``launch(video_name, upside_down=False)``: a new chromium whose fake webcam plays that shared video (closed
-    at the end)."""
+    at the end); ``launch(None, args=[...])``: one started with those flags only."""
     from playwright.sync_api import sync_playwright
 
     launched = []
 
-    def _launch(video_name: str, upside_down: bool = False):
-        webcam = write_y4m(
-            video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m", upside_down=upside_down
-        )
-        launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args(webcam)))
+    def _launch(video_name: str | None, upside_down: bool = False, args: list[str] | None = None):
+        if args is None:
+            webcam = write_y4m(
+                video_path(video_name), tmp_path_factory.mktemp("webcam") / "webcam.y4m", upside_down=upside_down
+            )
+            args = chromium_args(webcam)
+        launched.append(p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args))
         return launched[-1]
 
     with sync_playwright() as p:
@@ -449,6 +451,29 @@ CLICKABLE_POINT_JS = """gd => {
     const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     return {x: box.left + xa._offset + xa.l2p(p.x), y: box.top + ya._offset + ya.l2p(p.y), t: p.x};
 }"""
+
+
+def test_camera_problems_are_said_in_plain_words(launch, server):
+    """A camera the browser refuses to share, and no camera at all: the page says what to do, in words."""
+    cases = {
+        # a camera exists, but the permission prompt is refused (headless chromium refuses it by itself)
+        "denied": (["--use-fake-device-for-media-stream"], "not letting this page use the camera", "choose Allow"),
+        # the prompt is accepted, but the machine has no camera
+        "no_camera": (["--use-fake-ui-for-media-stream"], "No camera was found", "Plug a camera in"),
+    }
+    for name, (args, headline, fix) in cases.items():
+        context = _context(launch(None, args=args))
+        try:
+            page = context.new_page()
+            page.goto(server["url"])
+            page.get_by_role("heading", name="Live", exact=True).wait_for()
+            page.frame_locator("iframe").first.get_by_role("button", name="START").click(timeout=120_000)
+            help_frame = page.frame_locator("iframe[srcdoc]").first
+            help_frame.get_by_text(headline).wait_for(timeout=30_000)
+            assert fix in help_frame.locator("#help").inner_text()
+            _shot(page, f"live_camera_{name}")
+        finally:
+            context.close()
 
 
 def _upload_folders() -> set[Path]:

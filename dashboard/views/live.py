@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard.common import classifier_or_stop, ice_servers, landmarks_or_stop
-from dashboard.components import face_charts_ui, save_to_history_ui, summary_table_ui
+from dashboard.components import camera_help_ui, face_charts_ui, save_to_history_ui, summary_table_ui
 from fer_core.detect import DetectorSettings
 from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
@@ -200,6 +200,7 @@ with video_column:
         video_frame_callback=_on_frame,
         async_processing=True,
     )
+    camera_help_ui()
 playing = bool(ctx.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
     session.reset()  # a new stream starts a new recording
