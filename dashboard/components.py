@@ -120,3 +120,32 @@ def camera_help_ui() -> None:
     """Under the webcam: camera problems (permission denied, no camera, camera busy, plain http on a network
     address) said in plain words with the fix; empty while all is well."""
     components.html(CAMERA_HELP.read_text(), height=120)
+
+
+def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFrame, key: str) -> None:
+    """Download buttons for the per-face summary (CSV) and the self-contained HTML report; both are made only
+    when clicked."""
+    from dashboard.common import model_accuracy
+    from dashboard.report import report_html
+    from fer_core.export import faces_table
+
+    choice = summary.get("emotion_model")
+    model = {"name": choice, "accuracy": model_accuracy(choice)} if choice in ("fast", "accurate") else None
+    st.download_button(
+        "Faces (CSV)",
+        lambda: faces_table(summary.get("faces", [])).to_csv(index=False).encode(),
+        f"{stem}.faces.csv",
+        "text/csv",
+        icon=":material/download:",
+        key=f"{key}-dl-faces",
+        help="One row per face: time on screen, share of each emotion, mean probabilities, blinks.",
+    )
+    st.download_button(
+        "Report (HTML)",
+        lambda: report_html(title, summary, table, model).encode(),
+        f"{stem}.report.html",
+        "text/html",
+        icon=":material/download:",
+        key=f"{key}-dl-report",
+        help="One file to hand on: settings, model and accuracy, each face in words, charts. Opens offline.",
+    )

@@ -513,7 +513,7 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     )
     _wait_for(lambda: page.locator('[data-testid="stPlotlyChart"]').count() >= 2, 60, "the result charts")
     downloads = {}
-    for label in ("Table (CSV)", "Summary (JSON)", "Annotated video (MP4)"):
+    for label in ("Table (CSV)", "Summary (JSON)", "Annotated video (MP4)", "Faces (CSV)", "Report (HTML)"):
         with page.expect_download() as info:
             page.get_by_role("button", name=label).click()
         target = tmp_path / info.value.suggested_filename
@@ -526,6 +526,16 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     assert summary["every"] == 3 and len(summary["faces"]) >= 2
     assert downloads["Annotated video (MP4)"].read_bytes()[4:8] == b"ftyp"
     assert downloads["Table (CSV)"].name == "composite_two_faces_d3_d18.csv"
+    faces = list(csv.DictReader(io.StringIO(downloads["Faces (CSV)"].read_text())))
+    assert len(faces) == len(summary["faces"]) and {"track_id", "share_happy", "blinks_per_minute"} <= set(faces[0])
+    report = downloads["Report (HTML)"]
+    assert report.name == "composite_two_faces_d3_d18.report.html"
+    viewer = page.context.new_page()  # the report opens on its own, offline, with its charts
+    viewer.route("http*://**", lambda route: route.abort())
+    viewer.goto(report.as_uri())
+    _wait_for(lambda: viewer.locator(".js-plotly-plot").count() >= 4, 30, "the report's charts")
+    assert viewer.get_by_text("Face #1: mostly").count() == 1
+    viewer.close()
     metrics["recorded_faces"] = len(summary["faces"])
     metrics["recorded_frames_analysed"] = summary["frames_analysed"]
     _shot(page, "recorded_results")

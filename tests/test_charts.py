@@ -3,6 +3,8 @@ the time of a clicked point for seeking the video."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -91,3 +93,26 @@ def test_a_blink_verdict_waits_until_it_means_something():
     )
     short = {**face, "blinks_per_minute": None, "time_on_screen_s": 3.0, "blink_count": 1}
     assert "1 blink (too short for a rate)" in plain_summary(short)
+
+
+def test_the_report_is_one_self_contained_file_and_the_faces_table_one_row_per_face():
+    from dashboard.report import report_html
+    from fer_core.export import faces_table
+
+    table = pd.concat([_face(np.arange(90) / 30, ["Happy"] * 90), _face(np.arange(30) / 30, ["Sad"] * 30, 2)])
+    faces = [
+        {"track_id": 1, "first_seen_s": 0.0, "last_seen_s": 2.97, "time_on_screen_s": 3.0, "frames": 90,
+         "dominant_emotion": "Happy", "emotion_share": {"Happy": 1.0}, "mean_probabilities": {"Happy": 0.7},
+         "blink_count": 0, "blinks_per_minute": None},
+        {"track_id": 2, "first_seen_s": 0.0, "last_seen_s": 0.97, "time_on_screen_s": 1.0, "frames": 30,
+         "dominant_emotion": "Sad", "emotion_share": {"Sad": 1.0}, "mean_probabilities": {"Sad": 0.7},
+         "blink_count": 0, "blinks_per_minute": None},
+    ]  # fmt: skip
+    summary = {"source": "<interview>.mp4", "frames_analysed": 120, "every": 1, "duration_s": 3.0, "faces": faces}
+    page = report_html("<interview>.mp4", summary, table, {"name": "fast", "accuracy": 0.669})
+    assert page.startswith("<!DOCTYPE html>") and "&lt;interview&gt;.mp4" in page and "<interview>" not in page
+    assert "66.9% on FER2013 PublicTest" in page and "Face #1: mostly Happy" in page
+    assert page.count('class="plotly-graph-div"') == 4  # shares, two timelines, blink rates
+    assert not re.search(r"<script[^>]*\ssrc=", page)  # plotly.js inlined: the file opens offline
+    rows = faces_table(faces)
+    assert list(rows["track_id"]) == [1, 2] and rows.loc[0, "share_happy"] == 1.0 and rows.loc[1, "mean_p_sad"] == 0.7

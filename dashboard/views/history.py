@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import history_store, plain_label, plain_markdown
-from dashboard.components import face_charts_ui, summary_table_ui
+from dashboard.components import face_charts_ui, report_downloads_ui, summary_table_ui
 from fer_core.errors import HistoryError
 from fer_core.labels import EMOTIONS
 from fer_core.store import Entry, EntryInfo
@@ -71,14 +71,16 @@ def open_ui(entry: Entry) -> None:
     summary_table_ui(entry.summary.get("faces", []), key=f"history-{info.id}")
     face_charts_ui(entry.table, key=f"history-{info.id}")
     left, right = st.columns(2)
-    left.download_button(
-        "Table (CSV)",
-        entry.table.to_csv(index=False).encode(),
-        f"history-{info.id}.csv",
-        "text/csv",
-        icon=":material/download:",
-        key=f"history-dl-{info.id}",
-    )
+    with left:
+        st.download_button(
+            "Table (CSV)",
+            entry.table.to_csv(index=False).encode(),
+            f"history-{info.id}.csv",
+            "text/csv",
+            icon=":material/download:",
+            key=f"history-dl-{info.id}",
+        )
+        report_downloads_ui(info.name, f"history-{info.id}", entry.summary, entry.table, key=f"history-{info.id}")
     right.button(
         "Delete this entry",
         on_click=_ask_delete,

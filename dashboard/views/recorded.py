@@ -23,7 +23,13 @@ from dashboard.common import (
     safe_stem,
 )
 from dashboard import charts
-from dashboard.components import TIMELINE_KEY, face_charts_ui, save_to_history_ui, summary_table_ui
+from dashboard.components import (
+    TIMELINE_KEY,
+    face_charts_ui,
+    report_downloads_ui,
+    save_to_history_ui,
+    summary_table_ui,
+)
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -210,6 +216,7 @@ def results_ui(result: RecordedResult) -> None:
             icon=":material/download:",
             key="rec_dl_mp4",
         )
+        report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
     st.markdown("#### Faces")
     summary_table_ui(summary["faces"], key="recorded")
     face_charts_ui(result.table, key="recorded", seekable=True)
