@@ -183,29 +183,38 @@ def new_results_folder() -> Path:
     return folder
 
 
+class PrivateFolder:
+    """A private (0700) temporary folder of this server (:func:`new_results_folder`) for files shown to one
+    session, removed with this object: by :meth:`discard`, when the session drops it (its next analysis or
+    recording, or the session's end), when the server stops, or by the start-up sweep after a crash."""
+
+    def __init__(self) -> None:
+        self.path = new_results_folder()
+        self._remove = weakref.finalize(self, shutil.rmtree, self.path, True)
+
+    def discard(self) -> None:
+        """Remove the folder and its files now."""
+        self._remove()
+
+
 @dataclass(frozen=True, eq=False)
 class RecordedResult:
     """A finished analysis: the uploaded file's name (display only), a safe stem for download names, the JSON
-    summary, the records table, and the CSV table and annotated MP4 on disk in ``folder`` (a private temporary
-    folder; the upload itself is gone). The files are read only when played or downloaded, and removed with the
-    result: when the session's next analysis replaces it, or when the session ends and Streamlit drops its state
-    (a server that dies first leaves them to the sweep at its next start)."""
+    summary, the records table, and the CSV table and annotated MP4 on disk in ``files`` (the upload itself is
+    gone). The files are read only when played or downloaded, and go with the result (see :class:`PrivateFolder`)."""
 
     source_name: str
     stem: str
     summary: dict
     table: pd.DataFrame
     summary_json: bytes
-    folder: Path
+    files: PrivateFolder
     csv_path: Path
     mp4_path: Path
 
-    def __post_init__(self) -> None:
-        weakref.finalize(self, shutil.rmtree, self.folder, True)
-
     def discard(self) -> None:
         """Remove the files now (the result can no longer be played or downloaded)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.files.discard()
 
 
 def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float = 3600.0) -> list[Path]:

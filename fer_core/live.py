@@ -13,18 +13,60 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
 from fer_core.draw import annotate
-from fer_core.export import records_table
+from fer_core.export import Mp4Writer, records_table
 from fer_core.labels import EMOTIONS
 from fer_core.models import Classifier, Describer, LandmarkModel
 from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, FaceTally
 
 log = logging.getLogger(__name__)
+
+
+class Replay:
+    """The annotated frames of a live session as an H.264 MP4, written as they come (only when the user asked for
+    a replay before starting). Frames of another size than the first are scaled to it; a failure to write stops
+    the replay (``error``), never the stream."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.frames = 0
+        self.error: str | None = None
+        self._writer: Mp4Writer | None = None
+        self._size: tuple[int, int] | None = None
+
+    def add(self, image: np.ndarray, time_s: float) -> None:
+        """Append a BGR (H, W, 3) uint8 frame shown at ``time_s`` seconds since the stream started."""
+        if self.error is not None:
+            return
+        try:
+            if self._writer is None:
+                self._writer, self._size = Mp4Writer(self.path, 30.0), (image.shape[1], image.shape[0])
+            if (image.shape[1], image.shape[0]) != self._size:
+                image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+            self._writer.write(image, time_s)
+            self.frames += 1
+        except Exception as exc:  # noqa: BLE001 - a replay that cannot be written must not end the stream
+            log.exception("live replay stopped")
+            self.error = f"the replay stopped after {self.frames} frames: {exc}"
+
+    def close(self) -> Path | None:
+        """Finish the file; returns its path, or None when no frame was written."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001
+                log.exception("closing the live replay failed")
+                self.error = f"the replay could not be finished: {exc}"
+                return None
+        return self.path if self.frames and self.error is None else None
 
 
 @dataclass(frozen=True)
@@ -205,6 +247,21 @@ class LiveSession:
         self._start: float | None = None
         self._last_frame_at: float | None = None
         self._frame_index = 0
+        self._replay: Replay | None = None
+
+    def start_replay(self, path: str | Path) -> None:
+        """Also write the annotated frames to the MP4 ``path`` from now on (see :class:`Replay`)."""
+        with self._lock:
+            self._replay = Replay(path)
+
+    def finish_replay(self) -> Replay | None:
+        """Stop writing the replay and finish its file; returns it (its ``close()`` result is in ``path`` when it
+        holds frames), or None when none was asked for."""
+        with self._lock:
+            replay, self._replay = self._replay, None
+        if replay is not None:
+            replay.close()
+        return replay
 
     def configure(self, settings: PipelineSettings | None = None, display: DisplaySettings | None = None) -> None:
         """New settings, applied from the next frame (safe to call while frames are processed)."""
@@ -230,6 +287,9 @@ class LiveSession:
             self._start = None
             self._last_frame_at = None
             self._frame_index = 0
+            replay, self._replay = self._replay, None
+        if replay is not None:
+            replay.close()
         self.buffer.clear()
 
     def process(self, image: np.ndarray) -> np.ndarray:
@@ -246,9 +306,13 @@ class LiveSession:
                 self._frame_index += 1
                 result = pipeline.process(image, time_s, index)
             self.buffer.add(time_s, result.records)
-            return annotate(
+            annotated = annotate(
                 image, result.records, result.landmarks if display.landmarks else None, emotions=display.emotions
             )
+            with self._lock:
+                if self._replay is not None:
+                    self._replay.add(annotated, time_s)
+            return annotated
         except Exception:  # noqa: BLE001 - the frame thread must survive; the error is shown on the page
             message = traceback.format_exc()
             log.exception("live frame failed")

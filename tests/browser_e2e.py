@@ -287,9 +287,10 @@ def _client_frames(frame) -> int:
     )
 
 
-def test_live_stream_comes_back_annotated(page, server, metrics):
+def test_live_stream_comes_back_annotated(page, server, metrics, tmp_path):
     page.goto(server["url"])
     page.get_by_role("heading", name="Live", exact=True).wait_for()
+    page.get_by_text("Keep a replay").click()  # asked for before START: the annotated session is kept
     component = page.frame_locator("iframe").first
     component.get_by_role("button", name="START").click(timeout=120_000)
     started = time.monotonic()
@@ -325,6 +326,14 @@ def test_live_stream_comes_back_annotated(page, server, metrics):
     component.locator("video").first.screenshot(path=str(SCREENSHOTS / "live_annotated_frame.png"))
     metrics["frames_analysed_live"] = int(metric_value(page, "Frames analysed"))
     _stop_live(page)
+    page.get_by_text("Face #1: mostly").first.wait_for()  # each face in a sentence
+    replay = page.locator('[data-testid="stVideo"]').first
+    _wait_for(lambda: replay.evaluate("v => v.readyState >= 1 && v.duration > 1"), 60, "the replay to load")
+    metrics["replay_duration_s"] = round(replay.evaluate("v => v.duration"), 1)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Replay (MP4)").click()
+    info.value.save_as(tmp_path / "replay.mp4")
+    assert (tmp_path / "replay.mp4").read_bytes()[4:8] == b"ftyp"
     page.get_by_role("button", name="Save to history").click()
     page.get_by_text("Saved to the history as entry").wait_for()
     _shot(page, "live_stopped_saved")

@@ -168,7 +168,8 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert result.stem == "d18_surprise"
     assert result.summary["every"] == 6 and len(result.summary["faces"]) >= 1
     assert result.mp4_path.read_bytes()[4:8] == b"ftyp" and result.csv_path.read_bytes().startswith(b"time_s,")
-    assert result.folder.name.startswith("fer-results-") and oct(result.folder.stat().st_mode)[-3:] == "700"
+    folder = result.files.path
+    assert folder.name.startswith("fer-results-") and oct(folder.stat().st_mode)[-3:] == "700"
     assert json.loads(result.summary_json)["faces"]
     assert "Results: d18 surprise\\!\\.mp4" in _texts(at)  # the name shown as written, Markdown escaped
     assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # progress cleared
@@ -177,20 +178,21 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     entries = HistoryStore.in_folder(tmp_path / "data").list()
     assert [(e.name, e.kind) for e in entries] == [("d18 surprise!.mp4", "video")]
     at.button(key="rec_analyse").click().run(timeout=300)  # the next analysis replaces the result and its files
-    assert at.session_state["recorded_result"].folder != result.folder and not result.folder.exists()
+    assert at.session_state["recorded_result"].files.path != folder and not folder.exists()
 
 
-def test_a_recorded_result_takes_its_files_with_it(tmp_path):
+def test_a_recorded_result_takes_its_files_with_it():
     """Issue 18, item 11: the annotated video stays on disk, not in the session (three in-memory copies before);
     when Streamlit drops a closed session's state, the result's files go with it."""
     import gc
 
-    from dashboard.common import RecordedResult
+    from dashboard.common import PrivateFolder, RecordedResult
 
-    folder = tmp_path / "fer-results-x"
-    folder.mkdir()
+    files = PrivateFolder()
+    folder = files.path
     (folder / "annotated.mp4").write_bytes(b"video")
-    result = RecordedResult("a.mp4", "a", {}, None, b"{}", folder, folder / "table.csv", folder / "annotated.mp4")
+    result = RecordedResult("a.mp4", "a", {}, None, b"{}", files, folder / "table.csv", folder / "annotated.mp4")
+    del files
     assert folder.exists()
     del result
     gc.collect()

@@ -260,3 +260,31 @@ def test_a_file_and_a_live_session_give_the_same_summary_for_the_same_records():
     (from_live,) = live.summaries
     assert from_live == from_file
     assert from_file.time_on_screen_s == pytest.approx(4.0)  # 2 stays of 60 frames
+
+
+def test_a_replay_holds_the_annotated_frames_only_when_asked_for(tmp_path, image_path):
+    """Issue 16: after STOP, the annotated session can be watched and downloaded, if asked for before START."""
+    import av
+
+    from fer_core.classifier import EmotionClassifier
+    from fer_core.landmarks import LandmarkPredictor
+
+    image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
+    now = [0.0]
+    session = LiveSession(
+        SharedClassifier(EmotionClassifier()), landmarks=SharedLandmarks(LandmarkPredictor()), clock=lambda: now[0]
+    )
+    session.process(image)
+    assert session.finish_replay() is None  # not asked for: nothing written
+    session.reset()
+    session.start_replay(tmp_path / "replay.mp4")
+    for step in range(12):
+        now[0] = 100.0 + step / 10
+        session.process(image if step != 5 else cv2.resize(image, (320, 240)))  # the camera changes size once
+    replay = session.finish_replay()
+    assert replay is not None and replay.error is None and replay.frames == 12
+    with av.open(str(replay.path)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == 12 and frames[0].shape[:2] == (image.shape[0] + image.shape[0] % 2, image.shape[1])
+    assert not np.allclose(frames[0].astype(float), image.astype(float), atol=8)  # annotated, not the raw frame
+    assert session.finish_replay() is None  # finished once

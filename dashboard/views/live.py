@@ -11,18 +11,26 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard.common import classifier_or_stop, ice_servers, landmarks_or_stop
-from dashboard.components import camera_help_ui, face_charts_ui, save_to_history_ui, summary_table_ui
+from dashboard.common import PrivateFolder, classifier_or_stop, ice_servers, landmarks_or_stop
+from dashboard.components import (
+    camera_help_ui,
+    face_charts_ui,
+    report_downloads_ui,
+    save_to_history_ui,
+    summary_table_ui,
+)
 from fer_core.detect import DetectorSettings
 from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
-from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot
+from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot, Replay
 from fer_core.pipeline import PipelineSettings
 from fer_core.timeline import plain_summary
 
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "live_session"
+REPLAY_KEY = "live_replay_done"  # the finished Replay of the last stream
+REPLAY_FILES_KEY = "live_replay_files"  # its PrivateFolder, removed with it
 REFRESH_S = 1.0
 CAMERA_SILENT_S = 3.0  # no frame for this long while the stream is on: the camera stopped
 # Without recognition, a face that appears alone within this many seconds of the last face leaving alone is that
@@ -53,6 +61,13 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
             help="Someone away for more than a second gets their number back when they return, even with "
             "others around. One person alone keeps their number anyway for a minute. Each recognition "
             "pauses the whole server for 0.1-0.4 s, so it is off for shared servers.",
+        )
+        st.toggle(
+            "Keep a replay",
+            value=False,
+            key="live_replay",
+            help="Keep the annotated video of the next session on this server, to watch and download after STOP. "
+            "It is removed when you start again, discard it or leave. Off: no frame is written anywhere.",
         )
         with st.expander("Advanced"):
             threshold = st.slider(
@@ -148,30 +163,80 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
 
 
 def stopped_ui(session: LiveSession) -> None:
-    """After a stream: the summary, and save to the history or discard."""
+    """After a stream: each face in a sentence, the replay (if asked for) beside the downloads, save to the
+    history or discard, then the table and charts."""
     snapshot = session.snapshot()
     if snapshot.frames == 0:
         return
     st.subheader("Recording stopped")
-    faces = snapshot.summary()["faces"]
+    summary = snapshot.summary()
+    faces = summary["faces"]
     st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(faces)} face(s).")
     for face in sorted(faces, key=lambda f: -f["time_on_screen_s"])[:3]:
         st.markdown(f"**{plain_summary(face)}**")
-    summary_table_ui(faces, key="live-stopped")
-    face_charts_ui(snapshot.table(), key="live-stopped")
-    left, right = st.columns([3, 1])
-    with left:
+    replay = session.finish_replay()  # the stream ended: finish the file (None once done)
+    if replay is not None:
+        st.session_state[REPLAY_KEY] = replay
+    video, downloads = st.columns([3, 1])
+    with video:
+        replay_ui(st.session_state.get(REPLAY_KEY))
         save_to_history_ui(
             "live",
             f"Webcam {datetime.now():%Y-%m-%d %H:%M}",
-            snapshot.summary(),
+            summary,
             snapshot.table(),
             key=f"live-{st.session_state.get('live_run', 0)}",
         )
-    with right:
+    with downloads:
+        replay_download_ui(st.session_state.get(REPLAY_KEY))
+        st.download_button(
+            "Table (CSV)",
+            lambda: snapshot.table().to_csv(index=False).encode(),
+            "webcam-session.csv",
+            "text/csv",
+            icon=":material/download:",
+            key="live_dl_table",
+            help="One row per face per analysed frame (the points kept for the charts).",
+        )
+        report_downloads_ui("Webcam session", "webcam-session", summary, snapshot.table(), key="live")
         if st.button("Discard", icon=":material/delete:", key="live_discard"):
             session.reset()
+            _drop_replay()
             st.rerun()
+    summary_table_ui(faces, key="live-stopped")
+    face_charts_ui(snapshot.table(), key="live-stopped")
+
+
+def _playable(replay: Replay | None) -> bool:
+    return replay is not None and bool(replay.frames) and replay.error is None and replay.path.exists()
+
+
+def replay_ui(replay: Replay | None) -> None:
+    """The annotated video of the session, when a replay was asked for."""
+    if replay is not None and replay.error:
+        st.warning(f"No full replay: {replay.error}", icon=":material/videocam_off:")
+    if replay is not None and _playable(replay):
+        st.video(str(replay.path), format="video/mp4")
+
+
+def replay_download_ui(replay: Replay | None) -> None:
+    if replay is not None and _playable(replay):
+        st.download_button(
+            "Replay (MP4)",
+            replay.path.read_bytes,
+            "webcam-session.annotated.mp4",
+            "video/mp4",
+            icon=":material/download:",
+            key="live_dl_replay",
+        )
+
+
+def _drop_replay() -> None:
+    """Forget the last replay and remove its file."""
+    st.session_state.pop(REPLAY_KEY, None)
+    files = st.session_state.pop(REPLAY_FILES_KEY, None)
+    if files is not None:
+        files.discard()
 
 
 st.title("Live")
@@ -204,6 +269,10 @@ with video_column:
 playing = bool(ctx.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
     session.reset()  # a new stream starts a new recording
+    _drop_replay()
+    if st.session_state.get("live_replay"):
+        files = st.session_state[REPLAY_FILES_KEY] = PrivateFolder()
+        session.start_replay(files.path / "replay.mp4")
     st.session_state["live_run"] = st.session_state.get("live_run", 0) + 1
 st.session_state["live_was_playing"] = playing
 

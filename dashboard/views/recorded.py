@@ -16,8 +16,8 @@ from dashboard.common import (
     describer_or_stop,
     landmarks_or_stop,
     model_accuracy,
+    PrivateFolder,
     RecordedResult,
-    new_results_folder,
     new_upload_folder,
     plain_markdown,
     safe_stem,
@@ -162,16 +162,16 @@ def run_analysis(
         summary["source"] = upload.name
         summary["emotion_model"] = model
         summary["warnings"] = [w.replace(source.name, upload.name) for w in summary.get("warnings", [])]
-        kept = new_results_folder()  # the outputs move out of the upload folder, which goes with the upload
-        csv_path = Path(shutil.move(outputs.table_csv, kept / "table.csv"))
-        mp4_path = Path(shutil.move(outputs.annotated_mp4, kept / "annotated.mp4"))
+        kept = PrivateFolder()  # the outputs move out of the upload folder, which goes with the upload
+        csv_path = Path(shutil.move(outputs.table_csv, kept.path / "table.csv"))
+        mp4_path = Path(shutil.move(outputs.annotated_mp4, kept.path / "annotated.mp4"))
         return RecordedResult(
             source_name=upload.name,
             stem=safe_stem(upload.name),
             summary=summary,
             table=pd.read_parquet(outputs.table_parquet),
             summary_json=json.dumps(summary, indent=1).encode(),
-            folder=kept,
+            files=kept,
             csv_path=csv_path,
             mp4_path=mp4_path,
         )
