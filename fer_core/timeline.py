@@ -56,7 +56,7 @@ def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: flo
     """How a blink rate compares with people in conversation, in words: ``"within the usual range"``, ``"below
     the usual range"``, ``"above the usual range"``, or why there is no verdict yet."""
     if rate is None or rate != rate or seconds_on_screen < min_seconds:
-        return f"no verdict before {min_seconds:.0f} s on screen ({seconds_on_screen:.0f} s so far)"
+        return f"needs {min_seconds:.0f} s on screen ({seconds_on_screen:.0f} s so far)"
     return f"{compare_blink_rate(rate)} the usual range"
 
 

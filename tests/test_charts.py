@@ -83,8 +83,8 @@ def test_the_summary_table_says_why_a_blink_rate_is_missing():
 def test_a_blink_verdict_waits_until_it_means_something():
     from fer_core.timeline import blink_verdict, plain_summary
 
-    assert blink_verdict(8.0, 12.0) == "no verdict before 30 s on screen (12 s so far)"
-    assert blink_verdict(8.0, 45.0) == "below the usual range" and blink_verdict(None, 45.0).startswith("no verdict")
+    assert blink_verdict(8.0, 12.0) == "needs 30 s on screen (12 s so far)"
+    assert blink_verdict(8.0, 45.0) == "below the usual range" and blink_verdict(None, 45.0).startswith("needs 30 s")
     face = {"track_id": 1, "dominant_emotion": "Neutral", "emotion_share": {"Neutral": 0.7, "Happy": 0.12, "Sad": 0.18},
             "blinks_per_minute": 18.2, "time_on_screen_s": 83.0, "blink_count": 25}  # fmt: skip
     assert plain_summary(face) == (
