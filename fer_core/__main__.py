@@ -38,7 +38,7 @@ def _analyze(args: argparse.Namespace) -> int:
             every=args.every,
             settings=settings,
             progress=progress,
-            write_video=not args.no_video,
+            write_video=args.draw_video,
             overwrite=args.overwrite,
         )
     for warning in analysis.warnings:
@@ -56,6 +56,8 @@ def _analyze(args: argparse.Namespace) -> int:
             face.blink_count,
             rate,
         )
+    if not args.draw_video:
+        log.info("for the annotated video: fer render %s --results %s", args.video, args.out)
     outputs = [p for p in vars(analysis.outputs).values() if p is not None]
     log.info(
         "%d frames analysed in %.1f s; wrote %s",
@@ -63,6 +65,24 @@ def _analyze(args: argparse.Namespace) -> int:
         analysis.seconds_taken,
         ", ".join(str(p) for p in outputs),
     )
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fer_core.render import render_results
+
+    with tqdm(unit="frame", desc=args.video.name, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total or None
+            bar.update(done - bar.n)
+
+        out = render_results(
+            args.video, args.results, overwrite=args.overwrite, progress=progress, audio=not args.no_audio
+        )
+    log.info("wrote %s", out)
     return 0
 
 
@@ -122,19 +142,33 @@ def main(argv: list[str] | None = None) -> int:
         default=640,
         help="search wider frames downscaled to this width (0: full size)",
     )
-    analyze.add_argument("--no-video", action="store_true", help="skip the annotated MP4")
+    analyze.add_argument(
+        "--video",
+        dest="draw_video",
+        action="store_true",
+        help="also draw the annotated MP4 (with the source's sound) while analysing; or later: fer render",
+    )
+    analyze.add_argument("--no-video", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11
     analyze.add_argument(
         "--overwrite",
         action="store_true",
         help="replace results already in --out for a video of the same name (refused otherwise)",
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+    render = commands.add_parser(
+        "render", help="draw an analysis over its video: <stem>.annotated.mp4 with the source's sound"
+    )
+    render.add_argument("video", type=Path)
+    render.add_argument("--results", type=Path, required=True, help="the folder `fer analyze --out` wrote")
+    render.add_argument("--overwrite", action="store_true", help="replace an annotated video already there")
+    render.add_argument("--no-audio", action="store_true", help="leave the sound out")
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
     for name, (_, summary) in DELEGATED.items():
         commands.add_parser(name, help=summary + f" (fer {name} --help)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        return _analyze(args)
+        return _render(args) if args.command == "render" else _analyze(args)
     except FerError as exc:
         log.error("%s", exc)
         return 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,14 +74,100 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# audio codecs an MP4 holds as they are; others (Vorbis, PCM from a .mov or .avi, ...) are re-encoded to AAC
+MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
+
+
+class AudioCopy:
+    """The first audio stream of ``source`` written into an output container, interleaved with its video: call
+    :meth:`until` with each video frame's time, :meth:`finish` at the end. Times are shifted so that the source's
+    first video frame is 0 (as :func:`fer_core.decode.iter_frames` counts); audio before it is left out. Copied as it
+    is when MP4 can hold the codec (:data:`MP4_AUDIO`), else re-encoded to AAC. A source without audio gives
+    nothing (``stream`` is None)."""
+
+    def __init__(self, source: str | Path, output) -> None:
+        import av
+
+        self._input = av.open(str(source))
+        audio = [s for s in self._input.streams if s.type == "audio"]
+        video = [s for s in self._input.streams if s.type == "video"]
+        self.stream: Any = None
+        self._packets: Iterator[Any] | None = None
+        self._pending: Any = None
+        if not audio:
+            self._input.close()
+            return
+        source_audio: Any = audio[0]
+        first: Any = video[0] if video else None
+        self._origin_s = float(first.start_time * first.time_base) if first is not None and first.start_time else 0.0
+        self._copy = source_audio.codec_context.name in MP4_AUDIO
+        if self._copy:
+            self.stream = output.add_stream_from_template(source_audio)
+        else:
+            rate = source_audio.codec_context.sample_rate or 48000
+            self.stream = output.add_stream("aac", rate=rate)
+            self.stream.layout = "stereo" if (source_audio.codec_context.channels or 2) > 1 else "mono"
+            self._resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=rate)
+        self._output = output
+        self._packets = iter(self._input.demux(source_audio))
+
+    def until(self, time_s: float) -> None:
+        """Write the audio up to ``time_s`` seconds (output time)."""
+        while self._packets is not None:
+            packet, self._pending = self._pending or next(self._packets, None), None
+            if packet is None:
+                self._packets = None  # the source's audio is all written
+                return
+            if packet.pts is None:
+                continue  # the demuxer's final empty packet
+            t = float(packet.pts * packet.time_base) - self._origin_s
+            if t > time_s:
+                self._pending = packet
+                return
+            if t >= 0:
+                self._write(packet, t)
+
+    def finish(self) -> None:
+        """Write the rest of the audio and close the source."""
+        if self.stream is None:
+            return
+        self.until(float("inf"))
+        if not self._copy:
+            for packet in self.stream.encode(None):
+                self._output.mux(packet)
+        self._input.close()
+
+    def _write(self, packet, t: float) -> None:
+        shift = int(round(self._origin_s / float(packet.time_base)))
+        if self._copy:
+            packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+            packet.stream = self.stream
+            self._output.mux(packet)
+            return
+        for frame in packet.decode():
+            for resampled in self._resampler.resample(frame):
+                resampled.pts = None  # the encoder counts samples from 0 (the shift above is in the packet times)
+                for encoded in self.stream.encode(resampled):
+                    self._output.mux(encoded)
+
+
 class Mp4Writer:
     """H.264 MP4 (yuv420p, plays in browsers) written frame by frame with the frames' own timestamps, so a
     variable frame-rate input keeps its timing. Odd frame sizes are padded by one pixel. Frames taller than
     ``max_height`` pixels (0: no limit) are scaled down to it, keeping their aspect ratio."""
 
     def __init__(
-        self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast", max_height: int = 0
+        self,
+        path: str | Path,
+        fps: float,
+        crf: int = 23,
+        preset: str = "veryfast",
+        max_height: int = 0,
+        audio_from: str | Path | None = None,
     ) -> None:
+        """``audio_from``: a video file whose audio track goes into the MP4 too (see :class:`AudioCopy`)."""
         import av
 
         self.path = Path(path)
@@ -93,6 +181,7 @@ class Mp4Writer:
         self._stream.codec_context.time_base = Fraction(1, 1000)
         self._size: tuple[int, int] | None = None
         self._last_pts = -1
+        self._audio = AudioCopy(audio_from, self._container) if audio_from is not None else None
 
     def write(self, image: np.ndarray, time_s: float) -> None:
         """Append a BGR uint8 (H, W, 3) frame shown at ``time_s`` seconds (later than the previous frame)."""
@@ -115,10 +204,14 @@ class Mp4Writer:
         self._last_pts = pts
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.until(time_s)
 
     def close(self) -> None:
         for packet in self._stream.encode():
             self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.finish()
         self._container.close()
 
     def __enter__(self) -> "Mp4Writer":

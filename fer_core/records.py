@@ -41,6 +41,27 @@ class FaceRecord:
         row.update(zip(PROBABILITY_COLUMNS, row.pop("probabilities")))
         return row
 
+    @classmethod
+    def from_row(cls, row: dict) -> FaceRecord:
+        """The record of one table row (as :meth:`as_row` writes it, e.g. read back from the CSV or Parquet)."""
+        return cls(
+            time_s=float(row["time_s"]),
+            frame_index=int(row["frame_index"]),
+            track_id=int(row["track_id"]),
+            x1=int(row["x1"]),
+            y1=int(row["y1"]),
+            x2=int(row["x2"]),
+            y2=int(row["y2"]),
+            detection_score=float(row["detection_score"]),
+            probabilities=tuple(float(row[c]) for c in PROBABILITY_COLUMNS),
+            emotion=str(row["emotion"]),
+            emotion_probability=float(row["emotion_probability"]),
+            ear=float(row["ear"]),
+            eyes_closed=bool(row["eyes_closed"]),
+            blink=bool(row["blink"]),
+            blink_count=int(row["blink_count"]),
+        )
+
 
 TABLE_COLUMNS: tuple[str, ...] = tuple(
     c for c in (*FaceRecord.__dataclass_fields__, *PROBABILITY_COLUMNS) if c != "probabilities"

@@ -35,7 +35,7 @@ ProgressCallback = Callable[[int, int], None]  # (frames decoded so far, expecte
 _QUEUE_FRAMES = 4
 # x264 preset of the annotated video: "superfast" encodes a 436x500 frame in about 2.4 ms where "veryfast" takes
 # 3.7-5 ms, for about 1.4x the bytes (346 vs 240 kB for the 6.4 s blink clip at crf 23).
-_PRESET = "superfast"
+PRESET = "superfast"
 # The annotated video is a preview to watch beside the table: taller frames are scaled down to 720p (on the encoder's
 # thread). x264 at 1080p costs about 4x the CPU of 720p, and the dashboard holds the file in memory.
 ANNOTATED_MAX_HEIGHT = 720
@@ -117,7 +117,13 @@ def analyze_video(
     writer = None
     if outputs.annotated_mp4 is not None:
         writer = _WriterThread(
-            Mp4Writer(outputs.annotated_mp4, info.fps / every, preset=_PRESET, max_height=ANNOTATED_MAX_HEIGHT)
+            Mp4Writer(
+                outputs.annotated_mp4,
+                info.fps / every,
+                preset=PRESET,
+                max_height=ANNOTATED_MAX_HEIGHT,
+                audio_from=path,  # the source's sound goes with the annotated video
+            )
         )
     records: list[FaceRecord] = []
     warnings: list[str] = []

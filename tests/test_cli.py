@@ -29,14 +29,41 @@ def test_analyze_writes_the_files_it_names(video_path, tmp_path):
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [
-        "wifs2018_demo_0001_blink.annotated.mp4",
         "wifs2018_demo_0001_blink.csv",
         "wifs2018_demo_0001_blink.parquet",
         "wifs2018_demo_0001_blink.summary.json",
-    ]
+    ]  # the annotated video only on request (issue 15)
     summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
     assert summary["every"] == 2 and summary["frames_analysed"] == 96 and len(summary["faces"]) == 1
-    assert "face #1" in done.stderr
+    assert "face #1" in done.stderr and "fer render" in done.stderr
+
+
+def test_render_draws_the_analysis_over_every_frame_with_the_sound(video_path, tmp_path):
+    """Issue 15: the annotated video apart from the analysis, every frame, with the source's audio track."""
+    import av
+
+    clip = str(video_path("liveportrait_d18_surprise.mp4"))  # 216 frames at 30 fps, with AAC sound
+    assert run("analyze", clip, "--out", str(tmp_path), "--every", "3", "--quiet").returncode == 0
+    done = run("render", clip, "--results", str(tmp_path), "--quiet")
+    assert done.returncode == 0, done.stderr
+    with av.open(str(tmp_path / "liveportrait_d18_surprise.annotated.mp4")) as out:
+        kinds = sorted(s.type for s in out.streams)
+        audio_s = float(out.streams.audio[0].duration * out.streams.audio[0].time_base)
+        frames = sum(1 for _ in out.decode(video=0))
+    assert kinds == ["audio", "video"] and frames == 216 and abs(audio_s - 7.2) < 0.1
+    again = run("render", clip, "--results", str(tmp_path), "--quiet")
+    assert again.returncode == 2 and "--overwrite" in again.stderr  # never replaced without asking
+    missing = run("render", clip, "--results", str(tmp_path / "elsewhere"), "--quiet")
+    assert missing.returncode == 2 and "fer analyze" in missing.stderr
+
+
+def test_analyze_can_draw_the_video_while_it_runs_with_the_sound(video_path, tmp_path):
+    import av
+
+    clip = str(video_path("liveportrait_d18_surprise.mp4"))
+    assert run("analyze", clip, "--out", str(tmp_path), "--every", "2", "--video", "--quiet").returncode == 0
+    with av.open(str(tmp_path / "liveportrait_d18_surprise.annotated.mp4")) as out:
+        assert sorted(s.type for s in out.streams) == ["audio", "video"]
 
 
 def test_analyze_refuses_a_text_file_with_a_message(tmp_path):
