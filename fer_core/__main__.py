@@ -86,6 +86,28 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fer_core.batch import BatchSettings, default_workers, list_videos, run_batch, take_shard
+    from fer_core.model_file import model_folder
+
+    videos, table_name = take_shard(list_videos(args.source), args.shard)
+    settings = BatchSettings(
+        every=args.every, model_dir=str(model_folder(args.model)), workers=args.workers or default_workers()
+    )
+    with tqdm(unit="video", desc="batch", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        table = run_batch(videos, args.out, settings, table_name, progress)
+    counts = table["status"].value_counts().to_dict() if len(table) else {}
+    log.info("%d videos: %s; table %s", len(table), counts, args.out / table_name)
+    return 1 if counts.get("failed") else 0
+
+
 def _whole(low: int, high: int | None = None):
     """An argparse type: a whole number from ``low`` to ``high`` (inclusive; no upper bound when None)."""
 
@@ -163,12 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--overwrite", action="store_true", help="replace an annotated video already there")
     render.add_argument("--no-audio", action="store_true", help="leave the sound out")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch = commands.add_parser("batch", help="analyse a folder (or a .txt list) of videos with several processes")
+    batch.add_argument("source", type=Path, help="a folder of videos (searched recursively) or a text file of paths")
+    batch.add_argument("--out", type=Path, required=True, help="output folder: each video's files and batch.csv")
+    batch.add_argument("--every", type=_whole(1), default=1, help="analyse every n-th frame (default: every frame)")
+    batch.add_argument("--model", default="fast", help="emotion model: fast (default), accurate, or a model folder")
+    batch.add_argument("--workers", type=_whole(1), default=None, help="processes (default: one per core)")
+    batch.add_argument("--shard", default=None, help="I/N: only every N-th video from the I-th (job arrays)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
     for name, (_, summary) in DELEGATED.items():
         commands.add_parser(name, help=summary + f" (fer {name} --help)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        return _render(args) if args.command == "render" else _analyze(args)
+        return {"render": _render, "batch": _batch}.get(args.command, _analyze)(args)
     except FerError as exc:
         log.error("%s", exc)
         return 2

@@ -1,0 +1,164 @@
+"""Folders of videos: each analysed into one output folder by a pool of worker processes, resumable, with one
+summary row per video.
+
+    fer batch interviews/ --out results/ --workers 2           # a folder (searched recursively) or a .txt list
+    fer batch interviews/ --out results/ --shard 3/10          # the 4th tenth of the videos (Slurm job arrays)
+
+Each video's own outputs are those of ``fer analyze`` (``<stem>.csv``, ``.parquet``, ``.summary.json``); a video
+whose summary is already in ``--out`` is not analysed again (the files are put in place only when complete, so a
+summary means a finished analysis). A file that cannot be analysed is reported in its row and the batch goes on.
+The batch table (``batch.csv``, or ``batch.shard-I-of-N.csv``) holds per video: status, error, duration, frames,
+faces, the share of each emotion over all faces' frames, blinks per minute over all faces' time on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fer_core.errors import OutputError
+from fer_core.labels import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv", ".mpg", ".mpeg", ".ts", ".wmv"})
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``workers``: processes."""
+
+    every: int = 1
+    model_dir: str = ""
+    workers: int = 2
+
+
+def list_videos(source: str | Path) -> list[Path]:
+    """The videos of a folder (searched recursively, by file suffix, sorted) or of a text file (one path a line,
+    relative to the file's folder; blank lines and ``#`` comments skipped)."""
+    source = Path(source)
+    if source.is_dir():
+        return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if source.is_file():
+        lines = [line.strip() for line in source.read_text().splitlines()]
+        return [source.parent / line for line in lines if line and not line.startswith("#")]
+    raise OutputError(f"{source} is neither a folder of videos nor a list of them")
+
+
+def take_shard(videos: list[Path], shard: str | None) -> tuple[list[Path], str]:
+    """The ``I/N`` shard of ``videos`` (0 <= I < N: every N-th video from the I-th) and the batch table's name."""
+    if not shard:
+        return videos, "batch.csv"
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise OutputError(f"--shard must look like I/N (e.g. 0/4), got {shard!r}") from None
+    if not 0 <= index < count:
+        raise OutputError(f"--shard {shard}: I must be from 0 to N-1")
+    return videos[index::count], f"batch.shard-{index}-of-{count}.csv"
+
+
+def batch_row(video: Path, summary: dict | None, status: str, error: str = "") -> dict:
+    """One row of the batch table from a video's JSON summary (None when it failed)."""
+    row: dict = {"video": str(video), "status": status, "error": error}
+    if summary is None:
+        return row
+    faces = summary.get("faces", [])
+    frames = sum(f["frames"] for f in faces)
+    on_screen = sum(f["time_on_screen_s"] for f in faces)
+    row.update(
+        duration_s=summary.get("duration_s"),
+        frames_analysed=summary.get("frames_analysed"),
+        faces=len(faces),
+        blinks_per_minute=60.0 * sum(f["blink_count"] for f in faces) / on_screen if on_screen >= 5 else None,
+    )
+    for emotion in EMOTIONS:
+        row[f"share_{emotion.lower()}"] = (
+            sum(f["emotion_share"].get(emotion, 0.0) * f["frames"] for f in faces) / frames if frames else None
+        )
+    return row
+
+
+_PIPELINE = None  # one per worker process, built by _start_worker
+
+
+def _start_worker(settings: BatchSettings) -> None:
+    """Each worker: one thread for OpenCV (the pool is the parallelism), its own models, loaded once."""
+    import cv2
+
+    from fer_core.pipeline import FramePipeline, PipelineSettings
+
+    global _PIPELINE
+    cv2.setNumThreads(1)
+    defaults = PipelineSettings()
+    _PIPELINE = FramePipeline(PipelineSettings(model_dir=settings.model_dir or defaults.model_dir))
+
+
+def _analyse_one(video: Path, out: Path, every: int) -> tuple[dict | None, str]:
+    from fer_core.errors import FerError
+    from fer_core.video import analyze_video
+
+    try:
+        analysis = analyze_video(video, out, every=every, pipeline=_PIPELINE, write_video=False)
+    except (FerError, OSError, ValueError) as exc:
+        return None, str(exc)
+    return analysis.summary(), ""
+
+
+def run_batch(
+    videos: list[Path],
+    out: str | Path,
+    settings: BatchSettings = BatchSettings(),
+    table_name: str = "batch.csv",
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Analyse ``videos`` into ``out`` with ``settings.workers`` processes; write and return the batch table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stems: dict[str, Path] = {}
+    for video in videos:
+        if video.stem in stems:
+            raise OutputError(f"{video} and {stems[video.stem]} would write the same files in {out}: rename one")
+        stems[video.stem] = video
+    rows: dict[Path, dict] = {}
+    todo = []
+    for video in videos:
+        done = out / f"{video.stem}.summary.json"
+        if done.is_file():
+            rows[video] = batch_row(video, json.loads(done.read_text()), "done earlier")
+        else:
+            todo.append(video)
+    finished = len(rows)
+    if progress is not None:
+        progress(finished, len(videos))
+    if todo:
+        workers = max(1, min(settings.workers, len(todo)))
+        with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(settings,)) as pool:
+            futures = {pool.submit(_analyse_one, video, out, settings.every): video for video in todo}
+            for future in as_completed(futures):
+                video = futures[future]
+                try:
+                    summary, error = future.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (memory, a crash) fails one video
+                    summary, error = None, f"the worker stopped: {exc}"
+                rows[video] = batch_row(video, summary, "analysed" if summary is not None else "failed", error)
+                if error:
+                    log.warning("%s: %s", video, error)
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(videos))
+    table = pd.DataFrame([rows[v] for v in videos])
+    table.to_csv(out / table_name, index=False)
+    return table
+
+
+def default_workers() -> int:
+    """One worker per core (each is single-threaded inside)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
