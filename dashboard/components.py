@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +22,24 @@ log = logging.getLogger(__name__)
 
 CAMERA_HELP = Path(__file__).with_name("camera_help.html")
 TIMELINE_KEY = "{key}-timeline"  # the chart whose clicked point a page can read (see charts.clicked_time)
+
+
+PLAYER_MAX_HEIGHT = 560  # pixels: a portrait phone video is shown narrower instead of a page tall
+
+
+def player_width(video: Path) -> int | Literal["stretch"]:
+    """The player's width in pixels for a portrait video (so it is at most PLAYER_MAX_HEIGHT tall), else
+    "stretch"."""
+    from fer_core.decode import probe_video
+    from fer_core.errors import FerError
+
+    try:
+        info = probe_video(video)
+    except FerError:
+        return "stretch"
+    if info.height > info.width:
+        return max(int(PLAYER_MAX_HEIGHT * info.width / info.height), 160)
+    return "stretch"
 
 
 def summary_table(faces: list[dict]) -> pd.DataFrame:

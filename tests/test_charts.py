@@ -116,3 +116,25 @@ def test_the_report_is_one_self_contained_file_and_the_faces_table_one_row_per_f
     assert not re.search(r"<script[^>]*\ssrc=", page)  # plotly.js inlined: the file opens offline
     rows = faces_table(faces)
     assert list(rows["track_id"]) == [1, 2] and rows.loc[0, "share_happy"] == 1.0 and rows.loc[1, "mean_p_sad"] == 0.7
+
+
+def test_a_portrait_video_gets_a_narrower_player(tmp_path):
+    """Issue 16: a portrait phone video no longer makes a page-tall player."""
+    import av
+
+    from dashboard.components import PLAYER_MAX_HEIGHT, player_width
+
+    def video(path, width, height):
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("mpeg4", rate=10)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for _ in range(3):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8))):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        return path
+
+    assert player_width(video(tmp_path / "portrait.mp4", 360, 640)) == int(PLAYER_MAX_HEIGHT * 360 / 640)
+    assert player_width(video(tmp_path / "landscape.mp4", 640, 360)) == "stretch"
+    assert player_width(tmp_path / "missing.mp4") == "stretch"

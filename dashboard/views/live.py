@@ -148,6 +148,7 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
     if snapshot.frames and not snapshot.current:
         st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
     if snapshot.current:
+        st.caption("The faces of the latest analysed frame, refreshed every second; the video shows every frame.")
         st.dataframe(
             current_faces_table(snapshot),
             hide_index=True,

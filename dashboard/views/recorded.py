@@ -26,6 +26,7 @@ from dashboard import charts
 from dashboard.components import (
     TIMELINE_KEY,
     face_charts_ui,
+    player_width,
     report_downloads_ui,
     save_to_history_ui,
     summary_table_ui,
@@ -190,7 +191,13 @@ def results_ui(result: RecordedResult) -> None:
     video, downloads = st.columns([3, 1])
     with video:
         seek = charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key="recorded")))
-        st.video(str(result.mp4_path), format="video/mp4", start_time=seek or 0, autoplay=seek is not None)
+        st.video(
+            str(result.mp4_path),
+            format="video/mp4",
+            start_time=seek or 0,
+            autoplay=seek is not None,
+            width=player_width(result.mp4_path),
+        )
     with downloads:
         st.download_button(
             "Table (CSV)",
