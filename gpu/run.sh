@@ -3,6 +3,7 @@
 # within TOTAL seconds of wall time, writing each phase's results to $OUT as it ends:
 #   $OUT/log.txt                       everything printed
 #   $OUT/teachers.tar.NN               teachers/<name>/{teacher.npz,probs.npz,record.json}, split in 15 MB parts
+#                                      (none when the teachers were carried in .gpu/teachers: students only)
 #   $OUT/students/<arch>.npz            each student's weights and record (rewritten when it ends)
 # Usage: OUT=/somewhere bash gpu/run.sh [TOTAL_SECONDS=540] [LIMIT_FACES=0]
 set -u
@@ -26,8 +27,16 @@ $PY -c 'import torch, numpy; print("torch", torch.__version__, "cuda", torch.cud
 $PY gpu/train_torch.py unpack --src .gpu/fer2013.npz.xz --dst "$WORK/fer2013.npz" || exit 1
 echo "unpacked at +$(( $(date +%s) - START ))s"
 
-# Phase 1: teachers, in parallel, until TEACHER_SHARE% of the time (their evaluation and saving take some seconds more)
-T_END=$((START + TOTAL * TEACHER_SHARE / 100))
+# Phase 1: teachers, in parallel, until TEACHER_SHARE% of the time (their evaluation and saving take some seconds more).
+# Teachers carried in .gpu/teachers (gpu/pack_data.py --teacher) skip it: the students get the whole time.
+if [ -d .gpu/teachers ] && ls .gpu/teachers/*/teacher.npz >/dev/null 2>&1; then
+  echo "teachers carried: $(ls .gpu/teachers | tr '\n' ' ')"
+  mkdir -p "$WORK" && cp -r .gpu/teachers "$WORK/"
+  TEACHERS=""
+  T_END=$START
+else
+  T_END=$((START + TOTAL * TEACHER_SHARE / 100))
+fi
 pids=()  # a bare `wait` would also wait for the tee above (bash >= 5.1) and never return
 for spec in $TEACHERS; do
   arch=${spec%%:*}; seed=${spec##*:}
@@ -35,9 +44,9 @@ for spec in $TEACHERS; do
     --deadline "$T_END" --limit "$LIMIT" --out "$WORK/teachers/$arch-$seed" &
   pids+=($!)
 done
-wait "${pids[@]}"
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"  # none when the teachers were carried
 echo "teachers done at +$(( $(date +%s) - START ))s"
-if [ -d "$WORK/teachers" ]; then
+if [ -n "$TEACHERS" ] && [ -d "$WORK/teachers" ]; then
   tar -C "$WORK" -cf - teachers | split -b 15m -d - "$OUT/teachers.tar."
   ls -la "$OUT"
 fi

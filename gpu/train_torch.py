@@ -482,7 +482,14 @@ def load_teachers(folder: Path, device: torch.device) -> list[nn.Module]:
     for path in sorted(Path(folder).glob("*/teacher.npz")) if folder else []:
         with np.load(path) as saved:
             model = TEACHERS[str(saved["arch"])]()
-            state = {k: torch.from_numpy(saved[k].astype(np.float32)) for k in saved.files if k != "arch"}
+            state = {}
+            for k in saved.files:  # weights packed in 8 bits by gpu/pack_data.py come with a scale per channel
+                if k == "arch" or k.endswith("::scale"):
+                    continue
+                value = saved[k].astype(np.float32)
+                if f"{k}::scale" in saved.files:
+                    value *= saved[f"{k}::scale"].reshape((-1,) + (1,) * (value.ndim - 1))
+                state[k] = torch.from_numpy(value)
         missing, unexpected = model.load_state_dict(state, strict=False)
         wrong = [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected)  # that is not saved
         if wrong:
