@@ -20,8 +20,18 @@ import numpy as np
 
 
 def read_teacher(path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """``arch`` and the float32 state dict of a ``teacher.npz``: float16 as a GPU run writes it, or with weights in
+    8 bits and a ``::scale`` per output channel as ``gpu/pack_data.py`` keeps it (``models/teachers``)."""
     with np.load(path, allow_pickle=False) as data:
-        return str(data["arch"]), {k: data[k].astype(np.float32) for k in data.files if k != "arch"}
+        state = {}
+        for k in data.files:
+            if k == "arch" or k.endswith("::scale"):
+                continue
+            value = data[k].astype(np.float32)
+            if f"{k}::scale" in data.files:
+                value *= data[f"{k}::scale"].reshape((-1,) + (1,) * (value.ndim - 1))
+            state[k] = value
+        return str(data["arch"]), state
 
 
 def vgg_keras_weights(model, state: dict[str, np.ndarray]) -> None:

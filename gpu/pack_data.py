@@ -1,9 +1,11 @@
 """Pack FER2013 Training + PublicTest into one xz file small enough to travel to the GPU machine (64 MiB limit).
 
     .venv/bin/python gpu/pack_data.py            # writes .gpu/fer2013.npz.xz (about 54 MB)
-    # students only, from a teacher trained before: the teacher in 8 bits beside the data, PublicTest cut to 600
-    # faces (logged during training only; the served students are evaluated on all of it on the CPU)
-    .venv/bin/python gpu/pack_data.py --val-faces 600 --teacher /path/to/teachers/vgg-1
+    # students only (the teacher in models/teachers): PublicTest cut to 600 faces (logged during training only; the
+    # served students are evaluated on all of it on the CPU), so data and repository fit in 64 MiB
+    .venv/bin/python gpu/pack_data.py --val-faces 600
+    # a teacher of a GPU run into the repository, in 8 bits
+    .venv/bin/python gpu/pack_data.py --val-faces 600 --teacher teachers/vgg-1 --teacher-to models/teachers/vgg-1
 
 The file is an ``.npz`` compressed with xz (delta + LZMA2; plain zlib does not shrink FER2013's pixels). Arrays:
 ``x_train`` uint8 (N, 48, 48), ``y_train`` int64 (N,), ``crowd_train`` float16 (N, 7) FER+ vote shares in FER2013's
@@ -69,11 +71,12 @@ def main() -> None:
     parser.add_argument("--val", type=Path, default=Path(DEFAULT_DATA) / "val.npz")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / ".gpu" / "fer2013.npz.xz")
     parser.add_argument("--val-faces", type=int, default=0, help="keep only this many PublicTest faces (0: all)")
-    parser.add_argument("--teacher", type=Path, default=None, help="a teacher folder to carry, in 8 bits")
+    parser.add_argument("--teacher", type=Path, default=None, help="a teacher folder of a GPU run, to keep in 8 bits")
+    parser.add_argument("--teacher-to", type=Path, default=None, help="where (default: .gpu/teachers/<name>)")
     args = parser.parse_args()
     print(f"{args.out}: {pack(args.train, args.val, args.out, args.val_faces) / 1e6:.1f} MB")
     if args.teacher is not None:
-        target = args.out.parent / "teachers" / args.teacher.name
+        target = args.teacher_to or args.out.parent / "teachers" / args.teacher.name
         print(f"{target}/teacher.npz: {pack_teacher(args.teacher, target) / 1e6:.1f} MB")
 
 

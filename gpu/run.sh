@@ -28,10 +28,12 @@ $PY gpu/train_torch.py unpack --src .gpu/fer2013.npz.xz --dst "$WORK/fer2013.npz
 echo "unpacked at +$(( $(date +%s) - START ))s"
 
 # Phase 1: teachers, in parallel, until TEACHER_SHARE% of the time (their evaluation and saving take some seconds more).
-# Teachers carried in .gpu/teachers (gpu/pack_data.py --teacher) skip it: the students get the whole time.
-if [ -d .gpu/teachers ] && ls .gpu/teachers/*/teacher.npz >/dev/null 2>&1; then
-  echo "teachers carried: $(ls .gpu/teachers | tr '\n' ' ')"
-  mkdir -p "$WORK" && cp -r .gpu/teachers "$WORK/"
+# Teachers kept in the repository (models/teachers/*/teacher.npz, 8-bit) skip it unless TRAIN_TEACHERS=1: the
+# students get the whole time.
+if [ "${TRAIN_TEACHERS:-0}" != 1 ] && ls models/teachers/*/teacher.npz >/dev/null 2>&1; then
+  mkdir -p "$WORK/teachers"
+  for t in models/teachers/*/teacher.npz; do mkdir -p "$WORK/teachers/$(basename "$(dirname "$t")")"; cp "$t" "$_/"; done
+  echo "teachers from the repository: $(ls "$WORK/teachers" | tr '\n' ' ')"
   TEACHERS=""
   T_END=$START
 else

@@ -42,3 +42,26 @@ def test_layout_mismatch_is_refused():
     model = build_from_record({**record, "dense_blocks": 1})  # block 1 separable here, dense in the weights
     with pytest.raises((ValueError, KeyError)):
         keras_weights(model, state, 1)
+
+
+def test_the_teacher_kept_in_8_bits_is_the_accurate_model(fer2013_dir):
+    """models/teachers/vgg-1/teacher.npz (the GPU teacher in 8 bits, carried by the next GPU run) rebuilds in Keras
+    and answers as the shipped accurate model (made from its float16 weights) does."""
+    pytest.importorskip("keras")
+    from gpu.import_teacher import read_teacher, vgg_keras_weights
+
+    from fer_core.classifier import EmotionClassifier
+    from fer_core.datasets import load_faces
+    from fer_core.model_file import model_folder
+    from fer_core.network import build_vgg
+
+    arch, state = read_teacher(ROOT / "models" / "teachers" / "vgg-1" / "teacher.npz")
+    assert arch == "vgg"
+    model = build_vgg()
+    vgg_keras_weights(model, state)
+    faces = load_faces(fer2013_dir / "val.npz", "PublicTest")
+    x, y = faces.x[:400, ..., None].astype(np.float32), faces.y[:400]
+    ours = model.predict(x, verbose=0).argmax(axis=1)
+    served = EmotionClassifier(model_folder("accurate")).predict(x).argmax(axis=1)
+    assert (ours == served).mean() >= 0.9  # the served one is int8 with the mirror average: close, not equal
+    assert (ours == y).mean() >= 0.65
