@@ -16,6 +16,7 @@ from dashboard import charts
 from dashboard.common import history_store
 from dashboard.charts import mm_ss
 from fer_core.labels import EMOTIONS
+from fer_core.live import LiveSnapshot
 from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,34 @@ def player_width(video: Path) -> int | Literal["stretch"]:
     if info.height > info.width:
         return max(int(PLAYER_MAX_HEIGHT * info.width / info.height), 160)
     return "stretch"
+
+
+RECENT_S = 2.0  # the panel's "last 2 s": a steadier reading than any single frame
+
+
+def current_faces_table(snapshot: LiveSnapshot, recent_s: float = RECENT_S) -> pd.DataFrame:
+    """The faces of the latest frame: identity, the emotion that dominated their last ``recent_s`` seconds and its
+    share of those frames, eyes, blinks. (Each frame's own emotion and probability are on the video itself: a
+    one-second refresh could only show an older frame's numbers beside it.)"""
+    rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
+    rows = []
+    for r in snapshot.current:
+        recent = [p.emotion for p in snapshot.faces.get(r.track_id, []) if p.time_s >= r.time_s - recent_s] or [
+            r.emotion
+        ]
+        mostly = max(set(recent), key=recent.count)
+        rate = rates.get(r.track_id)
+        rows.append(
+            {
+                "face": f"#{r.track_id}",
+                f"mostly, last {recent_s:.0f} s": mostly,
+                "share": 100 * recent.count(mostly) / len(recent),
+                "eyes": "closed" if r.eyes_closed else "open",
+                "blinks": r.blink_count,
+                "blinks/min": "after 5 s" if rate is None else f"{rate:.1f}",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def summary_table(faces: list[dict]) -> pd.DataFrame:

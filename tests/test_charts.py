@@ -138,3 +138,20 @@ def test_a_portrait_video_gets_a_narrower_player(tmp_path):
     assert player_width(video(tmp_path / "portrait.mp4", 360, 640)) == int(PLAYER_MAX_HEIGHT * 360 / 640)
     assert player_width(video(tmp_path / "landscape.mp4", 640, 360)) == "stretch"
     assert player_width(tmp_path / "missing.mp4") == "stretch"
+
+
+def test_the_live_panel_shows_the_last_seconds_not_an_older_frames_numbers():
+    """Issue 16: the panel no longer prints a probability that disagrees with the one on the video."""
+    from dashboard.components import current_faces_table
+    from fer_core.live import LiveSnapshot
+    from fer_core.records import FaceRecord
+
+    def record(t, emotion):
+        p = tuple(0.7 if e == emotion else 0.05 for e in EMOTIONS)
+        return FaceRecord(t, int(t * 10), 1, 0, 0, 10, 10, 1.0, p, emotion, 0.7, 0.3, False, False, 2)
+
+    points = [record(t / 10, "Happy" if t < 25 else "Neutral") for t in range(30)]  # 3 s: Neutral only at the end
+    snapshot = LiveSnapshot(frames=30, fps=10.0, duration_s=2.9, faces={1: points}, current=[points[-1]], summaries=[])
+    table = current_faces_table(snapshot)
+    assert list(table.columns) == ["face", "mostly, last 2 s", "share", "eyes", "blinks", "blinks/min"]
+    assert table.iloc[0]["mostly, last 2 s"] == "Happy" and round(table.iloc[0]["share"]) == 76  # 16 of 21 frames

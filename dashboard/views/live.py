@@ -7,13 +7,14 @@ import logging
 from datetime import datetime
 
 import av
-import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard.common import PrivateFolder, classifier_or_stop, ice_servers, landmarks_or_stop
 from dashboard.components import (
+    RECENT_S,
     camera_help_ui,
+    current_faces_table,
     face_charts_ui,
     report_downloads_ui,
     save_to_history_ui,
@@ -22,7 +23,7 @@ from dashboard.components import (
 from fer_core.detect import DetectorSettings
 from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
-from fer_core.live import DisplaySettings, LiveSession, LiveSnapshot, Replay
+from fer_core.live import DisplaySettings, LiveSession, Replay
 from fer_core.pipeline import PipelineSettings
 from fer_core.timeline import plain_summary
 
@@ -103,25 +104,6 @@ def _session() -> LiveSession:
     return session
 
 
-def current_faces_table(snapshot: LiveSnapshot) -> pd.DataFrame:
-    """The faces of the latest frame: identity, dominant emotion and probability, eyes, blinks."""
-    rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
-    rows = []
-    for r in snapshot.current:
-        rate = rates.get(r.track_id)
-        rows.append(
-            {
-                "face": f"#{r.track_id}",
-                "emotion": r.emotion,
-                "probability": 100 * r.emotion_probability,
-                "eyes": "closed" if r.eyes_closed else "open",
-                "blinks": r.blink_count,
-                "blinks/min": "after 5 s" if rate is None else f"{rate:.1f}",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
     """Numbers, the current state of each face and the charts, from one snapshot of the session."""
     snapshot = session.snapshot()
@@ -148,15 +130,16 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
     if snapshot.frames and not snapshot.current:
         st.caption("No face in the latest frame: face the camera, or lower the detection threshold.")
     if snapshot.current:
-        st.caption("The faces of the latest analysed frame, refreshed every second; the video shows every frame.")
+        st.caption(
+            f"Each face's emotion over the last {RECENT_S:.0f} seconds (refreshed every second); the video shows "
+            "each frame's own reading."
+        )
         st.dataframe(
             current_faces_table(snapshot),
             hide_index=True,
             width="stretch",
             column_config={
-                "probability": st.column_config.ProgressColumn(
-                    "probability", format="%.0f%%", min_value=0, max_value=100
-                )
+                "share": st.column_config.ProgressColumn("share of frames", format="%.0f%%", min_value=0, max_value=100)
             },
         )
     if not snapshot.empty:
