@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from fer_core.draw import track_colour
 from fer_core.labels import EMOTIONS
-from fer_core.records import MAX_GAP_S
+from fer_core.records import MAX_GAP_S, FaceSummary
 from fer_core.timeline import TYPICAL_CONVERSATION_BLINKS_PER_MIN, blink_rate_series
 
 EMOTION_COLOURS = {
@@ -163,13 +163,13 @@ def clicked_time(selection: object) -> float | None:
     return None
 
 
-def emotion_share_bars(faces: list[dict]) -> go.Figure:
-    """One 100% bar per face summary (as saved in a JSON summary): the share of its frames each emotion was
-    dominant, in the emotions' colours, faces in the given order."""
-    names = [f"#{face['track_id']}" for face in faces]
+def emotion_share_bars(faces: list[FaceSummary]) -> go.Figure:
+    """One 100% bar per face: the share of its frames each emotion was dominant, in the emotions' colours, faces in
+    the given order."""
+    names = [f"#{face.track_id}" for face in faces]
     fig = go.Figure()
     for emotion in EMOTIONS:
-        shares = [float(face["emotion_share"].get(emotion, 0.0)) for face in faces]
+        shares = [face.emotion_share.get(emotion, 0.0) for face in faces]
         fig.add_bar(
             x=shares,
             y=names,

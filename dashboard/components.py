@@ -17,6 +17,7 @@ from dashboard.common import history_store
 from dashboard.charts import mm_ss
 from fer_core.labels import EMOTIONS
 from fer_core.live import LiveSnapshot
+from fer_core.records import FaceSummary, face_summaries
 from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict
 
 log = logging.getLogger(__name__)
@@ -71,26 +72,26 @@ def current_faces_table(snapshot: LiveSnapshot, recent_s: float = RECENT_S) -> p
     return pd.DataFrame(rows)
 
 
-def summary_table(faces: list[dict]) -> pd.DataFrame:
+def summary_table(faces: list[FaceSummary]) -> pd.DataFrame:
     """One row per face summary (as saved in a JSON summary): time on screen, dominant emotion, blinks, blinks per
     minute and how that compares with people in conversation (said in words while there is no rate yet)."""
     rows = []
     for face in faces:
-        rate = face.get("blinks_per_minute")
+        rate = face.blinks_per_minute
         rows.append(
             {
-                "face": f"#{face['track_id']}",
-                "on screen": mm_ss(face["time_on_screen_s"]),
-                "mostly": face["dominant_emotion"],
-                "blinks": face["blink_count"],
+                "face": f"#{face.track_id}",
+                "on screen": mm_ss(face.time_on_screen_s),
+                "mostly": face.dominant_emotion,
+                "blinks": face.blink_count,
                 "blinks/min": "needs 5 s on screen" if rate is None else f"{rate:.1f}",
-                "vs typical 10-26/min": blink_verdict(rate, face["time_on_screen_s"]),
+                "vs typical 10-26/min": blink_verdict(rate, face.time_on_screen_s),
             }
         )
     return pd.DataFrame(rows)
 
 
-def summary_table_ui(faces: list[dict], key: str = "faces") -> None:
+def summary_table_ui(faces: list[FaceSummary], key: str = "faces") -> None:
     """The per-face table and, beside it, the share of time each emotion was dominant, one bar per face."""
     if not faces:
         st.info("No face was found.")
@@ -181,7 +182,7 @@ def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFram
     model = {"name": choice, "accuracy": model_accuracy(choice)} if choice in ("fast", "accurate") else None
     st.download_button(
         "Faces (CSV)",
-        lambda: faces_table(summary.get("faces", [])).to_csv(index=False).encode(),
+        lambda: faces_table(face_summaries(summary)).to_csv(index=False).encode(),
         f"{stem}.faces.csv",
         "text/csv",
         icon=":material/download:",

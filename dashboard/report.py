@@ -14,6 +14,7 @@ from plotly.offline import get_plotlyjs
 
 from dashboard import charts
 from dashboard.components import summary_table
+from fer_core.records import face_summaries
 from fer_core.timeline import BLINK_RANGE_SOURCE, plain_summary
 
 _STYLE = """
@@ -32,7 +33,7 @@ def report_html(title: str, summary: dict, table: pd.DataFrame, model: dict | No
     """The report of one analysis: ``summary`` as in a JSON summary (``faces`` holds the per-face summaries; the
     analysis settings are read from it where present), ``table`` the records table, ``model`` what to say about
     the emotion model (e.g. ``{"name": "fast", "accuracy": 0.669, "split": "FER2013 PublicTest"}``)."""
-    faces = summary.get("faces", [])
+    faces = face_summaries(summary)
     settings = {
         "source": summary.get("source", title),
         "frames analysed": summary.get("frames_analysed"),
@@ -60,9 +61,9 @@ def report_html(title: str, summary: dict, table: pd.DataFrame, model: dict | No
         parts.append(summary_table(faces).to_html(index=False, border=0))
         parts.append(f"<p class='note'>Blink rates: {html.escape(BLINK_RANGE_SOURCE)}.</p>")
         parts.append(_figure(charts.emotion_share_bars(faces)))
-        for face in sorted(faces, key=lambda f: -f["time_on_screen_s"]):
-            if (table["track_id"] == face["track_id"]).any():
-                parts.append(_figure(charts.emotion_timeline(table, int(face["track_id"]))))
+        for face in sorted(faces, key=lambda f: -f.time_on_screen_s):
+            if (table["track_id"] == face.track_id).any():
+                parts.append(_figure(charts.emotion_timeline(table, face.track_id)))
         parts.append(_figure(charts.blink_rate_chart(table)))
     script = f"<script>{get_plotlyjs()}</script>"
     return (

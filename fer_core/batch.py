@@ -25,6 +25,7 @@ import pandas as pd
 
 from fer_core.errors import OutputError
 from fer_core.labels import EMOTIONS
+from fer_core.records import face_summaries
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,18 @@ def batch_row(video: Path, summary: dict | None, status: str, error: str = "") -
     row: dict = {"video": str(video), "status": status, "error": error}
     if summary is None:
         return row
-    faces = summary.get("faces", [])
-    frames = sum(f["frames"] for f in faces)
-    on_screen = sum(f["time_on_screen_s"] for f in faces)
+    faces = face_summaries(summary)
+    frames = sum(f.frames for f in faces)
+    on_screen = sum(f.time_on_screen_s for f in faces)
     row.update(
         duration_s=summary.get("duration_s"),
         frames_analysed=summary.get("frames_analysed"),
         faces=len(faces),
-        blinks_per_minute=60.0 * sum(f["blink_count"] for f in faces) / on_screen if on_screen >= 5 else None,
+        blinks_per_minute=60.0 * sum(f.blink_count for f in faces) / on_screen if on_screen >= 5 else None,
     )
     for emotion in EMOTIONS:
         row[f"share_{emotion.lower()}"] = (
-            sum(f["emotion_share"].get(emotion, 0.0) * f["frames"] for f in faces) / frames if frames else None
+            sum(f.emotion_share.get(emotion, 0.0) * f.frames for f in faces) / frames if frames else None
         )
     return row
 

@@ -21,24 +21,24 @@ def records_table(records: list[FaceRecord]) -> pd.DataFrame:
     return pd.DataFrame([r.as_row() for r in records], columns=list(TABLE_COLUMNS))
 
 
-def faces_table(faces: list[dict]) -> pd.DataFrame:
-    """One row per face summary (``FaceSummary.as_dict()``, as in a JSON summary): identity, first and last seen
+def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
+    """One row per face summary: identity, first and last seen
     (s), time on screen (s), frames, dominant emotion, blinks, blinks per minute (empty when under 5 s on screen),
     then ``share_<emotion>`` (0..1, share of frames it was dominant) and ``mean_p_<emotion>`` for the 7 emotions."""
     rows = []
     for face in faces:
         row = {
-            "track_id": face["track_id"],
-            "first_seen_s": round(face["first_seen_s"], 3),
-            "last_seen_s": round(face["last_seen_s"], 3),
-            "time_on_screen_s": round(face["time_on_screen_s"], 3),
-            "frames": face["frames"],
-            "dominant_emotion": face["dominant_emotion"],
-            "blink_count": face["blink_count"],
-            "blinks_per_minute": face["blinks_per_minute"],
+            "track_id": face.track_id,
+            "first_seen_s": round(face.first_seen_s, 3),
+            "last_seen_s": round(face.last_seen_s, 3),
+            "time_on_screen_s": round(face.time_on_screen_s, 3),
+            "frames": face.frames,
+            "dominant_emotion": face.dominant_emotion,
+            "blink_count": face.blink_count,
+            "blinks_per_minute": face.blinks_per_minute,
         }
-        row.update({f"share_{e.lower()}": face["emotion_share"].get(e, 0.0) for e in EMOTIONS})
-        row.update({f"mean_p_{e.lower()}": face["mean_probabilities"].get(e, 0.0) for e in EMOTIONS})
+        row.update({f"share_{e.lower()}": face.emotion_share.get(e, 0.0) for e in EMOTIONS})
+        row.update({f"mean_p_{e.lower()}": face.mean_probabilities.get(e, 0.0) for e in EMOTIONS})
         rows.append(row)
     columns = ["track_id", "first_seen_s", "last_seen_s", "time_on_screen_s", "frames", "dominant_emotion",
                "blink_count", "blinks_per_minute", *(f"share_{e.lower()}" for e in EMOTIONS),

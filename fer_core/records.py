@@ -89,6 +89,29 @@ class FaceSummary:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> FaceSummary:
+        """A summary as :meth:`as_dict` wrote it (read back from a JSON summary or the history); fields an older file
+        lacks take empty values."""
+        rate = data.get("blinks_per_minute")
+        return cls(
+            track_id=int(data["track_id"]),
+            first_seen_s=float(data.get("first_seen_s", 0.0)),
+            last_seen_s=float(data.get("last_seen_s", 0.0)),
+            time_on_screen_s=float(data.get("time_on_screen_s", 0.0)),
+            frames=int(data.get("frames", 0)),
+            dominant_emotion=str(data.get("dominant_emotion", "")),
+            emotion_share={str(k): float(v) for k, v in data.get("emotion_share", {}).items()},
+            mean_probabilities={str(k): float(v) for k, v in data.get("mean_probabilities", {}).items()},
+            blink_count=int(data.get("blink_count", 0)),
+            blinks_per_minute=None if rate is None else float(rate),
+        )
+
+
+def face_summaries(summary: dict) -> list[FaceSummary]:
+    """The faces of a JSON summary (an analysis's, a live session's or a history entry's), typed."""
+    return [FaceSummary.from_dict(face) for face in summary.get("faces", [])]
+
 
 MIN_SECONDS_FOR_RATE = 5.0
 # Sightings of a face further apart than this (seconds) are two stays on screen; the time between is not counted

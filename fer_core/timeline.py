@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE
+from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, FaceSummary
 
 # Typical spontaneous blink rate of adults during conversation, blinks per minute. Bentivoglio et al. (1997),
 # "Analysis of blink rate patterns in normal subjects", Movement Disorders 12(6):1028-1034, measured a mean of
@@ -60,19 +60,19 @@ def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: flo
     return f"{compare_blink_rate(rate)} the usual range"
 
 
-def plain_summary(face: dict) -> str:
-    """One face summary (as in a JSON summary) in a sentence: ``"Face #1: mostly Neutral, smiling 12% of the time,
-    18 blinks a minute (within the usual range), 1:23 on screen."``"""
-    share = face.get("emotion_share", {})
-    parts = [f"mostly {face['dominant_emotion']}"]
-    if face["dominant_emotion"] != "Happy" and share.get("Happy", 0.0) >= 0.01:
+def plain_summary(face: FaceSummary) -> str:
+    """One face in a sentence: ``"Face #1: mostly Neutral, smiling 12% of the time, 18 blinks a minute (within the
+    usual range), 1:23 on screen."``"""
+    share = face.emotion_share
+    parts = [f"mostly {face.dominant_emotion}"]
+    if face.dominant_emotion != "Happy" and share.get("Happy", 0.0) >= 0.01:
         parts.append(f"smiling {share['Happy']:.0%} of the time")
-    others = sorted(((v, e) for e, v in share.items() if e not in (face["dominant_emotion"], "Happy")), reverse=True)
+    others = sorted(((v, e) for e, v in share.items() if e not in (face.dominant_emotion, "Happy")), reverse=True)
     if others and others[0][0] >= 0.1:
         parts.append(f"{others[0][1]} {others[0][0]:.0%}")
-    rate, seconds = face.get("blinks_per_minute"), float(face["time_on_screen_s"])
+    rate, seconds = face.blinks_per_minute, face.time_on_screen_s
     verdict = blink_verdict(rate, seconds)
-    count = int(face["blink_count"])
+    count = face.blink_count
     if rate is None:
         parts.append(f"{count} blink{'' if count == 1 else 's'} (too short for a rate)")
     elif seconds < MIN_SECONDS_FOR_VERDICT:
@@ -80,4 +80,4 @@ def plain_summary(face: dict) -> str:
     else:
         parts.append(f"{rate:.0f} blinks a minute ({verdict})")
     whole = int(seconds)
-    return f"Face #{face['track_id']}: " + ", ".join(parts) + f", {whole // 60}:{whole % 60:02d} on screen."
+    return f"Face #{face.track_id}: " + ", ".join(parts) + f", {whole // 60}:{whole % 60:02d} on screen."

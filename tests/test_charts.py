@@ -11,6 +11,7 @@ import pandas as pd
 from dashboard import charts
 from dashboard.components import summary_table
 from fer_core.labels import EMOTIONS
+from fer_core.records import FaceSummary
 
 
 def _face(times, dominant, track_id=1) -> pd.DataFrame:
@@ -73,6 +74,7 @@ def test_the_summary_table_says_why_a_blink_rate_is_missing():
         {"track_id": 2, "time_on_screen_s": 3.0, "dominant_emotion": "Sad", "blink_count": 0,
          "blinks_per_minute": None, "emotion_share": {"Sad": 1.0}, "frames": 90},
     ]  # fmt: skip
+    faces = [FaceSummary.from_dict(f) for f in faces]  # as read back from a JSON summary: older files lack some
     table = summary_table(faces)
     assert list(table["on screen"]) == ["1:23", "0:03"]
     assert list(table["blinks/min"]) == ["14.5", "needs 5 s on screen"] and "None" not in table.to_string()
@@ -87,12 +89,12 @@ def test_a_blink_verdict_waits_until_it_means_something():
     assert blink_verdict(8.0, 45.0) == "below the usual range" and blink_verdict(None, 45.0).startswith("needs 30 s")
     face = {"track_id": 1, "dominant_emotion": "Neutral", "emotion_share": {"Neutral": 0.7, "Happy": 0.12, "Sad": 0.18},
             "blinks_per_minute": 18.2, "time_on_screen_s": 83.0, "blink_count": 25}  # fmt: skip
-    assert plain_summary(face) == (
+    assert plain_summary(FaceSummary.from_dict(face)) == (
         "Face #1: mostly Neutral, smiling 12% of the time, Sad 18%, 18 blinks a minute (within the usual range), "
         "1:23 on screen."
     )
     short = {**face, "blinks_per_minute": None, "time_on_screen_s": 3.0, "blink_count": 1}
-    assert "1 blink (too short for a rate)" in plain_summary(short)
+    assert "1 blink (too short for a rate)" in plain_summary(FaceSummary.from_dict(short))
 
 
 def test_the_report_is_one_self_contained_file_and_the_faces_table_one_row_per_face():
@@ -114,7 +116,7 @@ def test_the_report_is_one_self_contained_file_and_the_faces_table_one_row_per_f
     assert "66.9% on FER2013 PublicTest" in page and "Face #1: mostly Happy" in page
     assert page.count('class="plotly-graph-div"') == 4  # shares, two timelines, blink rates
     assert not re.search(r"<script[^>]*\ssrc=", page)  # plotly.js inlined: the file opens offline
-    rows = faces_table(faces)
+    rows = faces_table([FaceSummary.from_dict(f) for f in faces])
     assert list(rows["track_id"]) == [1, 2] and rows.loc[0, "share_happy"] == 1.0 and rows.loc[1, "mean_p_sad"] == 0.7
 
 
@@ -155,3 +157,14 @@ def test_the_live_panel_shows_the_last_seconds_not_an_older_frames_numbers():
     table = current_faces_table(snapshot)
     assert list(table.columns) == ["face", "mostly, last 2 s", "share", "eyes", "blinks", "blinks/min"]
     assert table.iloc[0]["mostly, last 2 s"] == "Happy" and round(table.iloc[0]["share"]) == 76  # 16 of 21 frames
+
+
+def test_a_face_summary_reads_back_from_its_json(video_path):
+    """Issue 17: the UI gets typed summaries: what a JSON summary or the history holds reads back to the same."""
+    import json
+
+    from fer_core.records import face_summaries
+    from fer_core.video import analyze_video
+
+    analysis = analyze_video(video_path("liveportrait_d18_surprise.mp4"), every=6, write_video=False)
+    assert face_summaries(json.loads(json.dumps(analysis.summary()))) == list(analysis.faces)

@@ -13,6 +13,7 @@ from dashboard.common import history_store, plain_label, plain_markdown
 from dashboard.components import face_charts_ui, report_downloads_ui, summary_table_ui
 from fer_core.errors import HistoryError
 from fer_core.labels import EMOTIONS
+from fer_core.records import face_summaries
 from fer_core.store import Entry, EntryInfo
 
 log = logging.getLogger(__name__)
@@ -24,22 +25,22 @@ def label(info: EntryInfo) -> str:
 
 def overall_share(summary: dict) -> dict[str, float]:
     """Share of each emotion over all faces of an entry, weighted by each face's analysed frames."""
-    faces = summary.get("faces", [])
-    frames = sum(f["frames"] for f in faces)
+    faces = face_summaries(summary)
+    frames = sum(f.frames for f in faces)
     if not frames:
         return dict.fromkeys(EMOTIONS, 0.0)
-    return {e: sum(f["emotion_share"].get(e, 0.0) * f["frames"] for f in faces) / frames for e in EMOTIONS}
+    return {e: sum(f.emotion_share.get(e, 0.0) * f.frames for f in faces) / frames for e in EMOTIONS}
 
 
 def blink_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "face": f"#{f['track_id']}",
-                "blinks": f["blink_count"],
-                "blinks/min": None if f.get("blinks_per_minute") is None else round(f["blinks_per_minute"], 1),
+                "face": f"#{f.track_id}",
+                "blinks": f.blink_count,
+                "blinks/min": "needs 5 s on screen" if f.blinks_per_minute is None else f"{f.blinks_per_minute:.1f}",
             }
-            for f in summary.get("faces", [])
+            for f in face_summaries(summary)
         ]
     )
 
@@ -68,7 +69,7 @@ def open_ui(entry: Entry) -> None:
     st.caption(
         f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
     )
-    summary_table_ui(entry.summary.get("faces", []), key=f"history-{info.id}")
+    summary_table_ui(face_summaries(entry.summary), key=f"history-{info.id}")
     face_charts_ui(entry.table, key=f"history-{info.id}")
     left, right = st.columns(2)
     with left:
@@ -120,9 +121,9 @@ def compare_ui(a: Entry, b: Entry) -> None:
     for column, entry in zip(st.columns(2), (a, b)):
         with column:
             st.markdown(f"**{plain_markdown(entry.info.name)}**")
-            faces = entry.summary.get("faces", [])
+            faces = face_summaries(entry.summary)
             st.plotly_chart(
-                charts.emotion_share_chart({f"#{f['track_id']}": f["emotion_share"] for f in faces}, "Per face"),
+                charts.emotion_share_chart({f"#{f.track_id}": f.emotion_share for f in faces}, "Per face"),
                 width="stretch",
                 key=f"history-compare-faces-{entry.info.id}",
             )

@@ -25,6 +25,7 @@ from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
 from fer_core.live import DisplaySettings, LiveSession, Replay
 from fer_core.pipeline import PipelineSettings
+from fer_core.records import face_summaries
 from fer_core.timeline import plain_summary
 
 log = logging.getLogger(__name__)
@@ -154,9 +155,9 @@ def stopped_ui(session: LiveSession) -> None:
         return
     st.subheader("Recording stopped")
     summary = snapshot.summary()
-    faces = summary["faces"]
+    faces = face_summaries(summary)
     st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(faces)} face(s).")
-    for face in sorted(faces, key=lambda f: -f["time_on_screen_s"])[:3]:
+    for face in sorted(faces, key=lambda f: -f.time_on_screen_s)[:3]:
         st.markdown(f"**{plain_summary(face)}**")
     replay = session.finish_replay()  # the stream ended: finish the file (None once done)
     if replay is not None:

@@ -34,6 +34,7 @@ from dashboard.components import (
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
 from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.records import face_summaries
 from fer_core.video import analyze_video
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def results_ui(result: RecordedResult) -> None:
         )
         report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
     st.markdown("#### Faces")
-    summary_table_ui(summary["faces"], key="recorded")
+    summary_table_ui(face_summaries(summary), key="recorded")
     face_charts_ui(result.table, key="recorded", seekable=True)
     save_to_history_ui(
         "video", result.source_name, summary, result.table, key=f"recorded-{st.session_state.get('rec_run', 0)}"
