@@ -44,10 +44,13 @@ def process_alive(pid: int) -> bool:
 
 class OutputFiles:
     """The files of one analysis of ``stem`` in ``out_dir``: ``final`` (where they end up) and ``partial`` (what
-    is written meanwhile). Raises :class:`OutputError` when the folder cannot be used, when it already holds
-    results for ``stem`` (unless ``overwrite``) or when another running analysis is writing them."""
+    is written meanwhile). ``tables`` False: the annotated video alone (a render of an earlier analysis). Raises
+    :class:`OutputError` when the folder cannot be used, when it already holds those files for ``stem`` (unless
+    ``overwrite``) or when another running analysis or render is writing them."""
 
-    def __init__(self, out_dir: str | Path, stem: str, write_video: bool = True, overwrite: bool = False):
+    def __init__(
+        self, out_dir: str | Path, stem: str, write_video: bool = True, overwrite: bool = False, tables: bool = True
+    ):
         out_dir = Path(out_dir)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -56,9 +59,9 @@ class OutputFiles:
         if not out_dir.is_dir():
             raise OutputError(f"{out_dir}: cannot be used as the output folder (it is not a folder)")
         self.final = AnalysisOutputs(
-            out_dir / f"{stem}.csv",
-            out_dir / f"{stem}.parquet",
-            out_dir / f"{stem}.summary.json",
+            out_dir / f"{stem}.csv" if tables else None,
+            out_dir / f"{stem}.parquet" if tables else None,
+            out_dir / f"{stem}.summary.json" if tables else None,
             out_dir / f"{stem}.annotated.mp4" if write_video else None,
         )
         self.partial = AnalysisOutputs(

@@ -18,6 +18,7 @@ from fer_core.decode import iter_frames, probe_video
 from fer_core.draw import annotate
 from fer_core.errors import OutputError
 from fer_core.export import Mp4Writer
+from fer_core.outputs import OutputFiles
 from fer_core.records import FaceRecord
 from fer_core.video import ANNOTATED_MAX_HEIGHT, PRESET
 
@@ -39,18 +40,17 @@ def render_video(
     audio: bool = True,
 ) -> Path:
     """Draw ``records`` over every frame of ``video`` into the MP4 ``out`` (H.264, the source's audio when
-    ``audio``); written under a temporary name and put in place when complete. Returns ``out``."""
+    ``audio``), written as it goes (:func:`render_results` writes it under a temporary name and puts it in place
+    when complete). Returns ``out``."""
     out = Path(out)
     info = probe_video(video)
     by_frame: dict[int, list[FaceRecord]] = {}
     for record in records:
         by_frame.setdefault(record.frame_index, []).append(record)
-    partial = out.with_name(f".{out.name}.partial.mp4")
-    writer = Mp4Writer(
-        partial, info.fps, preset=PRESET, max_height=ANNOTATED_MAX_HEIGHT, audio_from=Path(video) if audio else None
-    )
     shown: list[FaceRecord] = []
-    try:
+    with Mp4Writer(
+        out, info.fps, preset=PRESET, max_height=ANNOTATED_MAX_HEIGHT, audio_from=Path(video) if audio else None
+    ) as writer:
         for frame in iter_frames(video):
             if frame.index in by_frame:
                 shown = by_frame[frame.index]
@@ -59,17 +59,13 @@ def render_video(
             writer.write(annotate(frame.image, shown, in_place=True), frame.time_s)
             if progress is not None:
                 progress(frame.index + 1, info.frame_count)
-        writer.close()
-        partial.replace(out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return out
 
 
 def render_results(video: str | Path, results: str | Path, overwrite: bool = False, **kwargs) -> Path:
     """:func:`render_video` of the analysis of ``video`` kept in the folder ``results`` (its
-    ``<stem>.parquet`` or ``<stem>.csv``) into ``<stem>.annotated.mp4`` there."""
+    ``<stem>.parquet`` or ``<stem>.csv``) into ``<stem>.annotated.mp4`` there, through the same claimed,
+    all-or-nothing output names as an analysis (:class:`fer_core.outputs.OutputFiles`)."""
     video, results = Path(video), Path(results)
     stem = video.stem
     tables = [results / f"{stem}.parquet", results / f"{stem}.csv"]
@@ -77,7 +73,14 @@ def render_results(video: str | Path, results: str | Path, overwrite: bool = Fal
     if table is None:
         raise OutputError(f"{results} holds no analysis of {video.name} ({stem}.parquet or {stem}.csv): run "
                           f"`fer analyze {video.name} --out {results}` first")  # fmt: skip
-    out = results / f"{stem}.annotated.mp4"
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists: add --overwrite to replace it")
-    return render_video(video, read_records(table), out, **kwargs)
+    files = OutputFiles(results, stem, write_video=True, overwrite=overwrite, tables=False)
+    try:
+        partial = files.partial.annotated_mp4
+        assert partial is not None  # asked for above
+        render_video(video, read_records(table), partial, **kwargs)
+    except BaseException:
+        files.discard()
+        raise
+    final = files.commit().annotated_mp4
+    assert final is not None
+    return final
