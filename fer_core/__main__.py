@@ -7,6 +7,8 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fer_core.errors import FerError
@@ -14,9 +16,22 @@ from fer_core.errors import FerError
 log = logging.getLogger("fer_core")
 
 
-def _analyze(args: argparse.Namespace) -> int:
+@contextmanager
+def _progress_bar(desc: str, unit: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """One tqdm bar (none when ``quiet``); yields the ``progress(done, total)`` callback the library calls
+    (``total`` 0 when unknown)."""
     from tqdm import tqdm
 
+    with tqdm(unit=unit, desc=desc, disable=quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total or None
+            bar.update(done - bar.n)
+
+        yield progress
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from fer_core.detect import DetectorSettings
     from fer_core.model_file import model_folder
     from fer_core.pipeline import PipelineSettings
@@ -26,12 +41,7 @@ def _analyze(args: argparse.Namespace) -> int:
         detector=DetectorSettings(upsample=args.upsample, max_search_width=args.max_search_width),
         model_dir=str(model_folder(args.model)),
     )
-    with tqdm(unit="frame", desc=args.video.name, disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total or None
-            bar.update(done - bar.n)
-
+    with _progress_bar(args.video.name, "frame", args.quiet) as progress:
         analysis = analyze_video(
             args.video,
             args.out,
@@ -69,16 +79,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from fer_core.render import render_results
 
-    with tqdm(unit="frame", desc=args.video.name, disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total or None
-            bar.update(done - bar.n)
-
+    with _progress_bar(args.video.name, "frame", args.quiet) as progress:
         out = render_results(
             args.video, args.results, overwrite=args.overwrite, progress=progress, audio=not args.no_audio
         )
@@ -87,8 +90,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from fer_core.batch import BatchSettings, default_workers, list_videos, run_batch, take_shard
     from fer_core.model_file import model_folder
 
@@ -96,12 +97,7 @@ def _batch(args: argparse.Namespace) -> int:
     settings = BatchSettings(
         every=args.every, model_dir=str(model_folder(args.model)), workers=args.workers or default_workers()
     )
-    with tqdm(unit="video", desc="batch", disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with _progress_bar("batch", "video", args.quiet) as progress:
         table = run_batch(videos, args.out, settings, table_name, progress)
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     log.info("%d videos: %s; table %s", len(table), counts, args.out / table_name)
