@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from fer_core.draw import track_colour
 from fer_core.labels import EMOTIONS
 from fer_core.records import MAX_GAP_S, FaceSummary
-from fer_core.timeline import TYPICAL_CONVERSATION_BLINKS_PER_MIN, blink_rate_series
+from fer_core.timeline import TYPICAL_CONVERSATION_BLINKS_PER_MIN, blink_rate_series, mm_ss
 
 EMOTION_COLOURS = {
     "Angry": "#d62728",
@@ -31,13 +31,6 @@ def face_colour(track_id: int) -> str:
 
 
 SMOOTHING_WINDOW_S = 1.0  # the default timeline averages each emotion over this many seconds, centred
-
-
-def mm_ss(seconds: float) -> str:
-    """``83.4`` -> ``"1:23"`` (hours as ``"1:02:03"``)."""
-    whole = max(int(seconds), 0)
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _time_axis(last_s: float) -> dict:

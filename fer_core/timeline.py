@@ -52,6 +52,13 @@ def compare_blink_rate(rate: float | None, typical: tuple[float, float] = TYPICA
     return "below" if rate < low else "above" if rate > high else "within"
 
 
+def mm_ss(seconds: float) -> str:
+    """``83.4`` -> ``"1:23"`` (hours as ``"1:02:03"``)."""
+    whole = max(int(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: float = MIN_SECONDS_FOR_VERDICT) -> str:
     """How a blink rate compares with people in conversation, in words: ``"within the usual range"``, ``"below
     the usual range"``, ``"above the usual range"``, or why there is no verdict yet."""
@@ -79,5 +86,4 @@ def plain_summary(face: FaceSummary) -> str:
         parts.append(f"{rate:.0f} blinks a minute so far (no verdict before {MIN_SECONDS_FOR_VERDICT:.0f} s)")
     else:
         parts.append(f"{rate:.0f} blinks a minute ({verdict})")
-    whole = int(seconds)
-    return f"Face #{face.track_id}: " + ", ".join(parts) + f", {whole // 60}:{whole % 60:02d} on screen."
+    return f"Face #{face.track_id}: " + ", ".join(parts) + f", {mm_ss(seconds)} on screen."
