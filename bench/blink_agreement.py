@@ -40,15 +40,21 @@ def one_face_clips() -> dict[str, list[tuple[int, int]]]:
     }
 
 
+def our_blinks(pipeline: FramePipeline, name: str) -> list[tuple[int, int]]:
+    """Every eye closure counted as a blink in a shared clip, all faces, as (first, last) frame spans in time order,
+    every frame through ``pipeline`` from a fresh state."""
+    pipeline.reset()
+    records = [
+        r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+    ]
+    return sorted(span for spans in blink_spans(records).values() for span in spans)
+
+
 def agreement(pipeline: FramePipeline, tolerance: int) -> list[dict]:
     """One row per clip: our blink spans, the candidates, and matched / extra / missed."""
     rows = []
     for name, candidates in one_face_clips().items():
-        pipeline.reset()
-        records = [
-            r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
-        ]
-        ours = [span for spans in blink_spans(records).values() for span in spans]
+        ours = our_blinks(pipeline, name)
         rows.append(
             {"clip": name, "ours": ours, "candidates": candidates, **event_agreement(ours, candidates, tolerance)}
         )

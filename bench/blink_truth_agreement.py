@@ -17,10 +17,10 @@ from pathlib import Path
 
 import frames as bench
 
-from fer_core.decode import iter_frames
+from blink_agreement import our_blinks
+
 from fer_core.metrics import event_agreement
 from fer_core.pipeline import FramePipeline
-from fer_core.records import blink_spans
 
 TRUTH = Path(__file__).resolve().parent / "blink_truth" / "blinks.json"
 
@@ -55,12 +55,7 @@ def agreement(pipeline: FramePipeline, tolerance: int) -> list[dict]:
     for name, clip in truth.items():
         if clip.get("excluded"):
             continue
-        pipeline.reset()
-        records = [
-            r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
-        ]
-        ours = sorted(span for spans in blink_spans(records).values() for span in spans)
-        rows.append({"clip": name, **score(ours, clip, tolerance)})
+        rows.append({"clip": name, **score(our_blinks(pipeline, name), clip, tolerance)})
     return rows
 
 
