@@ -255,6 +255,25 @@ def test_a_corrupt_model_file_gives_a_page_message(tmp_path, monkeypatch):
     assert "emotion model cannot be loaded" in at.error[0].value
 
 
+def _one_frame_entry():
+    """The table and face summary of a one-frame, one-face history entry."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"time_s": [0.0], "track_id": [1], "blink_count": [0], **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}}
+    )
+    face = {
+        "track_id": 1,
+        "time_on_screen_s": 1.0,
+        "frames": 1,
+        "dominant_emotion": "Happy",
+        "emotion_share": {"Happy": 1.0},
+        "blink_count": 0,
+        "blinks_per_minute": None,
+    }
+    return table, face
+
+
 def test_history_page_lists_opens_compares_and_deletes(tmp_path):
     import pandas as pd
 
@@ -302,23 +321,11 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
 
 def test_history_names_are_shown_as_written_never_as_markdown(tmp_path):
     """A name like an image link must not make viewers' browsers fetch anything (issue 18)."""
-    import pandas as pd
 
     from dashboard.common import plain_markdown
 
     store = HistoryStore.in_folder(tmp_path / "data")
-    table = pd.DataFrame(
-        {"time_s": [0.0], "track_id": [1], "blink_count": [0], **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}}
-    )
-    face = {
-        "track_id": 1,
-        "time_on_screen_s": 1.0,
-        "frames": 1,
-        "dominant_emotion": "Happy",
-        "emotion_share": {"Happy": 1.0},
-        "blink_count": 0,
-        "blinks_per_minute": None,
-    }
+    table, face = _one_frame_entry()
     evil = "![p](http://tracker.example/pixel.png) [link](http://x.example) :material/home: <img src=x>"
     store.save(evil, "video", {"faces": [face], "duration_s": 1.0}, table)
     store.save("plain", "video", {"faces": [face], "duration_s": 1.0}, table)
@@ -425,21 +432,8 @@ def test_uploads_left_by_a_killed_server_are_swept_at_start(tmp_path):
 def test_history_page_survives_a_damaged_entry_and_a_broken_database(tmp_path, monkeypatch):
     import sqlite3
 
-    import pandas as pd
-
     store = HistoryStore.in_folder(tmp_path / "data")
-    table = pd.DataFrame(
-        {"time_s": [0.0], "track_id": [1], "blink_count": [0], **{f"p_{e.lower()}": [1 / 7] for e in EMOTIONS}}
-    )
-    face = {
-        "track_id": 1,
-        "time_on_screen_s": 1.0,
-        "frames": 1,
-        "dominant_emotion": "Happy",
-        "emotion_share": {"Happy": 1.0},
-        "blink_count": 0,
-        "blinks_per_minute": None,
-    }
+    table, face = _one_frame_entry()
     good = store.save("good", "video", {"faces": [face], "duration_s": 1.0}, table)
     bad = store.save("bad", "video", {"faces": [face], "duration_s": 1.0}, table)
     with sqlite3.connect(store.path) as db:
