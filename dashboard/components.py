@@ -14,11 +14,11 @@ import streamlit.components.v1 as components
 
 from dashboard import charts
 from dashboard.common import history_store
-from dashboard.charts import mm_ss
+
 from fer_core.labels import EMOTIONS
 from fer_core.live import LiveSnapshot
 from fer_core.records import FaceSummary, face_summaries
-from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict
+from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict, mm_ss
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from dashboard import charts
 from dashboard.components import summary_table
 from fer_core.labels import EMOTIONS
 from fer_core.records import FaceSummary
+from fer_core.timeline import mm_ss
 
 
 def _face(times, dominant, track_id=1) -> pd.DataFrame:
@@ -25,7 +26,7 @@ def _face(times, dominant, track_id=1) -> pd.DataFrame:
 
 
 def test_minutes_and_seconds():
-    assert [charts.mm_ss(s) for s in (0, 9.9, 83.4, 600, 3723)] == ["0:00", "0:09", "1:23", "10:00", "1:02:03"]
+    assert [mm_ss(s) for s in (0, 9.9, 83.4, 600, 3723)] == ["0:00", "0:09", "1:23", "10:00", "1:02:03"]
 
 
 def test_one_frame_flicker_is_averaged_away_but_a_stay_is_never_averaged_with_another():
