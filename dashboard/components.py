@@ -186,6 +186,7 @@ def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFram
         f"{stem}.faces.csv",
         "text/csv",
         icon=":material/download:",
+        on_click="ignore",  # a download needs no rerun of the page
         key=f"{key}-dl-faces",
         help="One row per face: time on screen, share of each emotion, mean probabilities, blinks.",
     )
@@ -195,6 +196,7 @@ def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFram
         f"{stem}.report.html",
         "text/html",
         icon=":material/download:",
+        on_click="ignore",  # a download needs no rerun of the page
         key=f"{key}-dl-report",
         help="One file to hand on: settings, model and accuracy, each face in words, charts. Opens offline.",
     )

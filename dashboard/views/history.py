@@ -79,6 +79,7 @@ def open_ui(entry: Entry) -> None:
             f"history-{info.id}.csv",
             "text/csv",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key=f"history-dl-{info.id}",
         )
         report_downloads_ui(info.name, f"history-{info.id}", entry.summary, entry.table, key=f"history-{info.id}")

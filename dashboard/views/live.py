@@ -180,6 +180,7 @@ def stopped_ui(session: LiveSession) -> None:
             "webcam-session.csv",
             "text/csv",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key="live_dl_table",
             help="One row per face per analysed frame (the points kept for the charts).",
         )
@@ -212,6 +213,7 @@ def replay_download_ui(replay: Replay | None) -> None:
             "webcam-session.annotated.mp4",
             "video/mp4",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key="live_dl_replay",
         )
 

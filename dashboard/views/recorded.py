@@ -206,6 +206,7 @@ def results_ui(result: RecordedResult) -> None:
             f"{result.stem}.csv",
             "text/csv",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key="rec_dl_csv",
         )
         st.download_button(
@@ -214,6 +215,7 @@ def results_ui(result: RecordedResult) -> None:
             f"{result.stem}.summary.json",
             "application/json",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key="rec_dl_json",
         )
         st.download_button(
@@ -222,6 +224,7 @@ def results_ui(result: RecordedResult) -> None:
             f"{result.stem}.annotated.mp4",
             "video/mp4",
             icon=":material/download:",
+            on_click="ignore",  # a download needs no rerun of the page
             key="rec_dl_mp4",
         )
         report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
