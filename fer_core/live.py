@@ -47,7 +47,10 @@ class Replay:
             return
         try:
             if self._writer is None:
-                self._writer, self._size = Mp4Writer(self.path, 30.0), (image.shape[1], image.shape[0])
+                self._writer, self._size = (
+                    Mp4Writer(self.path, 30.0, preset="ultrafast"),  # least memory and CPU on the frame thread
+                    (image.shape[1], image.shape[0]),
+                )
             if (image.shape[1], image.shape[0]) != self._size:
                 image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
             self._writer.write(image, time_s)
