@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import sweep_uploads_once
+from dashboard.common import return_freed_frames_to_the_system, sweep_uploads_once
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -23,6 +23,7 @@ def _configure_logging() -> None:
 
 
 _configure_logging()
+return_freed_frames_to_the_system()  # before any session's frames: bounded memory per live session
 # the page icon is a file served by this app: a ":material/...:" icon would make every browser fetch it from Google
 st.set_page_config(
     page_title="Facial emotion recognition", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide"

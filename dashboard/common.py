@@ -3,6 +3,7 @@ classifier, the history store) and the message shown when the model files are mi
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -245,3 +246,21 @@ def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float 
 def sweep_uploads_once() -> int:
     """:func:`sweep_stale_uploads` once per server process (the first page load after a start)."""
     return len(sweep_stale_uploads())
+
+
+# glibc's mallopt parameter M_MMAP_THRESHOLD, and the size from which a block gets its own mapping with it
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 256 * 1024
+
+
+@st.cache_resource(show_spinner=False)
+def return_freed_frames_to_the_system() -> bool:
+    """Once per server process: blocks of 256 KiB or more (a 640x480 frame is 900 KiB) get their own memory
+    mapping, given back to the system when freed. glibc's default threshold rises to 32 MiB after the first such
+    block is freed, after which every live session's threads keep the frames they ever held in their own heaps
+    (bench/RESULTS.md, session 7). False where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
