@@ -4,7 +4,7 @@
 
 Every frame of each one-face shared clip goes through ``analyze_video`` (default settings: no smoothing in the
 records). Per clip: label changes per second of the face's dominant emotion, (a) raw, per frame; (b) the dashboard's
-timeline view, each probability averaged over a centred 1 s window (``dashboard.charts.smoothed_probabilities``:
+timeline view, each probability averaged over a centred 1 s window (``fer_core.timeline.smoothed_probabilities``:
 no lag, but it needs the following half second, so offline only); (c) the Live page's running average with weight
 0.5 and 0.8 on the past ("Balanced", "Steady"). The lag: the median time each smoothed label takes to follow a
 lasting change of the raw label (the new label holding 15 frames), in seconds at the clip's frame rate.
@@ -20,7 +20,7 @@ import frames as bench
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import smoothed_probabilities
+from fer_core.timeline import smoothed_probabilities
 from fer_core.export import records_table
 from fer_core.labels import EMOTIONS
 from fer_core.video import analyze_video

@@ -8,9 +8,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_core.draw import track_colour
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, SHARE_LABELS, UNCERTAIN, UNCERTAIN_BELOW
 from fer_core.records import MAX_GAP_S, FaceSummary
-from fer_core.timeline import TYPICAL_CONVERSATION_BLINKS_PER_MIN, blink_rate_series, mm_ss
+from fer_core.timeline import (
+    SMOOTHING_WINDOW_S,
+    TYPICAL_CONVERSATION_BLINKS_PER_MIN,
+    blink_rate_series,
+    dominant_runs,
+    mm_ss,
+    smoothed_probabilities,
+)
 
 EMOTION_COLOURS = {
     "Angry": "#d62728",
@@ -20,6 +27,7 @@ EMOTION_COLOURS = {
     "Sad": "#1f77b4",
     "Surprise": "#ff7f0e",
     "Neutral": "#7f7f7f",
+    UNCERTAIN: "#d9d9d9",  # no emotion read with enough confidence (see fer_core.labels.UNCERTAIN_BELOW)
 }
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, legend=dict(orientation="h", y=-0.25))
 
@@ -30,50 +38,12 @@ def face_colour(track_id: int) -> str:
     return f"rgb({r},{g},{b})"
 
 
-SMOOTHING_WINDOW_S = 1.0  # the default timeline averages each emotion over this many seconds, centred
-
-
 def _time_axis(last_s: float) -> dict:
     """An x axis in seconds whose ticks read m:ss, about 6-10 of them."""
     steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
     step = next((s for s in steps if last_s / s <= 10), steps[-1])
     ticks = [float(t) for t in np.arange(0.0, last_s + step, step)]
     return dict(title="time (m:ss)", tickvals=ticks, ticktext=[mm_ss(t) for t in ticks], range=[0, max(last_s, 1.0)])
-
-
-def smoothed_probabilities(rows: pd.DataFrame, window_s: float = SMOOTHING_WINDOW_S) -> pd.DataFrame:
-    """One face's records (sorted by ``time_s``) with each ``p_<emotion>`` replaced by its mean over a centred
-    window of ``window_s`` seconds; a stay on screen is never averaged with another (gaps over ``MAX_GAP_S``)."""
-    columns = [f"p_{e.lower()}" for e in EMOTIONS]
-    if rows.empty or window_s <= 0:
-        return rows
-    stay = (rows["time_s"].diff() > MAX_GAP_S).cumsum()
-    parts = []
-    for _, part in rows.groupby(stay, sort=True):
-        indexed = part.set_index(pd.to_timedelta(part["time_s"], unit="s"))
-        means = indexed[columns].rolling(pd.Timedelta(seconds=window_s), center=True, min_periods=1).mean()
-        parts.append(part.assign(**{c: means[c].to_numpy() for c in columns}))
-    return pd.concat(parts)
-
-
-def dominant_runs(rows: pd.DataFrame) -> pd.DataFrame:
-    """Stretches of one dominant emotion in one face's records (sorted by ``time_s``): columns ``emotion``,
-    ``start_s``, ``end_s`` (each record stands until the next one, or for the median frame step at the end of a
-    stay; a gap over ``MAX_GAP_S`` ends a stretch)."""
-    if rows.empty:
-        return pd.DataFrame(columns=["emotion", "start_s", "end_s"])
-    probabilities = rows[[f"p_{e.lower()}" for e in EMOTIONS]].to_numpy()
-    emotion = np.array(EMOTIONS)[probabilities.argmax(axis=1)]
-    time = rows["time_s"].to_numpy(dtype=float)
-    step = float(np.median(np.diff(time))) if len(time) > 1 else 1.0 / 30
-    following = np.append(time[1:], time[-1] + step)
-    away = following - time > MAX_GAP_S
-    end = np.where(away, time + step, following)
-    new_run = np.ones(len(time), dtype=bool)
-    new_run[1:] = (emotion[1:] != emotion[:-1]) | away[:-1]
-    run = np.cumsum(new_run) - 1
-    frame = pd.DataFrame({"run": run, "emotion": emotion, "start_s": time, "end_s": end})
-    return frame.groupby("run").agg(emotion=("emotion", "first"), start_s=("start_s", "min"), end_s=("end_s", "max"))
 
 
 def emotion_timeline(
@@ -122,7 +92,7 @@ def emotion_timeline(
             customdata=np.column_stack(
                 [runs["start_s"], [f"{mm_ss(a)}-{mm_ss(b)}" for a, b in zip(runs["start_s"], runs["end_s"])]]
             ),
-            hovertemplate=f"mostly {emotion}, %{{customdata[1]}}<extra></extra>",
+            hovertemplate=f"{_band_words(str(emotion))}, %{{customdata[1]}}<extra></extra>",
         )
     view = "per frame" if raw else f"averaged over {window_s:g} s"
     fig.update_layout(
@@ -137,6 +107,12 @@ def emotion_timeline(
         **{**_LAYOUT, "height": 340},
     )
     return fig
+
+
+def _band_words(reading: str) -> str:
+    if reading == UNCERTAIN:
+        return f"uncertain (no emotion at {UNCERTAIN_BELOW:.0%} or more)"
+    return f"mostly {reading}"
 
 
 def clicked_time(selection: object) -> float | None:
@@ -157,11 +133,11 @@ def clicked_time(selection: object) -> float | None:
 
 
 def emotion_share_bars(faces: list[FaceSummary]) -> go.Figure:
-    """One 100% bar per face: the share of its frames each emotion was dominant, in the emotions' colours, faces in
-    the given order."""
+    """One 100% bar per face: the share of its frames each emotion was read (and ``Uncertain``, in light grey), in the
+    emotions' colours, faces in the given order."""
     names = [f"#{face.track_id}" for face in faces]
     fig = go.Figure()
-    for emotion in EMOTIONS:
+    for emotion in SHARE_LABELS:
         shares = [face.emotion_share.get(emotion, 0.0) for face in faces]
         fig.add_bar(
             x=shares,
@@ -230,10 +206,11 @@ def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
 
 
 def emotion_share_chart(shares: dict[str, dict[str, float]], title: str = "Share of time per emotion") -> go.Figure:
-    """Grouped bars: for each series name (a face, or a saved entry), the share (0..1) of each emotion."""
+    """Grouped bars: for each series name (a face, or a saved entry), the share (0..1) of each emotion and of
+    ``Uncertain``."""
     fig = go.Figure()
     for name, share in shares.items():
-        fig.add_bar(x=list(EMOTIONS), y=[share.get(e, 0.0) for e in EMOTIONS], name=name)
+        fig.add_bar(x=list(SHARE_LABELS), y=[share.get(e, 0.0) for e in SHARE_LABELS], name=name)
     fig.update_layout(title=title, barmode="group", yaxis=dict(title="share of frames", tickformat=".0%"), **_LAYOUT)
     return fig
 

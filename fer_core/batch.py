@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.errors import OutputError
-from fer_core.labels import EMOTIONS
+from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_summaries
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def batch_row(video: Path, summary: dict | None, status: str, error: str = "") -
         faces=len(faces),
         blinks_per_minute=60.0 * sum(f.blink_count for f in faces) / on_screen if on_screen >= 5 else None,
     )
-    for emotion in EMOTIONS:
+    for emotion in SHARE_LABELS:
         row[f"share_{emotion.lower()}"] = (
             sum(f.emotion_share.get(emotion, 0.0) * f.frames for f in faces) / frames if frames else None
         )

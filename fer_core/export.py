@@ -12,19 +12,22 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, SHARE_LABELS
 from fer_core.records import TABLE_COLUMNS, FaceRecord, FaceSummary
+from fer_core.timeline import with_readings
 
 
 def records_table(records: list[FaceRecord]) -> pd.DataFrame:
-    """One row per record, columns :data:`TABLE_COLUMNS` (an empty table keeps the columns)."""
-    return pd.DataFrame([r.as_row() for r in records], columns=list(TABLE_COLUMNS))
+    """One row per record, columns :data:`TABLE_COLUMNS` (an empty table keeps the columns), then the readings over
+    time ``emotion_smoothed`` and ``emotion_of_second`` (:func:`fer_core.timeline.with_readings`)."""
+    return with_readings(pd.DataFrame([r.as_row() for r in records], columns=list(TABLE_COLUMNS)))
 
 
 def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
     """One row per face summary: identity, first and last seen
     (s), time on screen (s), frames, dominant emotion, blinks, blinks per minute (empty when under 5 s on screen),
-    then ``share_<emotion>`` (0..1, share of frames it was dominant) and ``mean_p_<emotion>`` for the 7 emotions."""
+    then ``share_<reading>`` (0..1, share of frames read as each emotion, then ``share_uncertain``) and
+    ``mean_p_<emotion>`` for the 7 emotions."""
     rows = []
     for face in faces:
         row = {
@@ -37,11 +40,11 @@ def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
             "blink_count": face.blink_count,
             "blinks_per_minute": face.blinks_per_minute,
         }
-        row.update({f"share_{e.lower()}": face.emotion_share.get(e, 0.0) for e in EMOTIONS})
+        row.update({f"share_{e.lower()}": face.emotion_share.get(e, 0.0) for e in SHARE_LABELS})
         row.update({f"mean_p_{e.lower()}": face.mean_probabilities.get(e, 0.0) for e in EMOTIONS})
         rows.append(row)
     columns = ["track_id", "first_seen_s", "last_seen_s", "time_on_screen_s", "frames", "dominant_emotion",
-               "blink_count", "blinks_per_minute", *(f"share_{e.lower()}" for e in EMOTIONS),
+               "blink_count", "blinks_per_minute", *(f"share_{e.lower()}" for e in SHARE_LABELS),
                *(f"mean_p_{e.lower()}" for e in EMOTIONS)]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fer_core.blink import blinks_per_minute
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, SHARE_LABELS, UNCERTAIN, UNCERTAIN_BELOW, reading
 
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{e.lower()}" for e in EMOTIONS)
 
@@ -71,9 +71,12 @@ TABLE_COLUMNS: tuple[str, ...] = tuple(
 @dataclass(frozen=True)
 class FaceSummary:
     """One face track over an analysis: first and last sighting, seconds on screen (between them, less the gaps
-    when it left: :func:`seconds_on_screen`), analysed frames, share of analysed frames per dominant emotion (sums
-    to 1), mean probability per emotion, blinks and blinks per minute (None when the face was on screen under 5 s,
-    too short for a rate)."""
+    when it left: :func:`seconds_on_screen`), analysed frames, share of analysed frames per reading (keys
+    :data:`~fer_core.labels.SHARE_LABELS`: the top emotion, or ``Uncertain`` when its probability is under
+    :data:`~fer_core.labels.UNCERTAIN_BELOW`; sums to 1), the emotion read most often (``Uncertain`` only when no
+    frame was certain), mean probability per emotion, blinks and blinks per minute (None when the face was on
+    screen under 5 s, too short for a rate), and the reading of each whole second from ``int(first_seen_s)`` on
+    (the top emotion of the second's mean probabilities, ``Uncertain`` under the level, ``""`` when away)."""
 
     track_id: int
     first_seen_s: float
@@ -85,6 +88,7 @@ class FaceSummary:
     mean_probabilities: dict[str, float]
     blink_count: int
     blinks_per_minute: float | None
+    emotion_per_second: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +109,7 @@ class FaceSummary:
             mean_probabilities={str(k): float(v) for k, v in data.get("mean_probabilities", {}).items()},
             blink_count=int(data.get("blink_count", 0)),
             blinks_per_minute=None if rate is None else float(rate),
+            emotion_per_second=tuple(str(e) for e in data.get("emotion_per_second", ())),
         )
 
 
@@ -139,9 +144,10 @@ class FaceTally:
         self.last_seen_s = 0.0
         self.steps_on_screen_s = 0.0  # steps between sightings up to MAX_GAP_S, as seconds_on_screen counts them
         self.stays = 0
-        self.emotion_counts = dict.fromkeys(EMOTIONS, 0)
+        self.emotion_counts = dict.fromkeys(SHARE_LABELS, 0)
         self.probability_sum = np.zeros(len(EMOTIONS))
         self.blink_count = 0
+        self.per_second: dict[int, list] = {}  # whole second -> [probability sum (7,), frames]
 
     def add(self, record: FaceRecord) -> None:
         if self.first_seen_s is None or record.time_s - self.last_seen_s > MAX_GAP_S:
@@ -151,10 +157,23 @@ class FaceTally:
             self.steps_on_screen_s += record.time_s - self.last_seen_s
         self.last_seen_s = record.time_s
         self.frames += 1
-        if record.emotion in self.emotion_counts:
-            self.emotion_counts[record.emotion] += 1
-        self.probability_sum += np.asarray(record.probabilities[: len(EMOTIONS)], dtype=np.float64)
+        label = UNCERTAIN if record.emotion_probability < UNCERTAIN_BELOW else record.emotion
+        if label in self.emotion_counts:
+            self.emotion_counts[label] += 1
+        probabilities = np.asarray(record.probabilities[: len(EMOTIONS)], dtype=np.float64)
+        self.probability_sum += probabilities
+        second = self.per_second.setdefault(int(record.time_s), [np.zeros(len(EMOTIONS)), 0])
+        second[0] += probabilities
+        second[1] += 1
         self.blink_count = max(self.blink_count, record.blink_count)
+
+    def emotion_per_second(self) -> tuple[str, ...]:
+        """The reading of each whole second from the first one seen, ``""`` for seconds without a sighting."""
+        if not self.per_second:
+            return ()
+        first, last = min(self.per_second), max(self.per_second)
+        seconds = (self.per_second.get(s) for s in range(first, last + 1))
+        return tuple("" if s is None else reading(s[0] / s[1]) for s in seconds)
 
     def summary(self, frame_interval_s: float = 0.0) -> FaceSummary:
         """The face's summary; ``frame_interval_s`` (the time one analysed frame stands for) is added once per stay,
@@ -162,17 +181,20 @@ class FaceTally:
         on_screen = self.steps_on_screen_s + self.stays * frame_interval_s
         share = {e: n / self.frames for e, n in self.emotion_counts.items()} if self.frames else {}
         mean = self.probability_sum / max(self.frames, 1)
+        certain = {e: n for e, n in self.emotion_counts.items() if e != UNCERTAIN and n > 0}
+        dominant = max(certain, key=lambda e: certain[e]) if certain else (UNCERTAIN if self.frames else "")
         return FaceSummary(
             track_id=self.track_id,
             first_seen_s=self.first_seen_s or 0.0,
             last_seen_s=self.last_seen_s,
             time_on_screen_s=on_screen,
             frames=self.frames,
-            dominant_emotion=max(share, key=lambda e: share[e]) if share else "",
+            dominant_emotion=dominant,
             emotion_share=share,
             mean_probabilities={e: float(p) for e, p in zip(EMOTIONS, mean)},
             blink_count=self.blink_count,
             blinks_per_minute=blinks_per_minute(self.blink_count, on_screen, MIN_SECONDS_FOR_RATE),
+            emotion_per_second=self.emotion_per_second(),
         )
 
 

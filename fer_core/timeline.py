@@ -1,11 +1,14 @@
 """Time series derived from the records table (one row per face per analysed frame), shared by the live and the
-recorded-video views: blink rate over time, and how a blink rate compares with people in conversation."""
+recorded-video views, the exports and the summaries: blink rate over time and how it compares with people in
+conversation; emotion readings smoothed over time, per second, and the stretches of one reading."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, FaceSummary
+from fer_core.labels import EMOTIONS, UNCERTAIN, UNCERTAIN_BELOW
+from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, PROBABILITY_COLUMNS, FaceSummary
 
 # Typical spontaneous blink rate of adults during conversation, blinks per minute. Bentivoglio et al. (1997),
 # "Analysis of blink rate patterns in normal subjects", Movement Disorders 12(6):1028-1034, measured a mean of
@@ -68,15 +71,18 @@ def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: flo
 
 
 def plain_summary(face: FaceSummary) -> str:
-    """One face in a sentence: ``"Face #1: mostly Neutral, smiling 12% of the time, 18 blinks a minute (within the
-    usual range), 1:23 on screen."``"""
+    """One face in a sentence: ``"Face #1: mostly Neutral, smiling 12% of the time, uncertain 15% of the time, 18
+    blinks a minute (within the usual range), 1:23 on screen."``"""
     share = face.emotion_share
-    parts = [f"mostly {face.dominant_emotion}"]
+    parts = [] if face.dominant_emotion == UNCERTAIN else [f"mostly {face.dominant_emotion}"]
     if face.dominant_emotion != "Happy" and share.get("Happy", 0.0) >= 0.01:
         parts.append(f"smiling {share['Happy']:.0%} of the time")
-    others = sorted(((v, e) for e, v in share.items() if e not in (face.dominant_emotion, "Happy")), reverse=True)
+    skip = (face.dominant_emotion, "Happy", UNCERTAIN)
+    others = sorted(((v, e) for e, v in share.items() if e not in skip), reverse=True)
     if others and others[0][0] >= 0.1:
         parts.append(f"{others[0][1]} {others[0][0]:.0%}")
+    if share.get(UNCERTAIN, 0.0) >= 0.1:
+        parts.append(f"uncertain {share[UNCERTAIN]:.0%} of the time")
     rate, seconds = face.blinks_per_minute, face.time_on_screen_s
     verdict = blink_verdict(rate, seconds)
     count = face.blink_count
@@ -87,3 +93,68 @@ def plain_summary(face: FaceSummary) -> str:
     else:
         parts.append(f"{rate:.0f} blinks a minute ({verdict})")
     return f"Face #{face.track_id}: " + ", ".join(parts) + f", {mm_ss(seconds)} on screen."
+
+
+# Emotion series: the records keep each frame's probabilities; these readings smooth them over time.
+SMOOTHING_WINDOW_S = 1.0  # a centred window: each frame's reading also sees the half second after it
+READING_COLUMNS: tuple[str, ...] = ("emotion_smoothed", "emotion_of_second")  # what with_readings adds
+
+
+def smoothed_probabilities(rows: pd.DataFrame, window_s: float = SMOOTHING_WINDOW_S) -> pd.DataFrame:
+    """One face's records (sorted by ``time_s``) with each ``p_<emotion>`` replaced by its mean over a centred
+    window of ``window_s`` seconds; a stay on screen is never averaged with another (gaps over ``MAX_GAP_S``)."""
+    if rows.empty or window_s <= 0:
+        return rows
+    stay = (rows["time_s"].diff() > MAX_GAP_S).cumsum()
+    parts = []
+    for _, part in rows.groupby(stay, sort=True):
+        indexed = part.set_index(pd.to_timedelta(part["time_s"], unit="s"))
+        means = indexed[list(PROBABILITY_COLUMNS)].rolling(pd.Timedelta(seconds=window_s), center=True, min_periods=1)
+        averaged = means.mean()
+        parts.append(part.assign(**{c: averaged[c].to_numpy() for c in PROBABILITY_COLUMNS}))
+    return pd.concat(parts)
+
+
+def readings(probabilities: np.ndarray, level: float = UNCERTAIN_BELOW) -> np.ndarray:
+    """Per row of (N, 7) probabilities, the top emotion's name, or ``Uncertain`` under ``level``: str (N,)."""
+    names = np.array([*EMOTIONS, UNCERTAIN], dtype=object)
+    best = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, dtype=int)
+    certain = probabilities[np.arange(len(best)), best] >= level
+    return names[np.where(certain, best, len(EMOTIONS))]
+
+
+def with_readings(table: pd.DataFrame, window_s: float = SMOOTHING_WINDOW_S) -> pd.DataFrame:
+    """The records table with two columns added per row: ``emotion_smoothed``, the reading of the probabilities
+    averaged over a centred ``window_s`` window (:func:`smoothed_probabilities`), and ``emotion_of_second``, the
+    reading of the mean probabilities of that face over the whole second the row falls in (as the summary's
+    ``emotion_per_second``). Readings are an emotion or ``Uncertain`` (:func:`readings`)."""
+    table = table.copy()
+    if table.empty:
+        return table.assign(**{c: pd.Series(dtype=object) for c in READING_COLUMNS})
+    smoothed = pd.concat(
+        smoothed_probabilities(rows.sort_values("time_s"), window_s) for _, rows in table.groupby("track_id")
+    )
+    table["emotion_smoothed"] = pd.Series(readings(smoothed[list(PROBABILITY_COLUMNS)].to_numpy()), smoothed.index)
+    second = table["time_s"].astype(float).floordiv(1.0)
+    means = table.groupby([table["track_id"], second])[list(PROBABILITY_COLUMNS)].transform("mean")
+    table["emotion_of_second"] = readings(means.to_numpy())
+    return table
+
+
+def dominant_runs(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stretches of one reading (an emotion, or ``Uncertain`` under the level) in one face's records (sorted by
+    ``time_s``): columns ``emotion``, ``start_s``, ``end_s`` (each record stands until the next one, or for the
+    median frame step at the end of a stay; a gap over ``MAX_GAP_S`` ends a stretch)."""
+    if rows.empty:
+        return pd.DataFrame(columns=["emotion", "start_s", "end_s"])
+    emotion = readings(rows[list(PROBABILITY_COLUMNS)].to_numpy())
+    time = rows["time_s"].to_numpy(dtype=float)
+    step = float(np.median(np.diff(time))) if len(time) > 1 else 1.0 / 30
+    following = np.append(time[1:], time[-1] + step)
+    away = following - time > MAX_GAP_S
+    end = np.where(away, time + step, following)
+    new_run = np.ones(len(time), dtype=bool)
+    new_run[1:] = (emotion[1:] != emotion[:-1]) | away[:-1]
+    run = np.cumsum(new_run) - 1
+    frame = pd.DataFrame({"run": run, "emotion": emotion, "start_s": time, "end_s": end})
+    return frame.groupby("run").agg(emotion=("emotion", "first"), start_s=("start_s", "min"), end_s=("end_s", "max"))

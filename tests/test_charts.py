@@ -10,42 +10,14 @@ import pandas as pd
 
 from dashboard import charts
 from dashboard.components import summary_table
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, SHARE_LABELS
 from fer_core.records import FaceSummary
 from fer_core.timeline import mm_ss
-
-
-def _face(times, dominant, track_id=1) -> pd.DataFrame:
-    """Records of one face: at each time the named emotion has 0.7, the others share the rest."""
-    rows = []
-    for t, emotion in zip(times, dominant):
-        p = {f"p_{e.lower()}": 0.05 for e in EMOTIONS}
-        p[f"p_{emotion.lower()}"] = 0.7
-        rows.append({"time_s": float(t), "track_id": track_id, "blink_count": 0, **p})
-    return pd.DataFrame(rows)
+from test_timeline import face_rows as _face
 
 
 def test_minutes_and_seconds():
     assert [mm_ss(s) for s in (0, 9.9, 83.4, 600, 3723)] == ["0:00", "0:09", "1:23", "10:00", "1:02:03"]
-
-
-def test_one_frame_flicker_is_averaged_away_but_a_stay_is_never_averaged_with_another():
-    times = np.arange(60) / 30  # 2 s at 30 fps
-    flicker = ["Happy"] * 30 + ["Sad"] + ["Happy"] * 29
-    smooth = charts.smoothed_probabilities(_face(times, flicker))
-    assert (smooth[[f"p_{e.lower()}" for e in EMOTIONS]].to_numpy().argmax(axis=1) == EMOTIONS.index("Happy")).all()
-    # two stays 5 s apart: the first second of the second stay is not pulled towards the first
-    apart = _face(list(times) + list(times + 7), ["Sad"] * 60 + ["Happy"] * 60)
-    smooth = charts.smoothed_probabilities(apart)
-    assert smooth["p_happy"].iloc[60] == 0.7 and smooth["p_sad"].iloc[59] == 0.7
-
-
-def test_dominant_runs_follow_the_emotion_and_end_at_gaps():
-    times = list(np.arange(30) / 10) + list(5 + np.arange(10) / 10)  # 0-2.9 s, away, 5-5.9 s
-    dominant = ["Neutral"] * 10 + ["Happy"] * 20 + ["Happy"] * 10
-    runs = charts.dominant_runs(_face(times, dominant))
-    assert list(runs["emotion"]) == ["Neutral", "Happy", "Happy"]  # the gap splits the two Happy stretches
-    assert np.allclose(runs["start_s"], [0.0, 1.0, 5.0]) and np.allclose(runs["end_s"], [1.0, 3.0, 6.0])
 
 
 def test_the_timeline_hovers_in_words_and_carries_each_points_time():
@@ -80,7 +52,7 @@ def test_the_summary_table_says_why_a_blink_rate_is_missing():
     assert list(table["on screen"]) == ["1:23", "0:03"]
     assert list(table["blinks/min"]) == ["14.5", "needs 5 s on screen"] and "None" not in table.to_string()
     bars = charts.emotion_share_bars(faces)
-    assert [t.name for t in bars.data] == list(EMOTIONS) and list(bars.data[3].x) == [0.6, 0.0]
+    assert [t.name for t in bars.data] == list(SHARE_LABELS) and list(bars.data[3].x) == [0.6, 0.0]
 
 
 def test_a_blink_verdict_waits_until_it_means_something():

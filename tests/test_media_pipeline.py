@@ -13,11 +13,13 @@ from fer_core.decode import iter_frames, probe_video, read_image
 from fer_core.detect import DetectorSettings, FaceDetector
 from fer_core.errors import NoFaceError
 from fer_core.image import to_gray
+from fer_core.labels import EMOTIONS, UNCERTAIN
 from fer_core.landmarks import LandmarkPredictor
 from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.metrics import event_agreement
 from fer_core.model_file import NAMED_MODELS
 from fer_core.records import TABLE_COLUMNS, blink_spans
+from fer_core.timeline import READING_COLUMNS
 from fer_core.video import analyze_video
 from video_files import splice
 
@@ -299,11 +301,12 @@ def test_analysis_writes_table_summary_and_playable_video(pipeline, video_path, 
     total = probe_video(path).frame_count
     assert analysis.frames_decoded == total and seen[-1][1] == total and total - 2 < seen[-1][0] <= total
     table = pd.read_csv(out.table_csv)
-    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert list(table.columns) == [*TABLE_COLUMNS, *READING_COLUMNS]
     assert len(table) == len(analysis.records) == analysis.frames_analysed
+    assert set(table.emotion_smoothed) <= {*EMOTIONS, UNCERTAIN} and "Surprise" in set(table.emotion_of_second)
     assert (table.frame_index % 2 == 0).all()
     parquet = pd.read_parquet(out.table_parquet)
-    assert list(parquet.columns) == list(TABLE_COLUMNS) and len(parquet) == len(table)
+    assert list(parquet.columns) == [*TABLE_COLUMNS, *READING_COLUMNS] and len(parquet) == len(table)
     assert np.allclose(parquet.p_surprise, table.p_surprise, atol=1e-6)
     probabilities = table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
     assert np.allclose(probabilities.sum(1), 1.0, atol=1e-4)

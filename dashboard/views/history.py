@@ -12,7 +12,7 @@ from dashboard import charts
 from dashboard.common import history_store, plain_label, plain_markdown
 from dashboard.components import face_charts_ui, report_downloads_ui, summary_table_ui
 from fer_core.errors import HistoryError
-from fer_core.labels import EMOTIONS
+from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_summaries
 from fer_core.store import Entry, EntryInfo
 
@@ -28,8 +28,8 @@ def overall_share(summary: dict) -> dict[str, float]:
     faces = face_summaries(summary)
     frames = sum(f.frames for f in faces)
     if not frames:
-        return dict.fromkeys(EMOTIONS, 0.0)
-    return {e: sum(f.emotion_share.get(e, 0.0) * f.frames for f in faces) / frames for e in EMOTIONS}
+        return dict.fromkeys(SHARE_LABELS, 0.0)
+    return {e: sum(f.emotion_share.get(e, 0.0) * f.frames for f in faces) / frames for e in SHARE_LABELS}
 
 
 def blink_table(summary: dict) -> pd.DataFrame:
