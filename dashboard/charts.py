@@ -255,3 +255,36 @@ def confusion_heatmap(matrix: list[list[int]], labels: list[str], normalise: boo
         height=460,
     )
     return fig
+
+
+def reliability_diagram(calibration: dict) -> go.Figure:
+    """Accuracy against the top probability, per bin of faces, before and after the model's temperature (a
+    ``calibration`` record of :func:`fer_core.calibration.calibration_record`), with the diagonal of perfect
+    calibration; hover gives each bin's faces."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=dict(color="#bbbbbb", dash="dot")
+    )
+    styles = (
+        ("before", "network's own", "#ff7f0e"),
+        ("after", f"at temperature {calibration['temperature']:.2f}", "#1f77b4"),
+    )
+    for key, words, colour in styles:
+        bins = [b for b in calibration[key]["bins"] if b["faces"]]
+        fig.add_scatter(
+            x=[b["confidence"] for b in bins],
+            y=[b["accuracy"] for b in bins],
+            mode="lines+markers",
+            name=f"{words} (error {calibration[key]['ece']:.1%})",
+            line=dict(color=colour),
+            customdata=[[b["faces"], b["low"], b["high"]] for b in bins],
+            hovertemplate="top probability %{customdata[1]:.0%}-%{customdata[2]:.0%}: right on %{y:.0%} of "
+            "%{customdata[0]} faces (mean top probability %{x:.0%})<extra></extra>",
+        )
+    fig.update_layout(
+        title="Reliability: how often the top emotion is right, by its probability",
+        xaxis=dict(title="top probability", range=[0, 1], tickformat=".0%"),
+        yaxis=dict(title="accuracy", range=[0, 1], tickformat=".0%"),
+        **{**_LAYOUT, "height": 380},
+    )
+    return fig

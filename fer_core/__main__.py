@@ -123,6 +123,7 @@ def _whole(low: int, high: int | None = None):
 # commands whose arguments are parsed by their own module's main(argv)
 DELEGATED = {
     "evaluate": ("fer_core.evaluate", "accuracy and per-class figures of a model on FER2013 faces"),
+    "calibrate": ("fer_core.calibration", "fit the model's temperature so its probabilities mean what they say"),
     "train": ("fer_core.train", "train an emotion model on FER2013 (needs the train extra: pip install -e .[train])"),
 }
 

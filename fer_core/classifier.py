@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_core.calibration import apply_temperature
 from fer_core.errors import ModelFileError
 from fer_core.geometry import square_crop_box
 from fer_core.labels import EMOTIONS
@@ -86,7 +87,8 @@ class EmotionClassifier:
         return prepare_faces(gray, boxes, self.meta)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1), in one call."""
+        """Calibrated probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1), in one call (the
+        network's output at the model's ``temperature``, see :mod:`fer_core.calibration`)."""
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if len(faces) != self._batch:
@@ -95,7 +97,8 @@ class EmotionClassifier:
             self._batch = len(faces)
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(faces, dtype=np.float32))
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output)[:, self._order]
+        probabilities = self._interpreter.get_tensor(self._output)[:, self._order]
+        return apply_temperature(probabilities, self.meta.temperature)
 
     def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Probabilities (N, len(labels)) for the faces at ``boxes`` (N, 4) in a uint8 (H, W) image."""

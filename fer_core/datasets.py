@@ -7,6 +7,7 @@ in FER2013's label order (:data:`fer_core.labels.EMOTIONS`).
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from fer_core.errors import DatasetError
 from fer_core.labels import EMOTIONS
 
 FACE_SIZE = 48
+# The team's shared data folder (FER2013 as .npz in fer2013/, test media in media/): $FER_SHARED_DATA, by default
+# ../shared/data beside the checkout.
+SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff"}
 CSV_USAGES = ("Training", "PublicTest", "PrivateTest")
 

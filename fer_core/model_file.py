@@ -44,6 +44,7 @@ class ModelMeta:
     name: str = ""
     test_time_augmentation: str = ""  # done inside the served graph, e.g. "horizontal flip"
     quantization: str = ""  # "int8": integer weights and activations (float32 input and output)
+    temperature: float = 1.0  # served probabilities are p ** (1 / temperature), renormalised (fer_core.calibration)
 
 
 def read_meta(model_dir: Path) -> ModelMeta:

@@ -39,13 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.datasets import FACE_SIZE, LabelledFaces, load_faces
+from fer_core.datasets import FACE_SIZE, SHARED_DATA, LabelledFaces, load_faces
 from fer_core.labels import EMOTIONS
 from fer_core.model_file import MODEL_FILE, MODEL_META, ModelMeta
 
 log = logging.getLogger(__name__)
 
-SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DEFAULT_DATA = str(SHARED_DATA / "fer2013")
 
 

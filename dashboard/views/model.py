@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard.common import load_classifier, model_dir, model_stamp
 from fer_core.errors import ModelFileError
+from fer_core.labels import UNCERTAIN_BELOW
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +207,16 @@ if metrics:
             st.dataframe(
                 table.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}), width="stretch"
             )
+    calibration = metrics.get("calibration")
+    if calibration:
+        st.subheader("Saying not sure")
+        diagram, words = st.columns([3, 2])
+        diagram.plotly_chart(charts.reliability_diagram(calibration), width="stretch")
+        words.markdown(
+            f"The served probabilities are the network's at temperature **{calibration['temperature']:.2f}**, "
+            f"fitted on the {calibration['faces']} faces of {calibration.get('split', 'a split not recorded')} "
+            f"(`fer calibrate`): calibration error {calibration['before']['ece']:.1%} before, "
+            f"{calibration['after']['ece']:.1%} after ({calibration['two_fold_ece_after']:.1%} when fitted on one "
+            "half and measured on the other). Where the top probability is under "
+            f"{UNCERTAIN_BELOW:.0%}, a face is read as *Uncertain* in shares, timelines and per-second readings."
+        )
