@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.datasets import SHARED_DATA
+from fer_core.datasets import SHARED_DATA, LabelledFaces, load_faces
 from fer_core.errors import FerError
 from fer_core.model_file import MODEL_META, model_folder, read_meta
 
@@ -109,18 +109,15 @@ def calibration_record(probabilities: np.ndarray, labels: np.ndarray, seed: int 
     }
 
 
-def calibrate_model(folder: Path, data_path: Path, usage: str = "PublicTest") -> dict:
-    """Fit ``folder``'s temperature on the labelled faces at ``data_path`` (FER2013 ``usage``: the split named in
-    the record; an ``.npz`` holds one split), write it into ``model.json`` and the
-    record into ``metrics.json`` (``calibration``); returns the record."""
-    from fer_core.datasets import load_faces
+def calibrate_model(folder: Path, data: LabelledFaces, split: str = "FER2013 PublicTest") -> dict:
+    """Fit ``folder``'s temperature on the labelled faces ``data`` (``split`` names them in the record), write it
+    into ``model.json`` and the record into ``metrics.json`` (``calibration``); returns the record."""
     from fer_core.evaluate import predict_faces
 
     meta = read_meta(folder)
-    data = load_faces(data_path, usage=usage)
     served = predict_faces(folder, data.x)  # at the model's current temperature: undone, so refitting is the same
     probabilities = apply_temperature(served, 1.0 / meta.temperature)
-    record = {"data": Path(data.source).name, "split": f"FER2013 {usage}", **calibration_record(probabilities, data.y)}
+    record = {"data": Path(data.source).name, "split": split, **calibration_record(probabilities, data.y)}
     meta_path, metrics_path = folder / MODEL_META, folder / "metrics.json"
     raw_meta = json.loads(meta_path.read_text())
     raw_meta["temperature"] = round(record["temperature"], 4)
@@ -140,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        record = calibrate_model(model_folder(args.model), args.data, args.usage)
+        data = load_faces(args.data, usage=args.usage)
+        record = calibrate_model(model_folder(args.model), data, f"FER2013 {args.usage}")
     except FerError as exc:
         log.error("%s", exc)
         return 2

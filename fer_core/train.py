@@ -229,14 +229,16 @@ def serve(
     split: str = "PublicTest (val.npz); never trained on",
 ) -> dict:
     """Convert ``model`` for serving into ``out_dir`` (``int8``: calibrated on 500 random Training faces), evaluate
-    the served file on ``val_faces`` (``split`` says what that split was used for) and write ``metrics.json``;
-    returns the metrics."""
+    the served file on ``val_faces`` (``split`` says what that split was used for), write ``metrics.json`` and fit
+    the served probabilities' temperature on the same faces (:mod:`fer_core.calibration`); returns the metrics."""
+    from fer_core.calibration import calibrate_model
     from fer_core.evaluate import evaluate
 
     calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
     convert_to_tflite(model, out_dir, flip_tta, calibration)
     metrics = {"split": split, **evaluate(out_dir, val_faces, train_faces)}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics["calibration"] = calibrate_model(out_dir, val_faces, f"FER2013 {split.split(' ')[0]}")
     return metrics
 
 

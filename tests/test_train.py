@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from fer_core.calibration import apply_temperature
 from fer_core.classifier import EmotionClassifier
 from fer_core.evaluate import main as evaluate_main
 from fer_core.network import build_xception
@@ -91,6 +92,8 @@ def test_served_model_matches_keras_and_evaluate_cli(tiny_run, capsys):
     served = classifier.predict(x)
     model = keras.models.load_model(out / "final.keras")  # best.keras with recomputed batch-norm statistics
     reference = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2  # face and mirror
+    assert classifier.meta.temperature != 1.0  # fitted on the validation faces when the run was served
+    reference = apply_temperature(reference, classifier.meta.temperature)
     assert np.abs(served - reference).max() < 1e-4
     assert evaluate_main(["--model", str(out), "--data", str(data / "val.npz"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
