@@ -6,7 +6,9 @@ Every frame of each one-face shared clip goes through ``analyze_video`` (default
 records). Per clip: label changes per second of the face's dominant emotion, (a) raw, per frame; (b) the dashboard's
 timeline view, each probability averaged over a centred 1 s window (``fer_core.timeline.smoothed_probabilities``:
 no lag, but it needs the following half second, so offline only); (c) the Live page's running average with weight
-0.5 and 0.8 on the past ("Balanced", "Steady"). The lag: the median time each smoothed label takes to follow a
+0.5 and 0.8 on the past ("Balanced", "Steady"); (d) the exported readings, where a top probability under 40% reads
+"Uncertain": per frame, ``emotion_smoothed`` (the 1 s centred average) and ``emotion_of_second`` (one reading per
+whole second), with the share of frames each reads as Uncertain. The lag: the median time each smoothed label takes to follow a
 lasting change of the raw label (the new label holding 15 frames), in seconds at the clip's frame rate.
 """
 
@@ -20,9 +22,9 @@ import frames as bench
 import numpy as np
 import pandas as pd
 
-from fer_core.timeline import smoothed_probabilities
 from fer_core.export import records_table
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, UNCERTAIN
+from fer_core.timeline import readings, smoothed_probabilities
 from fer_core.video import analyze_video
 
 CLIPS = (
@@ -39,6 +41,10 @@ COLUMNS = [f"p_{e.lower()}" for e in EMOTIONS]
 
 def changes_per_second(p: np.ndarray, seconds: float) -> float:
     labels = p.argmax(axis=1)
+    return float((labels[1:] != labels[:-1]).sum()) / seconds if seconds > 0 else 0.0
+
+
+def reading_changes_per_second(labels: np.ndarray, seconds: float) -> float:
     return float((labels[1:] != labels[:-1]).sum()) / seconds if seconds > 0 else 0.0
 
 
@@ -90,6 +96,13 @@ def main() -> None:
             delay = follow_delay(raw, smooth)
             row[label] = round(changes_per_second(smooth, seconds), 2)
             row[f"{label}_delay_s"] = None if delay is None else round(delay / analysis.fps, 3)
+        for label, series in (
+            ("reading_raw", readings(raw)),
+            ("reading_smoothed", rows_face["emotion_smoothed"].to_numpy()),
+            ("reading_of_second", rows_face["emotion_of_second"].to_numpy()),
+        ):
+            row[label] = round(reading_changes_per_second(series, seconds), 2)
+            row[f"{label}_uncertain"] = round(float((series == UNCERTAIN).mean()), 3)
         rows.append(row)
         print(row)
     frame = pd.DataFrame(rows)
