@@ -15,7 +15,7 @@ import streamlit.components.v1 as components
 from dashboard import charts
 from dashboard.common import history_store
 
-from fer_core.labels import EMOTIONS
+from fer_core.labels import EMOTIONS, reading
 from fer_core.live import LiveSnapshot
 from fer_core.records import FaceSummary, face_summaries
 from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict, mm_ss
@@ -48,15 +48,14 @@ RECENT_S = 2.0  # the panel's "last 2 s": a steadier reading than any single fra
 
 
 def current_faces_table(snapshot: LiveSnapshot, recent_s: float = RECENT_S) -> pd.DataFrame:
-    """The faces of the latest frame: identity, the emotion that dominated their last ``recent_s`` seconds and its
-    share of those frames, eyes, blinks. (Each frame's own emotion and probability are on the video itself: a
+    """The faces of the latest frame: identity, the reading (an emotion, or Uncertain) that dominated their last
+    ``recent_s`` seconds and its share of those frames, eyes, blinks. (Each frame's own emotion and probability are on the video itself: a
     one-second refresh could only show an older frame's numbers beside it.)"""
     rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
     rows = []
     for r in snapshot.current:
-        recent = [p.emotion for p in snapshot.faces.get(r.track_id, []) if p.time_s >= r.time_s - recent_s] or [
-            r.emotion
-        ]
+        points = [p for p in snapshot.faces.get(r.track_id, []) if p.time_s >= r.time_s - recent_s] or [r]
+        recent = [reading(p.probabilities) for p in points]  # an emotion, or Uncertain under the level
         mostly = max(set(recent), key=recent.count)
         rate = rates.get(r.track_id)
         rows.append(
