@@ -25,11 +25,14 @@ def blinks_per_minute(blinks: int, seconds: float, min_seconds: float) -> float 
 @dataclass(frozen=True)
 class BlinkSettings:
     """``closed_ratio``: eyes count as closed when EAR < closed_ratio x the person's open-eye baseline (the median
-    EAR of the last ``baseline_window`` samples; blinks are a few percent of frames, so the median is the open
-    eye), so narrow eyes are not always "closed". Nothing is judged during the first ``baseline_min_samples``
-    samples (a third of a second at 30 fps), while the baseline forms.
+    EAR of the last ``baseline_window`` samples of open eyes: samples under the closed level join it only once the
+    eyes have stayed closed ``baseline_hold_s`` seconds, so eyes kept shut or downcast for a second or two cannot
+    drag it down), so narrow eyes are not always "closed". Nothing is judged during the first
+    ``baseline_min_samples`` samples (a third of a second at 30 fps), while the baseline forms.
     ``reopen_ratio`` > closed_ratio gives hysteresis against flicker. A closure counts as a blink when it lasts at
-    least ``min_closed_frames`` samples and at most ``max_closed_s`` seconds (longer: eyes shut or looking down)."""
+    least ``min_closed_frames`` samples and at most ``max_closed_s`` seconds (longer: eyes shut or looking down),
+    and its lowest EAR falls to ``deepest_ratio`` or less of the eye open just before it (the highest of the
+    ``recent_samples`` before the closure, or the baseline): lids that only narrow (a squint) do not."""
 
     closed_ratio: float = 0.7
     reopen_ratio: float = 0.8
@@ -37,6 +40,9 @@ class BlinkSettings:
     baseline_min_samples: int = 10
     min_closed_frames: int = 2
     max_closed_s: float = 0.8
+    baseline_hold_s: float = 3.0
+    deepest_ratio: float = 0.5
+    recent_samples: int = 10
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class BlinkDetector:
         self._samples: deque[float] = deque(maxlen=self.settings.baseline_window)
         self._closed_since: float | None = None
         self._closed_frames = 0
+        self._deepest = 0.0  # the lowest EAR of the closure under way, as a fraction of the eye open just before
+        self._open_before = 0.0
+        self._recent: deque[float] = deque(maxlen=self.settings.recent_samples)
         self._first_time: float | None = None
         self._last_time: float | None = None
 
@@ -77,20 +86,31 @@ class BlinkDetector:
             self._first_time = time_s
         self._last_time = time_s
         baseline = self.baseline
-        self._samples.append(ear)
+        recent = list(self._recent)
+        self._recent.append(ear)
         if baseline is None:
+            self._samples.append(ear)
             return BlinkState(False, False, self.count, 0.0)
         close_below = baseline * self.settings.closed_ratio
         reopen_above = baseline * self.settings.reopen_ratio
+        shut_for = 0.0 if self._closed_since is None else time_s - self._closed_since
+        if ear >= close_below or shut_for >= self.settings.baseline_hold_s:
+            self._samples.append(ear)  # closed eyes join the open-eye baseline only once closed for a long time
         blink = False
         if self._closed_since is None:
             if ear < close_below:
-                self._closed_since, self._closed_frames = time_s, 1
+                self._open_before = max([*recent, baseline])
+                self._closed_since, self._closed_frames, self._deepest = time_s, 1, ear / self._open_before
         elif ear < reopen_above:
             self._closed_frames += 1
+            self._deepest = min(self._deepest, ear / self._open_before)
         else:
             duration = time_s - self._closed_since
-            blink = self._closed_frames >= self.settings.min_closed_frames and duration <= self.settings.max_closed_s
+            blink = (
+                self._closed_frames >= self.settings.min_closed_frames
+                and duration <= self.settings.max_closed_s
+                and self._deepest <= self.settings.deepest_ratio
+            )
             self.count += int(blink)
             self._closed_since, self._closed_frames = None, 0
         return BlinkState(self._closed_since is not None, blink, self.count, close_below)

@@ -51,6 +51,29 @@ def test_narrow_eyes_are_judged_against_their_own_baseline():
     assert sum(s.closed for s in states[40:]) == 12
 
 
+def test_a_long_closure_does_not_drag_the_open_eye_baseline_down():
+    # eyes shut 2 s (a sad, downcast face) with the lids trembling: one long closure, never a blink; the median of
+    # every sample would sink towards the shut level and turn the trembles into "reopenings" and new "blinks"
+    shut = [0.08, 0.12, 0.16, 0.10] * 15
+    detector, states = run([0.30] * 40 + shut + [0.30] * 30)
+    assert detector.count == 0 and all(s.closed for s in states[40:100])
+    assert detector.baseline == pytest.approx(0.30)
+
+
+def test_a_squint_is_not_a_blink_however_long_or_short():
+    # the lids narrow to 0.6 of the open eye for 5 frames (a smile or a frown) and open again: under the closed
+    # level (0.7) but never near shut
+    detector, states = run([0.30] * 40 + [0.20, 0.19, 0.18, 0.19, 0.20] + [0.30] * 30)
+    assert detector.count == 0 and sum(s.closed for s in states) == 5
+
+
+def test_a_blink_from_wide_open_eyes_is_judged_against_the_eye_just_before():
+    # talking with wide eyes (0.36, above the usual 0.28), a blink whose landmarks only reach 0.17: 0.6 of the
+    # baseline, but under half of the eye just before it
+    detector, _ = run([0.28] * 60 + [0.36] * 12 + [0.22, 0.17, 0.18] + [0.33] * 20)
+    assert detector.count == 1
+
+
 def test_flicker_around_the_threshold_is_held_by_hysteresis():
     # After a closure, values between the close (0.21) and reopen (0.24) thresholds keep the eye closed.
     ears = [0.30] * 30 + [0.10, 0.10, 0.22, 0.10, 0.10] + [0.30] * 30

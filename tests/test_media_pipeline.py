@@ -278,8 +278,8 @@ def test_blinks_agree_with_the_automatic_annotations_of_the_one_face_clips(pipel
         for key, value in event_agreement(spans, [tuple(c) for c in candidates], tolerance=2).items():
             totals[key] += value
     assert sum(len(c) for c in clips.values()) == 29 and len(clips) == 9
-    assert totals["matched"] >= 26 and totals["missed"] <= 3  # 28 and 1 (a double blink taken as one closure)
-    assert totals["extra"] <= 20  # 13: 7 of them while looking down at a phone, a wink, downcast closed eyes
+    assert totals["matched"] >= 26 and totals["missed"] <= 3  # 27 and 2 (a double blink taken as one, an ambiguous one)
+    assert totals["extra"] <= 6  # 2 (13 before the depth rule: lids lowered looking at a phone, a wink, squints)
 
 
 def test_timestamps_come_from_the_container(video_path):
