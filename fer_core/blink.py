@@ -30,7 +30,8 @@ class BlinkSettings:
     drag it down), so narrow eyes are not always "closed". Nothing is judged during the first
     ``baseline_min_samples`` samples (a third of a second at 30 fps), while the baseline forms.
     ``reopen_ratio`` > closed_ratio gives hysteresis against flicker. A closure counts as a blink when it lasts at
-    least ``min_closed_frames`` samples and at most ``max_closed_s`` seconds (longer: eyes shut or looking down),
+    least ``min_closed_frames`` samples (one: at 30 fps a quick blink can be shut on one frame only, and analysing
+    every n-th frame sees most blinks once) and at most ``max_closed_s`` seconds (longer: eyes shut or looking down),
     and its lowest EAR falls to ``deepest_ratio`` or less of the eye open just before it (the highest of the
     ``recent_samples`` before the closure, or the baseline): lids that only narrow (a squint) do not."""
 
@@ -38,7 +39,7 @@ class BlinkSettings:
     reopen_ratio: float = 0.8
     baseline_window: int = 150
     baseline_min_samples: int = 10
-    min_closed_frames: int = 2
+    min_closed_frames: int = 1
     max_closed_s: float = 0.8
     baseline_hold_s: float = 3.0
     deepest_ratio: float = 0.5
