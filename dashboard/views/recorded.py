@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ from dashboard.components import (
     report_downloads_ui,
     save_to_history_ui,
     summary_table_ui,
+    time_left,
 )
 from fer_core.detect import DetectorSettings
 from fer_core.errors import DecodeError, FerError, NoFaceError
@@ -120,9 +122,11 @@ def run_analysis(
             bar = st.progress(0.0, text="Starting the analysis...")
             st.button("Cancel", on_click=_mark_cancelled, icon=":material/cancel:", key="rec_cancel")
 
+        started = time.monotonic()
+
         def progress(done: int, total: int) -> None:
             text = f"Analysed frame {done} of {total}" if total else f"Analysed frame {done}"
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=text)
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=text + time_left(done, total, started))
 
         def users_words(message: str) -> str:  # messages name the file as the user knows it, never our copy
             return plain_markdown(message.replace(source.name, upload.name))
