@@ -116,6 +116,8 @@ def calibrate_model(folder: Path, data: LabelledFaces, split: str = "FER2013 Pub
 
     meta = read_meta(folder)
     served = predict_faces(folder, data.x)  # at the model's current temperature: undone, so refitting is the same
+    if not np.isfinite(served).all():
+        raise FerError(f"{folder}: the model gives non-finite probabilities (a broken network); not calibrated")
     probabilities = apply_temperature(served, 1.0 / meta.temperature)
     record = {"data": Path(data.source).name, "split": split, **calibration_record(probabilities, data.y)}
     meta_path, metrics_path = folder / MODEL_META, folder / "metrics.json"

@@ -72,3 +72,17 @@ def test_fer_calibrate_writes_the_temperature_and_refits_to_the_same(tmp_path, f
     shipped = read_meta(NAMED_MODELS["fast"]).temperature
     assert read_meta(folder).temperature == pytest.approx(shipped, abs=0.01)
     assert json.loads((folder / "metrics.json").read_text())["calibration"]["faces"] == 3589
+
+
+def test_a_model_giving_nan_is_refused_not_calibrated(tmp_path, monkeypatch):
+    from fer_core.calibration import calibrate_model
+    from fer_core.datasets import LabelledFaces
+    from fer_core.errors import FerError
+
+    folder = tmp_path / "model"
+    shutil.copytree(NAMED_MODELS["fast"], folder)
+    monkeypatch.setattr("fer_core.evaluate.predict_faces", lambda model, x: np.full((len(x), 7), np.nan, np.float32))
+    faces = LabelledFaces(np.zeros((4, 48, 48), np.uint8), np.zeros(4, np.int64), "faces.npz")
+    with pytest.raises(FerError, match="non-finite"):
+        calibrate_model(folder, faces)
+    assert read_meta(folder).temperature == read_meta(NAMED_MODELS["fast"]).temperature  # left as it was
