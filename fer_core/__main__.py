@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.labels import UNCERTAIN
 
 log = logging.getLogger("fer_core")
 
@@ -58,11 +59,12 @@ def _analyze(args: argparse.Namespace) -> int:
     for face in analysis.faces:
         rate = f"{face.blinks_per_minute:.1f}/min" if face.blinks_per_minute is not None else "n/a"
         log.info(
-            "face #%d: %.1f s on screen, mostly %s (%.0f%%), %d blinks (%s)",
+            "face #%d: %.1f s on screen, mostly %s (%.0f%%, uncertain %.0f%%), %d blinks (%s)",
             face.track_id,
             face.time_on_screen_s,
             face.dominant_emotion,
-            100 * face.emotion_share[face.dominant_emotion],
+            100 * face.emotion_share.get(face.dominant_emotion, 0.0),
+            100 * face.emotion_share.get(UNCERTAIN, 0.0),
             face.blink_count,
             rate,
         )
