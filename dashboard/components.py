@@ -32,7 +32,16 @@ PLAYER_MAX_HEIGHT = 560  # pixels: a portrait phone video is shown narrower inst
 
 def player_width(video: Path) -> int | Literal["stretch"]:
     """The player's width in pixels for a portrait video (so it is at most PLAYER_MAX_HEIGHT tall), else
-    "stretch"."""
+    "stretch". The file is probed once per path and modification time, not on every rerun of the page."""
+    try:
+        stamp = video.stat().st_mtime_ns
+    except OSError:
+        return "stretch"
+    return _player_width(str(video), stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _player_width(video: str, stamp: int) -> int | Literal["stretch"]:
     from fer_core.decode import probe_video
     from fer_core.errors import FerError
 
