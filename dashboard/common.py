@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,15 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from fer_core.classifier import EmotionClassifier
+from fer_core.detect import DetectorSettings
 from fer_core.errors import ModelFileError
 from fer_core.identity import FaceDescriber
+from fer_core.jobs import JobQueue, analysis_runner
 from fer_core.landmarks import LandmarkPredictor
 from fer_core.models import SharedClassifier, SharedDescriber, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META, NAMED_MODELS
 from fer_core.outputs import process_alive
+from fer_core.pipeline import FramePipeline, PipelineSettings
 from fer_core.store import HistoryStore, default_data_dir
 
 log = logging.getLogger(__name__)
@@ -209,13 +213,14 @@ class RecordedResult:
     summary: dict
     table: pd.DataFrame
     summary_json: bytes
-    files: PrivateFolder
+    files: PrivateFolder | None  # None: the files belong to a background job (fer_core.jobs), kept with it
     csv_path: Path
     mp4_path: Path
 
     def discard(self) -> None:
-        """Remove the files now (the result can no longer be played or downloaded)."""
-        self.files.discard()
+        """Remove the files now (the result can no longer be played or downloaded); a job's files stay with it."""
+        if self.files is not None:
+            self.files.discard()
 
 
 def sweep_stale_uploads(root: str | Path | None = None, unmarked_after_s: float = 3600.0) -> list[Path]:
@@ -264,3 +269,54 @@ def return_freed_frames_to_the_system() -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
     except (OSError, AttributeError):
         return False
+
+
+JOB_OWNER_PARAM = "u"  # the page's address carries the owner token, so a reopened tab finds its analyses
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _job_queue(folder: str, keep_s: float) -> JobQueue:
+    """One background-analysis queue per server and data folder: one worker thread, on the models the pages share
+    (an emotion model per choice is loaded by the worker when a job first asks for it)."""
+    landmarks, describer = shared_landmarks(), shared_describer()
+    classifiers: dict[str, SharedClassifier] = {}
+
+    def pipeline_for(options: dict) -> FramePipeline:
+        choice = str(options.get("model", "fast"))
+        if choice not in classifiers:
+            classifiers[choice] = SharedClassifier(EmotionClassifier(model_dir(choice)))
+        detector = DetectorSettings.small_faces() if options.get("small_faces") else DetectorSettings()
+        return FramePipeline(
+            PipelineSettings(detector=detector),
+            classifier=classifiers[choice],
+            landmarks=landmarks,
+            describer=describer,
+        )
+
+    return JobQueue(Path(folder), analysis_runner(pipeline_for), workers=1, keep_s=keep_s)
+
+
+JOBS_KEEP_HOURS_ENV = "FER_JOBS_KEEP_HOURS"
+
+
+def job_queue() -> JobQueue:
+    """The server's background analyses, under ``<data folder>/jobs``, kept ``$FER_JOBS_KEEP_HOURS`` (24 by
+    default) after they finish."""
+    try:
+        hours = float(os.environ.get(JOBS_KEEP_HOURS_ENV) or 24)
+    except ValueError:
+        log.warning("$%s must be a number of hours; using 24", JOBS_KEEP_HOURS_ENV)
+        hours = 24.0
+    return _job_queue(str(data_dir() / "jobs"), 3600.0 * hours)
+
+
+def job_owner() -> str:
+    """This visitor's token for the job list: kept in the session and in the page's address (``?u=``), so that
+    changing pages keeps it and a reopened tab finds the same analyses; a new random one otherwise."""
+    token = st.session_state.get("job_owner") or st.query_params.get(JOB_OWNER_PARAM, "")
+    if not re.fullmatch(r"[0-9a-f]{32}", str(token)):
+        token = uuid.uuid4().hex
+    st.session_state["job_owner"] = token
+    if st.query_params.get(JOB_OWNER_PARAM) != token:
+        st.query_params[JOB_OWNER_PARAM] = token
+    return token

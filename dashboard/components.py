@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -209,12 +208,3 @@ def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFram
         key=f"{key}-dl-report",
         help="One file to hand on: settings, model and accuracy, each face in words, charts. Opens offline.",
     )
-
-
-def time_left(done: int, total: int, started: float, now: float | None = None) -> str:
-    """``", about 1:05 left"`` from the pace so far (``started``: time.monotonic() when the analysis began); empty
-    for the first 2 s and when the frame count is unknown."""
-    elapsed = (time.monotonic() if now is None else now) - started
-    if not total or done <= 0 or elapsed < 2.0 or done >= total:
-        return ""
-    return f", about {mm_ss(elapsed * (total - done) / done + 0.5)} left"

@@ -2,8 +2,8 @@
 
 A job outlives the page that started it: the page only submits a video and reads the job list (progress, time
 left, result, error); changing a page option, opening another page or closing the tab leaves it running. Each
-job owns a private folder ``<root>/<job id>/`` holding the video (``input<suffix>``) and the analysis's files
-(``out/``); a finished job is kept ``keep_s`` seconds (a day by default) and then removed with its folder, unless
+job owns a private folder ``<root>/<job id>/`` holding the video (``input<suffix>``, removed as soon as the job
+ends) and the analysis's files (``out/``); a finished job is kept ``keep_s`` seconds (a day by default) and then removed with its folder, unless
 the user saved it elsewhere first. ``owner`` is an opaque token of whoever submitted the job: one owner never sees
 another's jobs. State lives in ``<root>/jobs.sqlite3`` so that a job list survives a server restart; a job that was
 running when the server stopped is marked failed ("the server stopped").
@@ -31,6 +31,7 @@ DB_NAME = "jobs.sqlite3"
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 KEEP_S = 24 * 3600.0
+SWEEP_EVERY_S = 600.0  # how often a worker removes the jobs kept past keep_s
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    error_kind TEXT NOT NULL DEFAULT '',
+    smallest_face REAL NOT NULL DEFAULT 0
 )
 """
 
@@ -68,6 +71,8 @@ class Job:
     started_at: float | None
     finished_at: float | None
     error: str
+    error_kind: str  # the exception's class name when it failed, e.g. "NoFaceError", "DecodeError"
+    smallest_face: float  # with NoFaceError: about the narrowest face the settings could find (pixels)
     folder: Path
 
     @property
@@ -89,7 +94,7 @@ class JobQueue:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._runner = runner
-        self._keep_s = keep_s
+        self.keep_s = keep_s
         self._wake = threading.Condition()
         self._cancel: set[str] = set()
         self._closed = False
@@ -165,7 +170,7 @@ class JobQueue:
 
     def sweep(self, now: float | None = None) -> int:
         """Remove the finished jobs older than ``keep_s`` and folders no job owns; returns how many jobs went."""
-        cutoff = (time.time() if now is None else now) - self._keep_s
+        cutoff = (time.time() if now is None else now) - self.keep_s
         with self._db() as db:
             old = [
                 r[0]
@@ -204,7 +209,11 @@ class JobQueue:
         return row[0], row[1], video
 
     def _work(self) -> None:
+        swept = time.monotonic()
         while not self._closed:
+            if time.monotonic() - swept > SWEEP_EVERY_S:
+                swept = time.monotonic()
+                self.sweep()
             claimed = self._claim()
             if claimed is None:
                 with self._wake:
@@ -222,23 +231,25 @@ class JobQueue:
                 with self._db() as db:
                     db.execute("UPDATE jobs SET done=?, total=? WHERE id=?", (done, total, job_id))
 
-        status, error = "done", ""
+        status, error, kind, smallest = "done", "", "", 0.0
         try:
             self._runner(video, video.parent / "out", json.loads(options), progress, lambda: job_id in self._cancel)
         except Exception as exc:  # noqa: BLE001 - a failed job is reported in the list; the worker goes on
             if job_id in self._cancel:
                 status = "cancelled"
             else:
-                status, error = "failed", str(exc) or type(exc).__name__
+                status, error, kind = "failed", str(exc) or type(exc).__name__, type(exc).__name__
+                smallest = float(getattr(exc, "smallest_face", 0.0))
                 log.warning("job %s failed: %s", job_id, error)
         self._cancel.discard(job_id)
+        video.unlink(missing_ok=True)  # the upload goes as soon as it is analysed; the results stay
         if status != "done":
             shutil.rmtree(video.parent / "out", ignore_errors=True)
         with self._db() as db:
             db.execute(
-                "UPDATE jobs SET status=?, error=?, finished_at=?, done=CASE WHEN ?='done' THEN total ELSE done END "
-                "WHERE id=?",
-                (status, error, time.time(), status, job_id),
+                "UPDATE jobs SET status=?, error=?, error_kind=?, smallest_face=?, finished_at=?, "
+                "done=CASE WHEN ?='done' THEN total ELSE done END WHERE id=?",
+                (status, error, kind, smallest, time.time(), status, job_id),
             )
 
 

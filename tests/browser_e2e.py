@@ -509,6 +509,33 @@ def test_recorded_video_analysis_can_be_cancelled(page, server, video_path):
     _wait_for(lambda: _upload_folders() <= before, 30, "the temporary upload folder to be removed")
 
 
+def test_an_analysis_goes_on_across_pages_and_a_reopened_tab_finds_it(browser, server, video_path):
+    """Issue 15: the analysis is a background job. Another page opened meanwhile does not stop it (the page shows
+    the result on return), and a new tab opened on the same address (``?u=``) finds it under Your analyses."""
+    context = _context(browser)
+    page = context.new_page()
+    try:
+        page.goto(f"{server['url']}/recorded")
+        page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+        page.locator('input[type="file"]').set_input_files(str(video_path(WEBCAM_VIDEO)))
+        page.get_by_role("button", name="Analyse").click()
+        page.get_by_text("Analysed frame").first.wait_for(timeout=120_000)
+        page.get_by_role("link", name="Model").click()  # while it runs
+        page.get_by_role("heading", name="Model", exact=True).wait_for()
+        page.get_by_role("link", name="Recorded video").click()
+        page.get_by_text(f"Results: {WEBCAM_VIDEO}").wait_for(timeout=300_000)
+        address = page.url
+        assert "u=" in address
+        reopened = context.new_page()
+        reopened.goto(address)
+        reopened.get_by_text("Your analyses (1, kept for a day)").click()
+        reopened.get_by_role("button", name="Open").click()
+        reopened.get_by_text(f"Results: {WEBCAM_VIDEO}").wait_for(timeout=60_000)
+        reopened.get_by_role("button", name="Save to history").wait_for()
+    finally:
+        context.close()
+
+
 def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path, tmp_path):
     before = _upload_folders()
     page.goto(f"{server['url']}/recorded")

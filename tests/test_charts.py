@@ -141,12 +141,3 @@ def test_a_face_summary_reads_back_from_its_json(video_path):
 
     analysis = analyze_video(video_path("liveportrait_d18_surprise.mp4"), every=6, write_video=False)
     assert face_summaries(json.loads(json.dumps(analysis.summary()))) == list(analysis.faces)
-
-
-def test_the_progress_bar_says_how_long_is_left():
-    from dashboard.components import time_left
-
-    assert time_left(300, 1800, started=0.0, now=10.0) == ", about 0:50 left"  # 30 frames/s so far
-    assert time_left(10, 1800, started=0.0, now=1.0) == ""  # too early to tell
-    assert time_left(300, 0, started=0.0, now=10.0) == ""  # frame count unknown
-    assert time_left(1800, 1800, started=0.0, now=60.0) == ""

@@ -168,8 +168,9 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert result.stem == "d18_surprise"
     assert result.summary["every"] == 6 and len(result.summary["faces"]) >= 1
     assert result.mp4_path.read_bytes()[4:8] == b"ftyp" and result.csv_path.read_bytes().startswith(b"time_s,")
-    folder = result.files.path
-    assert folder.name.startswith("fer-results-") and oct(folder.stat().st_mode)[-3:] == "700"
+    folder = result.mp4_path.parent  # the background job's results: <data>/jobs/<job id>/out
+    assert result.files is None and folder.parent.parent == tmp_path / "data" / "jobs"
+    assert oct(folder.parent.stat().st_mode)[-3:] == "700" and not list(folder.parent.glob("input*"))  # upload gone
     assert json.loads(result.summary_json)["faces"]
     assert "Results: d18 surprise\\!\\.mp4" in _texts(at)  # the name shown as written, Markdown escaped
     assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # progress cleared
@@ -177,8 +178,9 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     _button(at, "Save to history").click().run()
     entries = HistoryStore.in_folder(tmp_path / "data").list()
     assert [(e.name, e.kind) for e in entries] == [("d18 surprise!.mp4", "video")]
-    at.button(key="rec_analyse").click().run(timeout=300)  # the next analysis replaces the result and its files
-    assert at.session_state["recorded_result"].files.path != folder and not folder.exists()
+    at.button(key="rec_analyse").click().run(timeout=300)  # the next analysis replaces the result on the page
+    assert at.session_state["recorded_result"].mp4_path.parent != folder and folder.exists()  # the first is kept
+    assert any("Your analyses (2, kept for a day)" in e.label for e in at.expander)
 
 
 def test_a_recorded_result_takes_its_files_with_it():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -15,9 +16,10 @@ import streamlit as st
 from dashboard.common import (
     classifier_or_stop,
     describer_or_stop,
+    job_owner,
+    job_queue,
     landmarks_or_stop,
     model_accuracy,
-    PrivateFolder,
     RecordedResult,
     new_upload_folder,
     plain_markdown,
@@ -31,13 +33,11 @@ from dashboard.components import (
     report_downloads_ui,
     save_to_history_ui,
     summary_table_ui,
-    time_left,
 )
 from fer_core.detect import DetectorSettings
-from fer_core.errors import DecodeError, FerError, NoFaceError
-from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.jobs import FINISHED, Job
 from fer_core.records import face_summaries
-from fer_core.video import analyze_video
+from fer_core.timeline import mm_ss
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,21 @@ def options_ui() -> tuple[int, DetectorSettings]:
     return every, FACE_SIZES[sizes]
 
 
-def _mark_cancelled() -> None:
-    st.session_state["rec_cancelled"] = True
+JOB_KEY = "rec_job"  # the id of the analysis this session is waiting for
+
+
+def _cancel(job_id: str) -> None:
+    job_queue().cancel(job_owner(), job_id)
 
 
 def run_analysis(
     upload, every: int, detector: DetectorSettings = DetectorSettings(), model: str = "fast"
 ) -> RecordedResult | None:
-    """Analyse the upload in a fresh temporary folder (removed afterwards), showing progress. Returns None after
-    showing an error for a file that cannot be analysed.
-
-    Cancelling: the Cancel button makes Streamlit rerun the page, which stops this run at its next progress
-    update; ``analyze_video`` then removes its partial files and the temporary folder goes with the context."""
-    classifier, landmarks, describer = classifier_or_stop(model), landmarks_or_stop(), describer_or_stop()
+    """Queue the upload as a background analysis (:mod:`fer_core.jobs`) and wait for it here with its progress.
+    The analysis does not depend on this page: changing an option, opening another page or closing the tab leaves
+    it running, and the page picks it up again (:func:`wait_for_job`, the job list). Returns None after showing
+    an error for a file that cannot be analysed."""
+    classifier_or_stop(model), landmarks_or_stop(), describer_or_stop()  # a missing model: said on the page
     suffix = Path(upload.name).suffix.lower()
     suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
     with new_upload_folder() as tmp:
@@ -117,70 +119,108 @@ def run_analysis(
         with source.open("wb") as out:
             upload.seek(0)
             shutil.copyfileobj(upload, out, 1 << 20)
-        status = st.empty()  # the progress bar and Cancel, cleared when the analysis ends either way
-        with status.container():
-            bar = st.progress(0.0, text="Starting the analysis...")
-            st.button("Cancel", on_click=_mark_cancelled, icon=":material/cancel:", key="rec_cancel")
+        options = {"every": every, "model": model, "small_faces": detector != DetectorSettings()}
+        job_id = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
+    st.session_state[JOB_KEY] = job_id
+    return wait_for_job(job_id)
 
-        started = time.monotonic()
 
-        def progress(done: int, total: int) -> None:
-            text = f"Analysed frame {done} of {total}" if total else f"Analysed frame {done}"
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=text + time_left(done, total, started))
+def wait_for_job(job_id: str) -> RecordedResult | None:
+    """Show the job's progress (frames, time left, Cancel) until it ends; then its result, or why it has none."""
+    queue, owner = job_queue(), job_owner()
+    status = st.empty()  # the progress bar and Cancel, cleared when the analysis ends either way
+    with status.container():
+        bar = st.progress(0.0, text="Starting the analysis...")
+        st.button("Cancel", on_click=_cancel, args=(job_id,), icon=":material/cancel:", key="rec_cancel")
+    while (job := queue.job(owner, job_id)) is not None and job.status not in FINISHED:
+        if job.status == "running" and job.done:
+            left = job.seconds_left()
+            text = f"Analysed frame {job.done} of {job.total}" if job.total else f"Analysed frame {job.done}"
+            text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
+            bar.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
+        time.sleep(0.25)
+    status.empty()
+    st.session_state.pop(JOB_KEY, None)
+    return None if job is None else job_result(job)
 
-        def users_words(message: str) -> str:  # messages name the file as the user knows it, never our copy
-            return plain_markdown(message.replace(source.name, upload.name))
 
-        try:
-            pipeline = FramePipeline(
-                PipelineSettings(detector=detector), classifier=classifier, landmarks=landmarks, describer=describer
-            )
-            analysis = analyze_video(
-                source, Path(tmp) / "out", every=every, pipeline=pipeline, progress=progress, require_face=True
-            )
-        except NoFaceError as exc:
+def job_result(job: Job) -> RecordedResult | None:
+    """A finished job as the page shows it: its result, or (returning None) why it has none."""
+    name = job.source_name
+    options = json.loads(job.options)
+
+    def users_words(message: str) -> str:  # messages name the file as the user knows it, never our copy
+        return plain_markdown(re.sub(r"(upload|input)\.[a-z0-9]+", name, message))
+
+    if job.status == "cancelled":
+        st.warning("Analysis cancelled.", icon=":material/cancel:")
+        return None
+    if job.status == "failed":
+        if job.error_kind == "NoFaceError":
             hint = (
                 ""
-                if detector.upsample
+                if options.get("small_faces")
                 else " For a group, a meeting or a wide shot, choose **Small faces too** and analyse again."
             )
             st.error(
-                f"No face was found in {plain_markdown(upload.name)}. With this setting a face must be frontal "
-                f"and at least about {exc.smallest_face:.0f} pixels wide in this video.{hint}",
+                f"No face was found in {plain_markdown(name)}. With this setting a face must be frontal "
+                f"and at least about {job.smallest_face:.0f} pixels wide in this video.{hint}",
                 icon=":material/face:",
             )
-            return None
-        except DecodeError as exc:
+        elif job.error_kind == "DecodeError":
             st.error(
-                f"{plain_markdown(upload.name)} cannot be read as a video: {users_words(str(exc))}. Upload an "
+                f"{plain_markdown(name)} cannot be read as a video: {users_words(job.error)}. Upload an "
                 "mp4, mov, webm, avi or mkv file.",
                 icon=":material/error:",
             )
-            return None
-        except FerError as exc:
-            st.error(f"The analysis failed: {users_words(str(exc))}", icon=":material/error:")
-            return None
-        finally:
-            status.empty()
-        outputs = analysis.outputs
-        assert outputs.table_csv and outputs.table_parquet and outputs.annotated_mp4  # asked for all three
-        summary = analysis.summary()
-        summary["source"] = upload.name
-        summary["emotion_model"] = model
-        summary["warnings"] = [w.replace(source.name, upload.name) for w in summary.get("warnings", [])]
-        kept = PrivateFolder()  # the outputs move out of the upload folder, which goes with the upload
-        csv_path = Path(shutil.move(outputs.table_csv, kept.path / "table.csv"))
-        mp4_path = Path(shutil.move(outputs.annotated_mp4, kept.path / "annotated.mp4"))
-        return RecordedResult(
-            source_name=upload.name,
-            stem=safe_stem(upload.name),
-            summary=summary,
-            table=pd.read_parquet(outputs.table_parquet),
-            summary_json=json.dumps(summary, indent=1).encode(),
-            files=kept,
-            csv_path=csv_path,
-            mp4_path=mp4_path,
-        )
+        else:
+            st.error(f"The analysis failed: {users_words(job.error)}", icon=":material/error:")
+        return None
+    summary_path = next(job.results.glob("*.summary.json"), None)
+    if summary_path is None:  # removed meanwhile (kept a day)
+        st.warning(f"The results of {plain_markdown(name)} are no longer kept.")
+        return None
+    stem = summary_path.name.removesuffix(".summary.json")
+    summary = json.loads(summary_path.read_text())
+    summary["source"] = name
+    summary["emotion_model"] = options.get("model", "fast")
+    summary["warnings"] = [re.sub(r"input\.[a-z0-9]+", name, w) for w in summary.get("warnings", [])]
+    return RecordedResult(
+        source_name=name,
+        stem=safe_stem(name),
+        summary=summary,
+        table=pd.read_parquet(job.results / f"{stem}.parquet"),
+        summary_json=json.dumps(summary, indent=1).encode(),
+        files=None,  # kept with the job
+        csv_path=job.results / f"{stem}.csv",
+        mp4_path=job.results / f"{stem}.annotated.mp4",
+    )
+
+
+def _open(job_id: str) -> None:
+    job = job_queue().job(job_owner(), job_id)
+    if job is not None and job.status == "done":
+        st.session_state["rec_open"] = job_id
+
+
+def jobs_ui() -> None:
+    """This visitor's analyses (kept a day after they end): what each is doing, and Open for a finished one."""
+    jobs = job_queue().jobs(job_owner())
+    if not jobs:
+        return
+    kept = job_queue().keep_s / 3600
+    with st.expander(f"Your analyses ({len(jobs)}, kept for {'a day' if kept == 24 else f'{kept:g} h'})"):
+        for job in jobs:
+            words = {"queued": "waiting", "running": f"{job.done} of {job.total or '?'} frames", "done": "done"}
+            text, button = st.columns([4, 1])
+            text.markdown(
+                f"**{plain_markdown(job.source_name)}**: {words.get(job.status, job.status)} "
+                f"({time.strftime('%H:%M', time.localtime(job.created_at))})"
+            )
+            if job.status == "done":
+                button.button("Open", key=f"rec_open_{job.id}", on_click=_open, args=(job.id,))
+            elif job.status in ("queued", "running"):
+                button.button("Cancel", key=f"rec_cancel_{job.id}", on_click=_cancel, args=(job.id,))
 
 
 def results_ui(result: RecordedResult) -> None:
@@ -243,20 +283,28 @@ def results_ui(result: RecordedResult) -> None:
 st.title("Recorded video")
 st.caption(
     "Upload a recorded interview; each face gets an identity, an emotion timeline and a blink count. "
-    "The upload is analysed in a temporary folder that is removed afterwards."
+    "The analysis goes on if you change an option, open another page or close the tab; the upload is removed "
+    "as soon as it is analysed and the results are kept for a day under *Your analyses*."
 )
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
 every, detector = options_ui()
 model = model_choice_ui("rec_model")
-if st.session_state.pop("rec_cancelled", False):
-    st.warning("Analysis cancelled.", icon=":material/cancel:")
-if upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse"):
-    previous = st.session_state.pop(RESULT_KEY, None)
-    if previous is not None:
-        previous.discard()
-    result = run_analysis(upload, every, detector, model)
+analyse = upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse")
+waiting, opened = st.session_state.get(JOB_KEY), st.session_state.pop("rec_open", None)
+if analyse or waiting or opened:
+    if analyse:
+        result = run_analysis(upload, every, detector, model)
+    elif waiting:  # an analysis started before this rerun (an option changed, another page visited): still going
+        result = wait_for_job(waiting)
+    else:
+        job = job_queue().job(job_owner(), opened)
+        result = job_result(job) if job is not None else None
     if result is not None:
+        previous = st.session_state.pop(RESULT_KEY, None)
+        if previous is not None:
+            previous.discard()
         st.session_state[RESULT_KEY] = result
         st.session_state["rec_run"] = st.session_state.get("rec_run", 0) + 1
+jobs_ui()
 if RESULT_KEY in st.session_state:
     results_ui(st.session_state[RESULT_KEY])
