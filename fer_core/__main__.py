@@ -97,7 +97,10 @@ def _batch(args: argparse.Namespace) -> int:
 
     videos, table_name = take_shard(list_videos(args.source), args.shard)
     settings = BatchSettings(
-        every=args.every, model_dir=str(model_folder(args.model)), workers=args.workers or default_workers()
+        every=args.every,
+        model_dir=str(model_folder(args.model)),
+        workers=args.workers or default_workers(),
+        engine=args.engine,
     )
     with _progress_bar("batch", "video", args.quiet) as progress:
         table = run_batch(videos, args.out, settings, table_name, progress)
@@ -190,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--every", type=_whole(1), default=1, help="analyse every n-th frame (default: every frame)")
     batch.add_argument("--model", default="fast", help="emotion model: fast (default), accurate, or a model folder")
     batch.add_argument("--workers", type=_whole(1), default=None, help="processes (default: one per core)")
+    batch.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: processes on this machine; ray: Ray actors (the cluster at $RAY_ADDRESS, or a local Ray; "
+        "needs pip install ray; the videos and --out must be at the same paths on every node)",
+    )
     batch.add_argument("--shard", default=None, help="I/N: only every N-th video from the I-th (job arrays)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     for name, (_, summary) in DELEGATED.items():

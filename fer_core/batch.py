@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +34,14 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv", ".m
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``workers``: processes."""
+    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``workers``: processes;
+    ``engine``: ``local`` (a process pool on this machine) or ``ray`` (Ray actors: a local Ray instance, or the
+    cluster at ``$RAY_ADDRESS``; every node must see the videos and ``out`` at the same paths)."""
 
     every: int = 1
     model_dir: str = ""
     workers: int = 2
+    engine: str = "local"
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -140,24 +143,63 @@ def run_batch(
     if progress is not None:
         progress(finished, len(videos))
     if todo:
-        workers = max(1, min(settings.workers, len(todo)))
-        with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(settings,)) as pool:
-            futures = {pool.submit(_analyse_one, video, out, settings.every): video for video in todo}
-            for future in as_completed(futures):
-                video = futures[future]
-                try:
-                    summary, error = future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died (memory, a crash) fails one video
-                    summary, error = None, f"the worker stopped: {exc}"
-                rows[video] = batch_row(video, summary, "analysed" if summary is not None else "failed", error)
-                if error:
-                    log.warning("%s: %s", video, error)
-                finished += 1
-                if progress is not None:
-                    progress(finished, len(videos))
+        run = _run_on_ray if settings.engine == "ray" else _run_locally
+        for video, summary, error in run(todo, out, settings):
+            rows[video] = batch_row(video, summary, "analysed" if summary is not None else "failed", error)
+            if error:
+                log.warning("%s: %s", video, error)
+            finished += 1
+            if progress is not None:
+                progress(finished, len(videos))
     table = pd.DataFrame([rows[v] for v in videos])
     table.to_csv(out / table_name, index=False)
     return table
+
+
+Outcome = tuple[Path, "dict | None", str]  # a video, its summary (None when it failed) and the error
+
+
+def _run_locally(todo: list[Path], out: Path, settings: BatchSettings) -> Iterator[Outcome]:
+    """Each video analysed by a pool of ``settings.workers`` processes, outcomes as they finish."""
+    workers = max(1, min(settings.workers, len(todo)))
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(settings,)) as pool:
+        futures = {pool.submit(_analyse_one, video, out, settings.every): video for video in todo}
+        for future in as_completed(futures):
+            try:
+                summary, error = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker that died (memory, a crash) fails one video
+                summary, error = None, f"the worker stopped: {exc}"
+            yield futures[future], summary, error
+
+
+def _run_on_ray(todo: list[Path], out: Path, settings: BatchSettings) -> Iterator[Outcome]:
+    """Each video analysed by one of ``settings.workers`` Ray actors (each loads the models once), outcomes as
+    they finish. Joins the cluster at ``$RAY_ADDRESS``, or starts a local Ray instance for the run."""
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError as exc:
+        raise OutputError("--engine ray needs Ray: pip install 'ray>=2.60'") from exc
+
+    @ray.remote(num_cpus=1)
+    class Worker:
+        def __init__(self, settings: BatchSettings) -> None:
+            _start_worker(settings)
+
+        def analyse(self, video: Path, out: Path, every: int) -> tuple[Path, dict | None, str]:
+            return (video, *_analyse_one(video, out, every))
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False)
+    try:
+        workers = max(1, min(settings.workers, len(todo)))
+        pool = ActorPool([Worker.remote(settings) for _ in range(workers)])  # type: ignore[attr-defined]
+        for outcome in pool.map_unordered(lambda actor, video: actor.analyse.remote(video, out, settings.every), todo):
+            yield outcome
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def default_workers() -> int:

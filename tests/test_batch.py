@@ -22,14 +22,41 @@ def fer(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "fer_core", *args], capture_output=True, text=True, timeout=600)
 
 
-def test_a_batch_with_a_broken_file_analyses_the_rest_and_resumes(video_path, tmp_path):
+def _ray_missing() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "local",
+        pytest.param("ray", marks=pytest.mark.skipif(_ray_missing(), reason="Ray is not installed (pip install ray)")),
+    ],
+)
+def test_a_batch_with_a_broken_file_analyses_the_rest_and_resumes(video_path, tmp_path, engine):
     folder = tmp_path / "interviews"
     (folder / "day2").mkdir(parents=True)
     shutil.copy(video_path(CLIPS[0]), folder)
     shutil.copy(video_path(CLIPS[1]), folder / "day2")
     (folder / "day2" / "broken.mp4").write_text("not a video\n")
     (folder / "notes.txt").write_text("not listed: not a video suffix\n")
-    done = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--every", "6", "--workers", "2", "--quiet")
+    done = fer(
+        "batch",
+        str(folder),
+        "--out",
+        str(tmp_path / "out"),
+        "--every",
+        "6",
+        "--workers",
+        "2",
+        "--quiet",
+        "--engine",
+        engine,
+    )
     assert done.returncode == 1, done.stderr  # one video failed: said in the exit status too
     table = pd.read_csv(tmp_path / "out" / "batch.csv")
     status = dict(zip(table["video"].map(lambda v: Path(v).name), table["status"]))
@@ -42,7 +69,7 @@ def test_a_batch_with_a_broken_file_analyses_the_rest_and_resumes(video_path, tm
     assert shares.round(6).eq(1.0).all()
     for clip in CLIPS:
         assert (tmp_path / "out" / clip.replace(".mp4", ".summary.json")).is_file()
-    again = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--every", "6", "--quiet")
+    again = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--every", "6", "--quiet", "--engine", engine)
     table = pd.read_csv(tmp_path / "out" / "batch.csv")
     assert sorted(table["status"]) == ["done earlier", "done earlier", "failed"], again.stderr
 
