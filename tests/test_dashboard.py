@@ -174,6 +174,7 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert json.loads(result.summary_json)["faces"]
     assert "Results: d18 surprise\\!\\.mp4" in _texts(at)  # the name shown as written, Markdown escaped
     assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # progress cleared
+    assert not at.get("help")  # no stray expression drawn by Streamlit's magic (it once showed the models' docs)
     assert set(Path(tempfile.gettempdir()).glob("fer-upload-*")) <= uploads_before  # temporary files removed
     _button(at, "Save to history").click().run()
     entries = HistoryStore.in_folder(tmp_path / "data").list()

@@ -111,7 +111,8 @@ def run_analysis(
     The analysis does not depend on this page: changing an option, opening another page or closing the tab leaves
     it running, and the page picks it up again (:func:`wait_for_job`, the job list). Returns None after showing
     an error for a file that cannot be analysed."""
-    classifier_or_stop(model), landmarks_or_stop(), describer_or_stop()  # a missing model: said on the page
+    for check in (lambda: classifier_or_stop(model), landmarks_or_stop, describer_or_stop):
+        check()  # a missing model is said on the page (and stops it) before anything is queued
     suffix = Path(upload.name).suffix.lower()
     suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
     with new_upload_folder() as tmp:
