@@ -22,7 +22,7 @@ import frames as bench
 import numpy as np
 import pandas as pd
 
-from fer_core.export import records_table
+from fer_core.export import export_table
 from fer_core.labels import EMOTIONS, UNCERTAIN
 from fer_core.timeline import readings, smoothed_probabilities
 from fer_core.video import analyze_video
@@ -77,7 +77,7 @@ def main() -> None:
     rows = []
     for name in CLIPS:
         analysis = analyze_video(bench.video_path(name), write_video=False)
-        table = records_table(analysis.records)
+        table = export_table(analysis.records)
         track = table["track_id"].value_counts().index[0]  # the face seen longest
         rows_face = table[table["track_id"] == track].sort_values("time_s")
         raw = rows_face[COLUMNS].to_numpy()

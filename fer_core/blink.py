@@ -87,10 +87,9 @@ class BlinkDetector:
             self._first_time = time_s
         self._last_time = time_s
         baseline = self.baseline
-        recent = list(self._recent)
-        self._recent.append(ear)
         if baseline is None:
             self._samples.append(ear)
+            self._recent.append(ear)
             return BlinkState(False, False, self.count, 0.0)
         close_below = baseline * self.settings.closed_ratio
         reopen_above = baseline * self.settings.reopen_ratio
@@ -100,7 +99,7 @@ class BlinkDetector:
         blink = False
         if self._closed_since is None:
             if ear < close_below:
-                self._open_before = max([*recent, baseline])
+                self._open_before = max(max(self._recent, default=baseline), baseline)  # before this sample
                 self._closed_since, self._closed_frames, self._deepest = time_s, 1, ear / self._open_before
         elif ear < reopen_above:
             self._closed_frames += 1
@@ -114,6 +113,7 @@ class BlinkDetector:
             )
             self.count += int(blink)
             self._closed_since, self._closed_frames = None, 0
+        self._recent.append(ear)
         return BlinkState(self._closed_since is not None, blink, self.count, close_below)
 
     def rate_per_minute(self) -> float | None:

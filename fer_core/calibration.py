@@ -88,8 +88,9 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = RELIA
 
 def calibration_record(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """Fit a temperature on (N, 7) ``probabilities`` (the network's own, at temperature 1) and say what it does:
-    the ``temperature``, negative log-likelihood and reliability before and after, and a two-fold check (fitted on one random half, measured on the other, both ways) that the gain is
-    not an artefact of fitting and measuring on the same faces."""
+    the ``temperature``, negative log-likelihood and reliability before and after, and a two-fold check (fitted on
+    one random half, measured on the other, both ways) that the gain is not an artefact of fitting and measuring on
+    the same faces."""
     fitted = fit_temperature(probabilities, labels)
     after = apply_temperature(probabilities, fitted)
     order = np.random.default_rng(seed).permutation(len(labels))

@@ -18,9 +18,14 @@ from fer_core.timeline import with_readings
 
 
 def records_table(records: list[FaceRecord]) -> pd.DataFrame:
-    """One row per record, columns :data:`TABLE_COLUMNS` (an empty table keeps the columns), then the readings over
-    time ``emotion_smoothed`` and ``emotion_of_second`` (:func:`fer_core.timeline.with_readings`)."""
-    return with_readings(pd.DataFrame([r.as_row() for r in records], columns=list(TABLE_COLUMNS)))
+    """One row per record, columns :data:`TABLE_COLUMNS` (an empty table keeps the columns)."""
+    return pd.DataFrame([r.as_row() for r in records], columns=list(TABLE_COLUMNS))
+
+
+def export_table(records: list[FaceRecord]) -> pd.DataFrame:
+    """The table users download: :func:`records_table` then the readings over time ``emotion_smoothed`` and
+    ``emotion_of_second`` (:func:`fer_core.timeline.with_readings`)."""
+    return with_readings(records_table(records))
 
 
 def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
@@ -49,10 +54,10 @@ def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_table(records: list[FaceRecord], path: str | Path) -> Path:
-    """Write the records as CSV (``.csv``) or Parquet (``.parquet``), chosen by the suffix of ``path``."""
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table (e.g. :func:`export_table`) as CSV (``.csv``) or Parquet (``.parquet``), chosen by the suffix
+    of ``path``."""
     path = Path(path)
-    table = records_table(records)
     if path.suffix == ".csv":
         table.to_csv(path, index=False)
     elif path.suffix == ".parquet":

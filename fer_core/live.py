@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.draw import annotate
-from fer_core.export import Mp4Writer, records_table
+from fer_core.export import Mp4Writer, export_table, records_table
 from fer_core.labels import EMOTIONS
 from fer_core.models import Classifier, Describer, LandmarkModel
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -137,10 +137,11 @@ class LiveSnapshot:
     def empty(self) -> bool:
         return not self.faces
 
-    def table(self) -> pd.DataFrame:
-        """The kept records as the exported table (columns :data:`fer_core.records.TABLE_COLUMNS`), time order."""
+    def table(self, readings: bool = False) -> pd.DataFrame:
+        """The kept records in time order (columns :data:`fer_core.records.TABLE_COLUMNS`); ``readings``: as users
+        download it, with the readings over time (:func:`fer_core.export.export_table`)."""
         records = sorted((r for rs in self.faces.values() for r in rs), key=lambda r: (r.time_s, r.track_id))
-        return records_table(records)
+        return export_table(records) if readings else records_table(records)
 
     def summary(self) -> dict:
         """A JSON summary shaped like a video analysis summary (``faces`` holds one entry per face)."""

@@ -18,7 +18,7 @@ import numpy as np
 from fer_core.decode import Frame, check_every, iter_frames, probe_video
 from fer_core.draw import annotate
 from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError
-from fer_core.export import Mp4Writer, write_summary, write_table
+from fer_core.export import Mp4Writer, export_table, write_summary, write_table
 from fer_core.image import to_gray
 from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
 from fer_core.pipeline import FramePipeline, LocatedFaces, PipelineSettings
@@ -221,8 +221,9 @@ def analyze_video(
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder
         try:
-            write_table(records, outputs.table_csv)
-            write_table(records, outputs.table_parquet)
+            table = export_table(records)
+            write_table(table, outputs.table_csv)
+            write_table(table, outputs.table_parquet)
             write_summary(analysis.summary(), outputs.summary_json)
         except OSError as exc:
             files.discard()

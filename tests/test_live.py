@@ -67,6 +67,13 @@ def test_buffer_snapshot_is_a_copy_and_counts_frames():
     assert len(snap.faces[1]) == 30  # the snapshot does not change afterwards
     table = snap.table()
     assert len(table) == 60 and table["time_s"].is_monotonic_increasing
+    assert "emotion_smoothed" not in table  # the charts' table, rebuilt every second while streaming
+    exported = snap.table(readings=True)  # what the CSV download and the history get
+    readings = exported.groupby("track_id")[["emotion_smoothed", "emotion_of_second"]].agg(set)
+    assert readings.to_dict("list") == {
+        "emotion_smoothed": [{"Happy"}, {"Sad"}],
+        "emotion_of_second": [{"Happy"}, {"Sad"}],
+    }
     assert [f["dominant_emotion"] for f in snap.summary()["faces"]] == ["Happy", "Sad"]
     buffer.clear()
     assert buffer.snapshot().empty and buffer.snapshot().frames == 0

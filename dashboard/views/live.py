@@ -162,6 +162,7 @@ def stopped_ui(session: LiveSession) -> None:
     replay = session.finish_replay()  # the stream ended: finish the file (None once done)
     if replay is not None:
         st.session_state[REPLAY_KEY] = replay
+    table = snapshot.table(readings=True)  # as downloaded and saved: with the readings over time
     video, downloads = st.columns([3, 1])
     with video:
         replay_ui(st.session_state.get(REPLAY_KEY))
@@ -169,14 +170,14 @@ def stopped_ui(session: LiveSession) -> None:
             "live",
             f"Webcam {datetime.now():%Y-%m-%d %H:%M}",
             summary,
-            snapshot.table(),
+            table,
             key=f"live-{st.session_state.get('live_run', 0)}",
         )
     with downloads:
         replay_download_ui(st.session_state.get(REPLAY_KEY))
         st.download_button(
             "Table (CSV)",
-            lambda: snapshot.table().to_csv(index=False).encode(),
+            lambda: table.to_csv(index=False).encode(),
             "webcam-session.csv",
             "text/csv",
             icon=":material/download:",
@@ -184,13 +185,13 @@ def stopped_ui(session: LiveSession) -> None:
             key="live_dl_table",
             help="One row per face per analysed frame (the points kept for the charts).",
         )
-        report_downloads_ui("Webcam session", "webcam-session", summary, snapshot.table(), key="live")
+        report_downloads_ui("Webcam session", "webcam-session", summary, table, key="live")
         if st.button("Discard", icon=":material/delete:", key="live_discard"):
             session.reset()
             _drop_replay()
             st.rerun()
     summary_table_ui(faces, key="live-stopped")
-    face_charts_ui(snapshot.table(), key="live-stopped")
+    face_charts_ui(table, key="live-stopped")
 
 
 def _playable(replay: Replay | None) -> bool:
