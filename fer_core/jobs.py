@@ -136,15 +136,18 @@ class JobQueue:
 
     def jobs(self, owner: str) -> list[Job]:
         """``owner``'s jobs, newest first."""
-        columns = [f for f in Job.__dataclass_fields__ if f != "folder"]
-        with self._db() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(columns)} FROM jobs WHERE owner=? ORDER BY created_at DESC", (owner,)
-            ).fetchall()
-        return [Job(**dict(zip(columns, row)), folder=self.root / row[0]) for row in rows]
+        return self._select("owner=? ORDER BY created_at DESC", (owner,))
 
     def job(self, owner: str, job_id: str) -> Job | None:
-        return next((j for j in self.jobs(owner) if j.id == job_id), None)
+        """One job of ``owner`` (None when it is not theirs or no longer kept); the page polls it while it runs."""
+        found = self._select("owner=? AND id=?", (owner, job_id))
+        return found[0] if found else None
+
+    def _select(self, where: str, params: tuple) -> list[Job]:
+        columns = [f for f in Job.__dataclass_fields__ if f != "folder"]
+        with self._db() as db:
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM jobs WHERE {where}", params).fetchall()
+        return [Job(**dict(zip(columns, row)), folder=self.root / row[0]) for row in rows]
 
     def cancel(self, owner: str, job_id: str) -> None:
         """Cancel a queued or running job of ``owner`` (a running one stops at its next frame)."""

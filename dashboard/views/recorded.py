@@ -145,13 +145,19 @@ def wait_for_job(job_id: str) -> RecordedResult | None:
     return None if job is None else job_result(job)
 
 
+def _as_uploaded(message: str, name: str) -> str:
+    """``message`` naming the job's copy of the video (``input.<suffix>``, see :mod:`fer_core.jobs`) by the name
+    the user uploaded instead."""
+    return re.sub(r"\binput\.[a-z0-9]+", lambda _: name, message)
+
+
 def job_result(job: Job) -> RecordedResult | None:
     """A finished job as the page shows it: its result, or (returning None) why it has none."""
     name = job.source_name
     options = json.loads(job.options)
 
     def users_words(message: str) -> str:  # messages name the file as the user knows it, never our copy
-        return plain_markdown(re.sub(r"(upload|input)\.[a-z0-9]+", name, message))
+        return plain_markdown(_as_uploaded(message, name))
 
     if job.status == "cancelled":
         st.warning("Analysis cancelled.", icon=":material/cancel:")
@@ -185,7 +191,7 @@ def job_result(job: Job) -> RecordedResult | None:
     summary = json.loads(summary_path.read_text())
     summary["source"] = name
     summary["emotion_model"] = options.get("model", "fast")
-    summary["warnings"] = [re.sub(r"input\.[a-z0-9]+", name, w) for w in summary.get("warnings", [])]
+    summary["warnings"] = [_as_uploaded(w, name) for w in summary.get("warnings", [])]
     return RecordedResult(
         source_name=name,
         stem=safe_stem(name),
@@ -206,10 +212,11 @@ def _open(job_id: str) -> None:
 
 def jobs_ui() -> None:
     """This visitor's analyses (kept a day after they end): what each is doing, and Open for a finished one."""
-    jobs = job_queue().jobs(job_owner())
+    queue = job_queue()
+    jobs = queue.jobs(job_owner())
     if not jobs:
         return
-    kept = job_queue().keep_s / 3600
+    kept = queue.keep_s / 3600
     with st.expander(f"Your analyses ({len(jobs)}, kept for {'a day' if kept == 24 else f'{kept:g} h'})"):
         for job in jobs:
             words = {"queued": "waiting", "running": f"{job.done} of {job.total or '?'} frames", "done": "done"}
