@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from fer_core.export import export_table
-from fer_core.labels import EMOTIONS, UNCERTAIN
-from fer_core.timeline import readings, smoothed_probabilities
+from fer_core.labels import EMOTIONS, UNCERTAIN, readings
+from fer_core.timeline import smoothed_probabilities
 from fer_core.video import analyze_video
 
 CLIPS = (

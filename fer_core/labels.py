@@ -1,5 +1,7 @@
 """The seven FER2013 emotions, in the dataset's label order (index = label), and the reading "Uncertain"."""
 
+import numpy as np
+
 EMOTIONS: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 
 # A face whose top (calibrated) emotion probability is below this level is read as "Uncertain" in summaries,
@@ -11,8 +13,15 @@ UNCERTAIN_BELOW = 0.4
 SHARE_LABELS: tuple[str, ...] = (*EMOTIONS, UNCERTAIN)
 
 
+def readings(probabilities: np.ndarray, level: float = UNCERTAIN_BELOW) -> np.ndarray:
+    """Per row of (N, 7) probabilities (in :data:`EMOTIONS` order), the top emotion's name, or :data:`UNCERTAIN`
+    when that probability is below ``level``: str (N,)."""
+    names = np.array(SHARE_LABELS, dtype=object)
+    best = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, dtype=int)
+    certain = probabilities[np.arange(len(best)), best] >= level
+    return names[np.where(certain, best, len(EMOTIONS))]
+
+
 def reading(probabilities, level: float = UNCERTAIN_BELOW) -> str:
-    """The emotion with the highest of 7 ``probabilities`` (in :data:`EMOTIONS` order), or :data:`UNCERTAIN` when
-    that probability is below ``level``."""
-    best = max(range(len(EMOTIONS)), key=lambda i: probabilities[i])
-    return EMOTIONS[best] if probabilities[best] >= level else UNCERTAIN
+    """:func:`readings` of one face's 7 ``probabilities``."""
+    return str(readings(np.asarray(probabilities, dtype=np.float64).reshape(1, -1), level)[0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fer_core.labels import EMOTIONS, UNCERTAIN, UNCERTAIN_BELOW
+from fer_core.labels import UNCERTAIN, readings
 from fer_core.records import MAX_GAP_S, MIN_SECONDS_FOR_RATE, PROBABILITY_COLUMNS, FaceSummary
 
 # Typical spontaneous blink rate of adults during conversation, blinks per minute. Bentivoglio et al. (1997),
@@ -113,14 +113,6 @@ def smoothed_probabilities(rows: pd.DataFrame, window_s: float = SMOOTHING_WINDO
         averaged = means.mean()
         parts.append(part.assign(**{c: averaged[c].to_numpy() for c in PROBABILITY_COLUMNS}))
     return pd.concat(parts)
-
-
-def readings(probabilities: np.ndarray, level: float = UNCERTAIN_BELOW) -> np.ndarray:
-    """Per row of (N, 7) probabilities, the top emotion's name, or ``Uncertain`` under ``level``: str (N,)."""
-    names = np.array([*EMOTIONS, UNCERTAIN], dtype=object)
-    best = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, dtype=int)
-    certain = probabilities[np.arange(len(best)), best] >= level
-    return names[np.where(certain, best, len(EMOTIONS))]
 
 
 def with_readings(table: pd.DataFrame, window_s: float = SMOOTHING_WINDOW_S) -> pd.DataFrame:

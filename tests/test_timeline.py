@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core import timeline
-from fer_core.labels import EMOTIONS, UNCERTAIN
+from fer_core.labels import EMOTIONS, UNCERTAIN, reading, readings
 from fer_core.records import FaceRecord, FaceSummary, summarize
 from fer_core.timeline import plain_summary
 
@@ -42,9 +42,10 @@ def test_dominant_runs_follow_the_emotion_and_end_at_gaps():
 
 def test_readings_say_uncertain_under_the_level():
     probabilities = np.array([[0.1, 0.0, 0.0, 0.7, 0.1, 0.0, 0.1], [0.3, 0.1, 0.1, 0.2, 0.1, 0.1, 0.1]])
-    assert list(timeline.readings(probabilities)) == ["Happy", UNCERTAIN]
-    assert list(timeline.readings(probabilities, level=0.25)) == ["Happy", "Angry"]
-    assert list(timeline.readings(np.zeros((0, 7)))) == []
+    assert list(readings(probabilities)) == ["Happy", UNCERTAIN]
+    assert list(readings(probabilities, level=0.25)) == ["Happy", "Angry"]
+    assert list(readings(np.zeros((0, 7)))) == []
+    assert [reading(p) for p in probabilities] == ["Happy", UNCERTAIN]  # one face at a time: the same rule
 
 
 def test_a_stretch_of_low_confidence_shows_as_uncertain_on_the_band():
