@@ -520,7 +520,15 @@ def train_student(args) -> None:
     data = load(args.data, device, args.limit)
     data["targets"] = targets(data["y_train"], data["crowd_train"], args.crowd_weight)
     teachers = load_teachers(args.teachers, device)
-    model = prepare(build_student(args.arch), device)
+    model = build_student(args.arch)
+    if args.init:
+        with np.load(args.init) as saved:
+            state = {k: torch.from_numpy(saved[k]) for k in saved.files if k != "record"}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected):
+            raise ValueError(f"{args.init}: weights do not match {args.arch}")
+        log(f"student weights from {args.init}")
+    model = prepare(model, device)
     log(
         f"student {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(teachers)} teachers, "
         f"{args.deadline - time.time():.0f} s, device {device}"
@@ -687,6 +695,7 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz)")
             p.add_argument("--temperature", type=float, default=4.0)
             p.add_argument("--alpha", type=float, default=0.9, help="weight of the distillation loss")
+            p.add_argument("--init", type=Path, default=None, help="start from this student.npz (same --arch)")
     args = parser.parse_args(argv)
     args.func(args)
 
