@@ -86,6 +86,40 @@ def load_frames(name: str, count: int, start: int = 0) -> tuple[list[np.ndarray]
     return frames, fps
 
 
+# The "60 s interview" of issue 15: one face (a woman talking to the camera, 15.5 s looped 4x) and two faces (side by
+# side, 7.2 s looped 8x), letterboxed to 640x480 at 30 fps, H.264 as a camera or a meeting recorder writes it.
+INTERVIEWS = {
+    "interview_one_face_640x480.mp4": ("fer_woman2.mp4", 4),
+    "interview_two_faces_640x480.mp4": ("composite_two_faces_d3_d18.mp4", 8),
+}
+
+
+def interview_clip(name: str, folder: Path) -> Path:
+    """The clip ``name`` of :data:`INTERVIEWS` in ``folder``, made there from the shared video on first use: its
+    frames letterboxed to 640x480 and looped, written by the project's own H.264 writer (needs fer_core)."""
+    out = Path(folder) / name
+    if out.is_file():
+        return out
+    from fer_core.export import Mp4Writer
+
+    source, loops = INTERVIEWS[name]
+    capture = cv2.VideoCapture(str(video_path(source)))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(letterbox(image))
+    capture.release()
+    partial = out.with_suffix(".partial.mp4")
+    with Mp4Writer(partial, fps, preset="veryfast") as writer:
+        for i in range(loops * len(frames)):
+            writer.write(frames[i % len(frames)], i / fps)
+    partial.replace(out)
+    return out
+
+
 def frames_digest(frames: list[np.ndarray]) -> str:
     """A short checksum of the pixels (the same in both environments when they decode alike)."""
     digest = hashlib.sha256()
@@ -115,12 +149,16 @@ def machine() -> str:
     except OSError:
         pass
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    training = "yes" if any("fer_core.train" in _cmdline(p) for p in Path("/proc").glob("[0-9]*/cmdline")) else "no"
+    training = "yes" if any(_is_training(_cmdline(p)) for p in Path("/proc").glob("[0-9]*/cmdline")) else "no"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{cpu}, {os.cpu_count()} cores, this process on cores {affinity}, load {load:.1f}, "
         f"training job running: {training}"
     )
+
+
+def _is_training(cmdline: str) -> bool:
+    return "fer_core.train" in cmdline or ("train_torch.py" in cmdline and "python" in cmdline)
 
 
 def _cmdline(path: Path) -> str:

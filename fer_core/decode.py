@@ -188,8 +188,9 @@ def check_every(every) -> None:
         raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
 
 
-def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None]:
-    """Decode every ``every``-th frame of a video, in order, with container timestamps. Where they go backwards,
+def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[Frame, None, None]:
+    """Decode every ``every``-th frame of a video from frame index ``start`` on (the frames before are decoded for
+    their timestamps but not converted), in order, with container timestamps. Where they go backwards,
     stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
     time continues from the previous frame by one frame interval and the frame is marked ``retimed``.
 
@@ -222,7 +223,7 @@ def iter_frames(path: str | Path, every: int = 1) -> Generator[Frame, None, None
                     offset = t - (previous + step)  # joined recordings, a remux gone wrong: continue by one frame
                     retimed = True  # reported with the next frame yielded
                 previous = t - offset
-                if index % every:
+                if index < start or index % every:
                     continue
                 image = _upright(frame.to_ndarray(format="bgr24"), _upright_turns(frame))
                 yield Frame(index, previous, image, retimed)

@@ -45,6 +45,9 @@ class PipelineSettings:
     3/4 as wide as the smallest followed one (about 3x cheaper for a large face); every n-th detection, and whenever
     no face is followed, it searches for faces of every size, so a new smaller face is found within
     ``detect_every * full_search_every`` frames. 1 always searches for every size.
+    Both cadences count frames from the start of the video (the frame index, not the frames since the last
+    detection), so that an analysis started anywhere in a video detects on the same frames once it follows the
+    same faces (:mod:`fer_core.segments` relies on it).
     ``same_person``: a face that appears is described (:mod:`fer_core.identity`) and takes back the identity of a
     face that left if their descriptors are closer than this; 0 never does (every return is a new identity).
     A descriptor takes about 75 ms during which dlib holds Python's lock: every other thread of the process waits.
@@ -142,13 +145,15 @@ class FramePipeline:
         self.tracker: IouTracker[FaceState] = IouTracker(settings.tracker, FaceState)
         self.reset()
 
-    def reset(self) -> None:
-        """Forget every face (identities restart at 1)."""
+    def reset(self, frame_step: int = 1) -> None:
+        """Forget every face (identities restart at 1). ``frame_step``: the frames given to :meth:`locate` are every
+        n-th of the video (their ``frame_index`` goes up by n): the detector's cadence counts analysed frames."""
         self.tracker.reset()
         self.scene_cuts = 0
+        self._frame_step = frame_step
         self._thumbnail: np.ndarray | None = None
-        self._frames_since_detection = 0
-        self._detections_since_full_search = 0
+        self._last_detection: int | None = None  # analysed-frame number (frame_index // frame_step) of each
+        self._last_full_search: int | None = None
         self._last_time: float | None = None
         self._solo_exit: tuple[int, float] | None = None  # (id, time) of a face that left while alone
 
@@ -173,12 +178,12 @@ class FramePipeline:
             self.scene_cuts += 1
             self.tracker.end_all()  # so nothing is followed: the detector searches this frame at full size
         followed = [t for t in self.tracker.tracks.values() if t.last_seen_s == self._last_time]
-        if followed and self._frames_since_detection + 1 < self.settings.detect_every:
-            self._frames_since_detection += 1
+        analysed = frame_index // self._frame_step
+        if followed and not self._due(analysed, self._last_detection, self.settings.detect_every):
             tracks, boxes, scores, shapes = self._follow(gray, followed, time_s)
         else:
-            self._frames_since_detection = 0
-            detections = self.detector.detect(gray, self._wanted_face_size(followed))
+            self._last_detection = analysed
+            detections = self.detector.detect(gray, self._wanted_face_size(followed, analysed))
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
             tracks = self._identify(image, boxes, shapes, time_s)
@@ -188,6 +193,29 @@ class FramePipeline:
                 self._remember_looks(track, image, box, shape, time_s)
         self._last_time = time_s
         return LocatedFaces(gray, float(time_s), int(frame_index), tracks, boxes, scores, shapes)
+
+    def followed_key(self) -> tuple[list[int], list[int], tuple]:
+        """(the live tracks' ids, their blink counts, a key): two pipelines with equal keys give equal records for
+        the same following frames, up to track ids and blink counts (the same within each track), until a new face
+        appears: who that is depends on the faces that left earlier, which the key leaves out."""
+        tracks = list(self.tracker.tracks.values())  # in the tracker's order, which breaks ties when matching
+        faces = []
+        for t in tracks:
+            state = t.state
+            faces.append(
+                (
+                    tuple(int(v) for v in t.box),
+                    t.last_seen_s,
+                    None if state.landmark_centre is None else state.landmark_centre.tobytes(),
+                    state.detection_score,
+                    None if state.probabilities is None else state.probabilities.tobytes(),
+                    None if state.blink is None else state.blink.progress_key(),
+                )
+            )
+        thumbnail = None if self._thumbnail is None else self._thumbnail.tobytes()
+        key = (self._last_time, self._last_detection, self._last_full_search, thumbnail, tuple(faces))
+        counts = [t.state.blink.count if t.state.blink is not None else 0 for t in tracks]
+        return [t.track_id for t in tracks], counts, key
 
     def _identify(
         self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks], time_s: float
@@ -314,11 +342,18 @@ class FramePipeline:
         descriptor = self.describer.describe(self.describer.chip(image, box, shape))
         return closest(descriptor, known, self.settings.same_person)
 
-    def _wanted_face_size(self, followed: list[FaceTrack]) -> float | None:
-        """The smallest face width the detector must find now: None (every size) on a full search."""
-        self._detections_since_full_search += 1
-        if not followed or self._detections_since_full_search >= self.settings.full_search_every:
-            self._detections_since_full_search = 0
+    @staticmethod
+    def _due(analysed: int, last: int | None, every: int) -> bool:
+        """Whether analysed frame number ``analysed`` starts a new run of ``every`` frames (counted from the video's
+        first frame) since the frame ``last`` (None: never): with consecutive frames, every ``every``-th one."""
+        return last is None or analysed // every != last // every
+
+    def _wanted_face_size(self, followed: list[FaceTrack], analysed: int) -> float | None:
+        """The smallest face width the detector must find on analysed frame ``analysed``: None (every size) on a
+        full search."""
+        every = self.settings.detect_every * self.settings.full_search_every
+        if not followed or self._due(analysed, self._last_full_search, every):
+            self._last_full_search = analysed
             return None
         return 0.75 * min(float(t.box[2] - t.box[0]) for t in followed)
 

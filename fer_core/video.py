@@ -7,42 +7,33 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from fer_core.decode import Frame, check_every, iter_frames, probe_video
 from fer_core.draw import annotate
 from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError
 from fer_core.export import Mp4Writer, export_table, write_summary, write_table
-from fer_core.image import to_gray
+from fer_core.flow import QUEUE_FRAMES, OverlappedFrames, decoded_ahead
 from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
-from fer_core.pipeline import FramePipeline, LocatedFaces, PipelineSettings
+from fer_core.pipeline import FramePipeline, FrameResult, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, summarize
+from fer_core.segments import SegmentWorker, can_split, plan_segments
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (frames decoded so far, expected total or 0 if unknown)
 
-# Frames decoded ahead of the pipeline, and annotated frames waiting for the encoder. Decoding and encoding run on
-# their own threads: FFmpeg's decoder and x264 do their work outside the GIL (measured: they overlap with dlib's
-# detector), so on two cores they run beside the analysis instead of adding to it. Small queues bound the memory
-# (4 frames of 1080p is 25 MB each way).
-_QUEUE_FRAMES = 4
+# Decoding, location, classification (fer_core.flow) and encoding run on threads of their own: FFmpeg and x264
+# work outside the GIL (measured: they overlap with dlib's detector), so on two cores they run beside the analysis
+# instead of adding to it.
 # x264 preset of the annotated video: "superfast" encodes a 436x500 frame in about 2.4 ms where "veryfast" takes
 # 3.7-5 ms, for about 1.4x the bytes (346 vs 240 kB for the 6.4 s blink clip at crf 23).
 PRESET = "superfast"
 # The annotated video is a preview to watch beside the table: taller frames are scaled down to 720p (on the encoder's
 # thread). x264 at 1080p costs about 4x the CPU of 720p, and the dashboard holds the file in memory.
 ANNOTATED_MAX_HEIGHT = 720
-# Frames located but not yet finished. The classifier of frame k runs on its own thread while the main thread
-# locates the following frames; with one frame of slack the main thread waited about 1 ms per frame for it (it
-# shares the other core with the encoder), with three it does not (+5-8% frames/s, 5 alternations).
-_IN_FLIGHT = 3
 
 
 class Cancelled(Exception):
@@ -94,6 +85,7 @@ def analyze_video(
     write_video: bool = True,
     require_face: bool = False,
     overwrite: bool = False,
+    processes: int = 1,
 ) -> VideoAnalysis:
     """Analyse every ``every``-th frame of ``path``. With ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``,
     ``<stem>.summary.json`` and (``write_video``) ``<stem>.annotated.mp4`` there.
@@ -101,6 +93,10 @@ def analyze_video(
     A truncated file is analysed up to the break and flagged in the result. ``require_face`` raises
     :class:`NoFaceError` when no face was found in any frame (otherwise that is a warning). ``should_stop`` is
     polled every frame and raises :class:`Cancelled`; partial output files are removed then.
+
+    ``processes`` 2: a second process analyses the second half of a long video at the same time, and the records
+    are stitched to be exactly those of one process (:mod:`fer_core.segments`); not while drawing the annotated
+    video, which needs every frame in order here.
 
     The files are written under temporary names and put in place when all are complete (:mod:`fer_core.outputs`):
     results already in ``out_dir`` for the same stem raise :class:`OutputError` unless ``overwrite``, and a failed
@@ -110,7 +106,7 @@ def analyze_video(
     check_every(every)  # before any output name is claimed
     info = probe_video(path)
     pipeline = pipeline or FramePipeline(settings)
-    pipeline.reset()
+    pipeline.reset(frame_step=every)
     stem = path.stem
     files = OutputFiles(out_dir, stem, write_video, overwrite) if out_dir is not None else None
     outputs = files.partial if files is not None else AnalysisOutputs()  # written here, then moved into place
@@ -125,48 +121,53 @@ def analyze_video(
                 audio_from=path,  # the source's sound goes with the annotated video
             )
         )
+    plan = plan_segments(info.frame_count, every) if processes > 1 and writer is None else None
+    segment = SegmentWorker(path, every, pipeline.settings, plan) if plan and can_split(pipeline.settings) else None
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
     frames_read = analysed = retimed = 0
     last_time = 0.0
     started = time.perf_counter()
-    # Frames in flight: the classifier of frame k runs on its thread (LiteRT works outside the GIL) while this
-    # thread locates the faces of the next _IN_FLIGHT frames; frame k is then finished, drawn and encoded.
-    in_flight: deque[tuple[Frame, LocatedFaces, Future]] = deque()
 
-    def finish_oldest() -> None:
-        nonlocal analysed, last_time, frames_read
-        frame, located, probabilities = in_flight.popleft()
-        result = pipeline.finish(located, probabilities.result())
-        records.extend(result.records)
-        if writer is not None:
-            writer.write(annotate(frame.image, result.records, in_place=True), frame.time_s)
-        frames_read, analysed, last_time = frame.index + 1, analysed + 1, frame.time_s
+    def take(index: int, time_s: float, frame_retimed: bool, frame_records: list[FaceRecord]) -> None:
+        nonlocal analysed, last_time, frames_read, retimed
+        records.extend(frame_records)
+        frames_read, analysed, last_time = index + 1, analysed + 1, time_s
+        retimed += frame_retimed
         if progress is not None:
-            progress(frames_read, info.frame_count)
+            done = frames_read
+            if segment is not None and not segment.given_up:
+                segment.poll()
+                done += max(0, segment.frames_read - plan.start * every) if plan else 0
+            progress(min(done, info.frame_count) if info.frame_count else done, info.frame_count)
+
+    def finished(done: list[tuple[Frame, FrameResult]]) -> None:
+        for frame, result in done:
+            if writer is not None:
+                writer.write(annotate(frame.image, result.records, in_place=True), frame.time_s)
+            take(frame.index, frame.time_s, frame.retimed, result.records)
 
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="fer-classify") as classifier_thread:
+        with OverlappedFrames(pipeline) as overlapped:
             try:
-                for frame, gray in _decoded_ahead(iter_frames(path, every)):
-                    retimed += frame.retimed
+                for frame, gray in decoded_ahead(iter_frames(path, every)):
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
-                    located = pipeline.locate(frame.image, frame.time_s, frame.index, gray)
-                    in_flight.append(
-                        (frame, located, classifier_thread.submit(pipeline.classifier.classify, gray, located.boxes))
-                    )
-                    if len(in_flight) > _IN_FLIGHT:
-                        finish_oldest()
-                while in_flight:
-                    finish_oldest()
+                    if segment is not None and frame.index // every in segment.plan.checkpoints:
+                        finished(overlapped.drain())
+                        rest = segment.take_over(frame.index // every, pipeline, should_stop)
+                        if rest is not None:
+                            for frame_records in rest:
+                                take(*frame_records)
+                            break
+                    finished(overlapped.add(frame, gray))
+                finished(overlapped.drain())
                 # decoding reached the end (iter_frames checked it against the container's count); frames after
                 # the last analysed one were decoded too when analysing every n-th
                 decoded = max(frames_read, info.frame_count)
             except TruncatedVideoError as exc:
-                while in_flight:
-                    finish_oldest()
+                finished(overlapped.drain())
                 truncated = True
                 decoded = exc.frames_read
                 warnings.append(str(exc))
@@ -202,6 +203,9 @@ def analyze_video(
                 f"({describe_write_error(exc)}); earlier results in that folder are unchanged"
             ) from exc
         raise
+    finally:
+        if segment is not None:
+            segment.close()
     # each analysed frame stands for the `every` frames up to the next one, but never for more than the video
     frame_interval = min(every / info.fps, max(info.duration_s, last_time + 1.0 / info.fps)) if info.fps else 0.0
     analysis = VideoAnalysis(
@@ -238,56 +242,13 @@ def analyze_video(
     return analysis
 
 
-def _decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[tuple[Frame, np.ndarray]]:
-    """Yield each frame of ``frames`` with its uint8 (H, W) gray image, decoded and converted on a thread up to
-    :data:`_QUEUE_FRAMES` frames ahead (OpenCV's conversion works outside the GIL too). An exception
-    of the decoder (a truncated file) comes out here after the frames before it; leaving early stops the thread."""
-    ahead: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
-    stop = threading.Event()
-    end = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def decode() -> None:
-        try:
-            for frame in frames:
-                if not put(((frame, to_gray(frame.image)), None)):
-                    return
-            put((end, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put((end, exc))
-        finally:
-            frames.close()
-
-    thread = threading.Thread(target=decode, name="fer-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = ahead.get()
-            if item is end:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 class _WriterThread:
     """An :class:`Mp4Writer` fed through a queue and encoding on its own thread. ``close`` waits for every frame
     and raises what the encoder raised; ``abort`` stops it without raising (for the clean-up after an error)."""
 
     def __init__(self, writer: Mp4Writer) -> None:
         self._writer = writer
-        self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._encode, name="fer-encode", daemon=True)
