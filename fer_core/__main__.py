@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,7 @@ def _analyze(args: argparse.Namespace) -> int:
             progress=progress,
             write_video=args.draw_video,
             overwrite=args.overwrite,
+            processes=args.processes,
         )
     for warning in analysis.warnings:
         log.warning("%s", warning)
@@ -173,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also draw the annotated MP4 (with the source's sound) while analysing; or later: fer render",
     )
     analyze.add_argument("--no-video", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11
+    analyze.add_argument(
+        "--processes",
+        type=_whole(1),
+        default=min(2, os.cpu_count() or 1),
+        help="2: a second process analyses the second half of a long video at once, records unchanged (default "
+        "on two or more cores; not with --video)",
+    )
     analyze.add_argument(
         "--overwrite",
         action="store_true",

@@ -119,12 +119,10 @@ class BlinkDetector:
     def progress_key(self) -> tuple:
         """Everything that decides this detector's next outputs but its count: two detectors with equal keys give
         the same closures and blinks for the same samples from here on (their counts differ by a constant)."""
+        closure = (self._closed_since, self._closed_frames, self._deepest, self._open_before)
         return (
             tuple(self._samples),
-            self._closed_since,
-            self._closed_frames,
-            self._deepest,
-            self._open_before,
+            closure if self._closed_since is not None else None,  # what is left of the last one is never read
             tuple(self._recent),
             self._last_time,
         )

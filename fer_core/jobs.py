@@ -14,6 +14,7 @@ The embedded default of the dashboard: no server to install. Nothing here import
 from __future__ import annotations
 
 import json
+import os
 import logging
 import shutil
 import sqlite3
@@ -273,6 +274,7 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
             should_stop=should_stop,
             write_video=bool(options.get("video", True)),
             require_face=True,
+            processes=min(2, os.cpu_count() or 1),  # a long video without the annotated MP4: two halves at once
         )
 
     return run

@@ -198,7 +198,9 @@ class FramePipeline:
         """(the live tracks' ids, their blink counts, a key): two pipelines with equal keys give equal records for
         the same following frames, up to track ids and blink counts (the same within each track), until a new face
         appears: who that is depends on the faces that left earlier, which the key leaves out."""
-        tracks = list(self.tracker.tracks.values())  # in the tracker's order, which breaks ties when matching
+        # by box, not in the tracker's order, which depends on who was seen first: that order only breaks exact ties
+        # of overlap when matching, and the classifier's outputs do not depend on a face's place in the batch
+        tracks = sorted(self.tracker.tracks.values(), key=lambda t: (tuple(int(v) for v in t.box), t.last_seen_s))
         faces = []
         for t in tracks:
             state = t.state

@@ -57,6 +57,7 @@ class VideoAnalysis:
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
     outputs: AnalysisOutputs = AnalysisOutputs()
+    second_process_from: int | None = None  # the analysed frame from which a second process gave the records
 
     def summary(self) -> dict:
         """The JSON summary: source, frames, timing, warnings and one entry per face."""
@@ -128,6 +129,7 @@ def analyze_video(
     truncated = False
     frames_read = analysed = retimed = 0
     last_time = 0.0
+    second_process_from = None
     started = time.perf_counter()
 
     def take(index: int, time_s: float, frame_retimed: bool, frame_records: list[FaceRecord]) -> None:
@@ -158,6 +160,7 @@ def analyze_video(
                         finished(overlapped.drain())
                         rest = segment.take_over(frame.index // every, pipeline, should_stop)
                         if rest is not None:
+                            second_process_from = frame.index // every
                             for frame_records in rest:
                                 take(*frame_records)
                             break
@@ -221,6 +224,7 @@ def analyze_video(
         truncated=truncated,
         warnings=warnings,
         outputs=files.final if files is not None else outputs,
+        second_process_from=second_process_from,
     )
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder

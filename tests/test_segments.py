@@ -1,0 +1,103 @@
+"""One video analysed by two processes (fer_core.segments) gives exactly the records of one process, on real video:
+stitched where the two pipelines' states meet, and the sequential result whenever they do not or the worker fails."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from video_files import splice
+
+from fer_core import segments
+from fer_core.segments import plan_segments
+from fer_core.video import analyze_video
+
+
+def both(path, **kwargs):
+    one = analyze_video(path, write_video=False, **kwargs)
+    two = analyze_video(path, write_video=False, processes=2, **kwargs)
+    return one, two
+
+
+def same_analysis(one, two) -> None:
+    assert two.records == one.records  # every field of every record, floats bit for bit
+    assert [f.as_dict() for f in two.faces] == [f.as_dict() for f in one.faces]
+    assert (two.frames_decoded, two.frames_analysed, two.duration_s, two.warnings) == (
+        one.frames_decoded,
+        one.frames_analysed,
+        one.duration_s,
+        one.warnings,
+    )
+
+
+def test_two_faces_looped_are_stitched_exactly(video_path, tmp_path):
+    """Two faces side by side, 21.6 s (the shared clip three times): the default split, ids mapped (the worker
+    meets the faces in another order) and blink counts continued."""
+    clip = video_path("composite_two_faces_d3_d18.mp4")
+    long = splice(tmp_path / "two_faces_x3.mp4", [(clip, 0, 216)] * 3)
+    one, two = both(long)
+    assert two.second_process_from is not None and two.second_process_from >= plan_segments(648, 1).checkpoints[0]
+    assert {r.track_id for r in one.records} == {1, 2}
+    assert one.faces[0].blink_count > 0
+    same_analysis(one, two)
+
+
+def test_one_face_every_second_frame(video_path, monkeypatch):
+    """A shorter split (what a long video gets, scaled down to this 15.5 s clip), analysing every 2nd frame."""
+    monkeypatch.setattr(segments, "MIN_FRAMES", 100)
+    monkeypatch.setattr(segments, "WARM_UP", 170)
+    monkeypatch.setattr(segments, "HEAD_START", 0)
+    one, two = both(video_path("fer_woman2.mp4"), every=2)
+    assert two.second_process_from is not None
+    same_analysis(one, two)
+
+
+def test_states_that_never_meet_give_the_sequential_records(video_path, monkeypatch):
+    """Checkpoints all within the blink baseline's window (150 samples) from the worker's start: the worker's state
+    never equals the caller's there, and the caller analyses the whole video itself. (With more checkpoints the
+    states meet once the window is full, and the records are stitched from there.)"""
+    monkeypatch.setattr(segments, "MIN_FRAMES", 100)
+    monkeypatch.setattr(segments, "WARM_UP", 30)
+    monkeypatch.setattr(segments, "CHECKPOINTS", 5)
+    one, two = both(video_path("fer_woman2.mp4"))
+    assert two.second_process_from is None
+    same_analysis(one, two)
+
+
+def test_a_failed_worker_gives_the_sequential_records(video_path, monkeypatch):
+    monkeypatch.setattr(segments, "MIN_FRAMES", 100)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker's interpreter exits at once
+    one, two = both(video_path("fer_woman2.mp4"))
+    assert two.second_process_from is None
+    same_analysis(one, two)
+
+
+def test_short_videos_and_unknown_lengths_stay_in_one_process():
+    assert plan_segments(0, 1) is None  # length unknown
+    assert plan_segments(segments.MIN_FRAMES - 1, 1) is None
+    plan = plan_segments(1800, 3)
+    assert plan is not None and plan.start >= 0 and plan.checkpoints[0] - plan.start == segments.WARM_UP
+    assert plan.checkpoints[-1] < 600
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_the_detector_runs_on_the_same_frames_wherever_the_analysis_starts(video_path, every):
+    """The cadence counts frames from the video's start: an analysis from frame 90 detects on the frames the whole
+    one does once it follows the face."""
+    from fer_core.decode import iter_frames
+    from fer_core.pipeline import FramePipeline
+
+    clip = video_path("wifs2018_demo_0001_blink.mp4")
+    detected = []
+    for start in (0, 90):
+        pipeline = FramePipeline()
+        pipeline.reset(frame_step=every)
+        calls = []
+        detect = pipeline.detector.detect
+        pipeline.detector.detect = lambda gray, min_face=None: calls.append(frame) or detect(gray, min_face)  # type: ignore[method-assign]
+        for frame in iter_frames(clip, every, start=start):
+            pipeline.process(frame.image, frame.time_s, frame.index)
+        detected.append([f.index for f in calls])
+    whole, later = detected
+    assert later[0] == 90 + (-90 % every)  # nothing followed yet: the first frame is searched
+    assert [i for i in whole if i > later[1]] == [i for i in later if i > later[1]]
