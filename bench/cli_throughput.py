@@ -1,14 +1,20 @@
 """The command line as a user runs it, process start and model loading included: ``fer analyze`` (tables and
-summary only, the default since issue 15) against ``fer analyze --video`` (the annotated MP4 drawn while analysing),
-alternating in the same run, median wall time, as a multiple of real time (video duration / wall time).
+summary) in one process and in two (``--processes 2``: the second half of the video analysed at once by a second
+process, records unchanged), and ``fer analyze --video`` (the annotated MP4 drawn while analysing, one process),
+alternating in the same run; median wall time and CPU time (all processes), as a multiple of real time (video
+duration / wall time).
 
     .venv/bin/python bench/cli_throughput.py [--repeats 3] [--json OUT] [CLIP ...]
+
+Default clips: issue 15's 60 s interviews at 640x480, one face and two (``frames.INTERVIEWS``, made from the shared
+videos on first use in ``--cache``); a CLIP is a shared video's name or a path.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,41 +26,59 @@ import frames as bench
 
 from fer_core.decode import probe_video
 
-CLIPS = ("wifs2018_demo_0001_blink.mp4", "liveportrait_d3_expressions.mp4", "composite_two_faces_d3_d18.mp4")
+MODES = {
+    "one process": ["--processes", "1"],
+    "two processes": ["--processes", "2"],
+    "with the video": ["--processes", "1", "--video"],
+}
 
 
-def run_once(clip: Path, video: bool) -> float:
+def run_once(clip: Path, options: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (the command and its children) of one ``fer analyze``."""
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "fer_core", "analyze", str(clip), "--out", out, "--quiet"]
+        command = [sys.executable, "-m", "fer_core", "analyze", str(clip), "--out", out, "--quiet", *options]
+        before = os.times()
         started = time.perf_counter()
-        subprocess.run([*command, *(["--video"] if video else [])], check=True, capture_output=True)
-        return time.perf_counter() - started
+        subprocess.run(command, check=True, capture_output=True)
+        wall = time.perf_counter() - started
+        after = os.times()
+        return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("clips", nargs="*", default=list(bench.INTERVIEWS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "fer-bench")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    print(bench.machine())
     rows = []
     for name in args.clips:
-        clip = bench.video_path(name)
+        if name in bench.INTERVIEWS:
+            args.cache.mkdir(parents=True, exist_ok=True)
+            clip = bench.interview_clip(name, args.cache)
+        else:
+            clip = Path(name) if Path(name).is_file() else bench.video_path(name)
         duration = probe_video(clip).duration_s
-        times: dict[str, list[float]] = {"tables": [], "with video": []}
+        runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
         for _ in range(args.repeats):
-            times["tables"].append(run_once(clip, video=False))
-            times["with video"].append(run_once(clip, video=True))
-        row = {"clip": name, "duration_s": duration}
-        for kind, values in times.items():
-            median = statistics.median(values)
-            row[kind] = {"wall_s": round(median, 2), "x_real_time": round(duration / median, 2)}
+            for mode, options in MODES.items():
+                runs[mode].append(run_once(clip, options))
+        row: dict = {"clip": clip.name, "duration_s": round(duration, 2)}
+        for mode, values in runs.items():
+            wall = statistics.median(v[0] for v in values)
+            row[mode] = {
+                "wall_s": round(wall, 2),
+                "cpu_s": round(statistics.median(v[1] for v in values), 2),
+                "x_real_time": round(duration / wall, 2),
+                "runs_wall_s": [round(v[0], 2) for v in values],
+            }
         rows.append(row)
-        print(
-            f"{name:40s} {duration:5.1f} s of video: tables only {row['tables']['wall_s']:5.2f} s "
-            f"({row['tables']['x_real_time']:.1f}x real time), with the video {row['with video']['wall_s']:5.2f} s "
-            f"({row['with video']['x_real_time']:.1f}x)"
-        )
+        print(f"{clip.name} ({duration:.1f} s of video):")
+        for mode in MODES:
+            r = row[mode]
+            print(f"  {mode:15s} {r['wall_s']:6.2f} s wall ({r['x_real_time']:.1f}x real time), {r['cpu_s']:.1f} s CPU")
     if args.json:
         args.json.write_text(json.dumps({"machine": bench.machine(), "repeats": args.repeats, "clips": rows}, indent=1))
 

@@ -35,12 +35,13 @@ from fer_core.records import FaceRecord
 
 log = logging.getLogger(__name__)
 
-# Analysed frames the worker runs before the first checkpoint: more than the blink baseline's window (150 samples)
-# and many detector cycles (12 frames from one full search to the next).
-WARM_UP = 200
-# Checkpoints: every CHECKPOINT_STEP analysed frames from the middle on, CHECKPOINTS of them.
+# Analysed frames the worker runs before the first checkpoint: twice the blink baseline's window (150 samples), as
+# eyes kept shut for seconds at the worker's start keep its baseline apart for a while (measured on a face pulling
+# expressions: 200 never met the caller's state in 40 s, 300 and 400 met at the first checkpoints).
+WARM_UP = 300
+# Checkpoints: every CHECKPOINT_STEP analysed frames from the middle on, up to CHECKPOINTS of them.
 CHECKPOINT_STEP = 12
-CHECKPOINTS = 16
+CHECKPOINTS = 30
 # The worker's segment starts this many analysed frames later than an even split would put it: a fresh interpreter
 # loads the models and decodes its way to its start meanwhile (measured: the caller waited 0.3-0.7 s for it at the
 # checkpoint without it, on 60 s of 640x480 video).

@@ -31,12 +31,13 @@ def same_analysis(one, two) -> None:
 
 
 def test_two_faces_looped_are_stitched_exactly(video_path, tmp_path):
-    """Two faces side by side, 21.6 s (the shared clip three times): the default split, ids mapped (the worker
+    """Two faces side by side, 36 s (the shared clip five times): the default split, ids mapped (the worker
     meets the faces in another order) and blink counts continued."""
     clip = video_path("composite_two_faces_d3_d18.mp4")
-    long = splice(tmp_path / "two_faces_x3.mp4", [(clip, 0, 216)] * 3)
+    long = splice(tmp_path / "two_faces_x5.mp4", [(clip, 0, 216)] * 5)
     one, two = both(long)
-    assert two.second_process_from is not None and two.second_process_from >= plan_segments(648, 1).checkpoints[0]
+    plan = plan_segments(1080, 1)
+    assert plan is not None and two.second_process_from in plan.checkpoints
     assert {r.track_id for r in one.records} == {1, 2}
     assert one.faces[0].blink_count > 0
     same_analysis(one, two)
@@ -45,7 +46,7 @@ def test_two_faces_looped_are_stitched_exactly(video_path, tmp_path):
 def test_one_face_every_second_frame(video_path, monkeypatch):
     """A shorter split (what a long video gets, scaled down to this 15.5 s clip), analysing every 2nd frame."""
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
-    monkeypatch.setattr(segments, "WARM_UP", 170)
+    monkeypatch.setattr(segments, "WARM_UP", 170)  # more than the blink baseline's 150 samples
     monkeypatch.setattr(segments, "HEAD_START", 0)
     one, two = both(video_path("fer_woman2.mp4"), every=2)
     assert two.second_process_from is not None
@@ -75,9 +76,9 @@ def test_a_failed_worker_gives_the_sequential_records(video_path, monkeypatch):
 def test_short_videos_and_unknown_lengths_stay_in_one_process():
     assert plan_segments(0, 1) is None  # length unknown
     assert plan_segments(segments.MIN_FRAMES - 1, 1) is None
-    plan = plan_segments(1800, 3)
+    plan = plan_segments(3600, 3)
     assert plan is not None and plan.start >= 0 and plan.checkpoints[0] - plan.start == segments.WARM_UP
-    assert plan.checkpoints[-1] < 600
+    assert plan.checkpoints[-1] < 1200
 
 
 @pytest.mark.parametrize("every", [1, 3])
