@@ -287,7 +287,7 @@ def _job_queue(folder: str, keep_s: float) -> JobQueue:
             classifiers[choice] = SharedClassifier(EmotionClassifier(model_dir(choice)))
         detector = DetectorSettings.small_faces() if options.get("small_faces") else DetectorSettings()
         return FramePipeline(
-            PipelineSettings(detector=detector),
+            PipelineSettings(detector=detector, model_dir=str(model_dir(choice))),  # a second process loads it
             classifier=classifiers[choice],
             landmarks=landmarks,
             describer=describer,
