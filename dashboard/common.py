@@ -215,7 +215,7 @@ class RecordedResult:
     summary_json: bytes
     files: PrivateFolder | None  # None: the files belong to a background job (fer_core.jobs), kept with it
     csv_path: Path
-    mp4_path: Path
+    mp4_path: Path | None  # None: analysed without the annotated video
 
     def discard(self) -> None:
         """Remove the files now (the result can no longer be played or downloaded); a job's files stay with it."""

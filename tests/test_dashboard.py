@@ -492,3 +492,22 @@ def test_frames_freed_by_stream_threads_go_back_to_the_system():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert int(run.stdout.split()[-1]) < 15, f"{run.stdout.split()[-1]} MB of freed frames still resident"
+
+
+def test_recorded_page_without_the_annotated_video(video_path, tmp_path):
+    """Issue 15: the annotated video is optional; without it the page shows the same results, says how to draw it
+    later, and offers no video to download."""
+    data = Path(video_path("wifs2018_demo_0001_blink.mp4")).read_bytes()
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("blink.mp4", data, "video/mp4")
+    at.run()
+    at.checkbox(key="rec_video").uncheck().run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert not at.exception, at.exception
+    result = at.session_state["recorded_result"]
+    assert result.mp4_path is None and result.csv_path.read_bytes().startswith(b"time_s,")
+    assert not list(result.csv_path.parent.glob("*.mp4"))
+    assert len(result.summary["faces"]) == 1 and result.summary["faces"][0]["blink_count"] >= 1
+    assert any("fer render" in i.value for i in at.info)
+    labels = [str(b.proto.label) for b in at.get("download_button")]
+    assert "Table (CSV)" in labels and not [label for label in labels if "video" in label.lower()]

@@ -68,8 +68,9 @@ def model_choice_ui(key: str) -> str:
     )
 
 
-def options_ui() -> tuple[int, DetectorSettings]:
-    """Every frame, or every n-th; and which face sizes to find. Returns n and the detector settings."""
+def options_ui() -> tuple[int, DetectorSettings, bool]:
+    """Every frame, or every n-th; which face sizes to find; whether to draw the annotated video. Returns n, the
+    detector settings and that choice."""
     mode = st.radio("Frames to analyse", ["Every frame", "Every n-th frame"], horizontal=True, key="rec_mode")
     every = 1
     if mode != "Every frame":
@@ -94,7 +95,15 @@ def options_ui() -> tuple[int, DetectorSettings]:
         "frame searched at full size, faces from about 40 pixels (a group, a meeting, a wide "
         "shot); about 2x slower for frames up to 640 pixels wide, 6x for 1080p.",
     )
-    return every, FACE_SIZES[sizes]
+    video = st.checkbox(
+        "Draw the annotated video",
+        value=True,
+        key="rec_video",
+        help="The video with each face's box, identity, emotion and blinks, to watch and download. Without it the "
+        "table, charts and summary are the same and the analysis is faster (a video of 30 s or more is analysed "
+        "in two halves at once); `fer render` can draw it later from the video and the downloaded table.",
+    )
+    return every, FACE_SIZES[sizes], video
 
 
 JOB_KEY = "rec_job"  # the id of the analysis this session is waiting for
@@ -105,7 +114,7 @@ def _cancel(job_id: str) -> None:
 
 
 def run_analysis(
-    upload, every: int, detector: DetectorSettings = DetectorSettings(), model: str = "fast"
+    upload, every: int, detector: DetectorSettings = DetectorSettings(), model: str = "fast", video: bool = True
 ) -> RecordedResult | None:
     """Queue the upload as a background analysis (:mod:`fer_core.jobs`) and wait for it here with its progress.
     The analysis does not depend on this page: changing an option, opening another page or closing the tab leaves
@@ -120,7 +129,7 @@ def run_analysis(
         with source.open("wb") as out:
             upload.seek(0)
             shutil.copyfileobj(upload, out, 1 << 20)
-        options = {"every": every, "model": model, "small_faces": detector != DetectorSettings()}
+        options = {"every": every, "model": model, "small_faces": detector != DetectorSettings(), "video": video}
         job_id = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
     st.session_state[JOB_KEY] = job_id
     return wait_for_job(job_id)
@@ -200,7 +209,7 @@ def job_result(job: Job) -> RecordedResult | None:
         summary_json=json.dumps(summary, indent=1).encode(),
         files=None,  # kept with the job
         csv_path=job.results / f"{stem}.csv",
-        mp4_path=job.results / f"{stem}.annotated.mp4",
+        mp4_path=mp4 if (mp4 := job.results / f"{stem}.annotated.mp4").is_file() else None,
     )
 
 
@@ -243,14 +252,21 @@ def results_ui(result: RecordedResult) -> None:
         st.warning(plain_markdown(warning))
     video, downloads = st.columns([3, 1])
     with video:
-        seek = charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key="recorded")))
-        st.video(
-            str(result.mp4_path),
-            format="video/mp4",
-            start_time=seek or 0,
-            autoplay=seek is not None,
-            width=player_width(result.mp4_path),
-        )
+        if result.mp4_path is None:
+            st.info(
+                "Analysed without the annotated video (*Draw the annotated video* was off). To draw it later, "
+                "save the table (CSV) in a folder under the video's own name (`interview.mp4` -> "
+                "`interview.csv`) and run `fer render interview.mp4 --results FOLDER`."
+            )
+        else:
+            seek = charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key="recorded")))
+            st.video(
+                str(result.mp4_path),
+                format="video/mp4",
+                start_time=seek or 0,
+                autoplay=seek is not None,
+                width=player_width(result.mp4_path),
+            )
     with downloads:
         st.download_button(
             "Table (CSV)",
@@ -270,15 +286,16 @@ def results_ui(result: RecordedResult) -> None:
             on_click="ignore",  # a download needs no rerun of the page
             key="rec_dl_json",
         )
-        st.download_button(
-            "Annotated video (MP4)",
-            result.mp4_path.read_bytes,
-            f"{result.stem}.annotated.mp4",
-            "video/mp4",
-            icon=":material/download:",
-            on_click="ignore",  # a download needs no rerun of the page
-            key="rec_dl_mp4",
-        )
+        if result.mp4_path is not None:
+            st.download_button(
+                "Annotated video (MP4)",
+                result.mp4_path.read_bytes,
+                f"{result.stem}.annotated.mp4",
+                "video/mp4",
+                icon=":material/download:",
+                on_click="ignore",  # a download needs no rerun of the page
+                key="rec_dl_mp4",
+            )
         report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
     st.markdown("#### Faces")
     summary_table_ui(face_summaries(summary), key="recorded")
@@ -295,13 +312,13 @@ st.caption(
     "as soon as it is analysed and the results are kept for a day under *Your analyses*."
 )
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
-every, detector = options_ui()
+every, detector, draw_video = options_ui()
 model = model_choice_ui("rec_model")
 analyse = upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse")
 waiting, opened = st.session_state.get(JOB_KEY), st.session_state.pop("rec_open", None)
 if analyse or waiting or opened:
     if analyse:
-        result = run_analysis(upload, every, detector, model)
+        result = run_analysis(upload, every, detector, model, draw_video)
     elif waiting:  # an analysis started before this rerun (an option changed, another page visited): still going
         result = wait_for_job(waiting)
     else:
