@@ -106,24 +106,34 @@ def analyze_video(
     path = Path(path)
     check_every(every)  # before any output name is claimed
     info = probe_video(path)
-    pipeline = pipeline or FramePipeline(settings)
-    pipeline.reset(frame_step=every)
-    stem = path.stem
-    files = OutputFiles(out_dir, stem, write_video, overwrite) if out_dir is not None else None
-    outputs = files.partial if files is not None else AnalysisOutputs()  # written here, then moved into place
-    writer = None
-    if outputs.annotated_mp4 is not None:
-        writer = _WriterThread(
-            Mp4Writer(
-                outputs.annotated_mp4,
-                info.fps / every,
-                preset=PRESET,
-                max_height=ANNOTATED_MAX_HEIGHT,
-                audio_from=path,  # the source's sound goes with the annotated video
+    settings = pipeline.settings if pipeline is not None else settings
+    drawing = write_video and out_dir is not None
+    plan = plan_segments(info.frame_count, every) if processes > 1 and not drawing else None
+    # the second process starts first: it loads its models while this one loads its own
+    segment = SegmentWorker(path, every, settings, plan) if plan and can_split(settings) else None
+    files = None
+    try:
+        pipeline = pipeline or FramePipeline(settings)
+        pipeline.reset(frame_step=every)
+        files = OutputFiles(out_dir, path.stem, write_video, overwrite) if out_dir is not None else None
+        outputs = files.partial if files is not None else AnalysisOutputs()  # written here, then moved into place
+        writer = None
+        if outputs.annotated_mp4 is not None:
+            writer = _WriterThread(
+                Mp4Writer(
+                    outputs.annotated_mp4,
+                    info.fps / every,
+                    preset=PRESET,
+                    max_height=ANNOTATED_MAX_HEIGHT,
+                    audio_from=path,  # the source's sound goes with the annotated video
+                )
             )
-        )
-    plan = plan_segments(info.frame_count, every) if processes > 1 and writer is None else None
-    segment = SegmentWorker(path, every, pipeline.settings, plan) if plan and can_split(pipeline.settings) else None
+    except BaseException:  # a model or the output folder unusable: nothing claimed stays, no worker goes on
+        if files is not None:
+            files.discard()
+        if segment is not None:
+            segment.close()
+        raise
     records: list[FaceRecord] = []
     warnings: list[str] = []
     truncated = False
