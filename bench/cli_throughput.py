@@ -55,11 +55,7 @@ def main() -> None:
     print(bench.machine())
     rows = []
     for name in args.clips:
-        if name in bench.INTERVIEWS:
-            args.cache.mkdir(parents=True, exist_ok=True)
-            clip = bench.interview_clip(name, args.cache)
-        else:
-            clip = Path(name) if Path(name).is_file() else bench.video_path(name)
+        clip = bench.clip_path(name, args.cache)
         duration = probe_video(clip).duration_s
         runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
         for _ in range(args.repeats):

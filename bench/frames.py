@@ -120,6 +120,16 @@ def interview_clip(name: str, folder: Path) -> Path:
     return out
 
 
+def clip_path(name: str, cache: Path | None = None) -> Path:
+    """A benchmark clip: an interview of :data:`INTERVIEWS` (made in ``cache``, default the temporary folder), a
+    path, or a shared video's name."""
+    if name in INTERVIEWS:
+        folder = Path(cache) if cache else Path(os.environ.get("TMPDIR", "/tmp")) / "fer-bench"
+        folder.mkdir(parents=True, exist_ok=True)
+        return interview_clip(name, folder)
+    return Path(name) if Path(name).is_file() else video_path(name)
+
+
 def frames_digest(frames: list[np.ndarray]) -> str:
     """A short checksum of the pixels (the same in both environments when they decode alike)."""
     digest = hashlib.sha256()

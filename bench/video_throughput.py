@@ -82,7 +82,7 @@ def time_fer(path: Path) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("clips", nargs="*", help="video names in the shared media folder")
+    parser.add_argument("clips", nargs="*", help="shared video names, paths, or the interviews of frames.INTERVIEWS")
     parser.add_argument("--quick", action="store_true", help="the blink clip only, one repeat")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-fer", action="store_true", help="skip the fer peer")
@@ -94,10 +94,10 @@ def main() -> None:
 
     print(f"machine: {bench.machine()}")
     pipeline = FramePipeline(PipelineSettings(model_dir=str(model_folder(args.model))))
-    analyze_video(bench.video_path(clips[0]), None, pipeline=pipeline, write_video=False)  # warm-up
+    analyze_video(bench.clip_path(clips[0]), None, pipeline=pipeline, write_video=False)  # warm-up
     results = {"machine": bench.machine(), "clips": {}}
     for name in clips:
-        path = bench.video_path(name)
+        path = bench.clip_path(name)
         ours_runs, fer_runs = [], []
         for _ in range(repeats):  # alternate, so that a change in background load hits both
             ours_runs.append(time_ours(path, pipeline))
