@@ -509,5 +509,6 @@ def test_recorded_page_without_the_annotated_video(video_path, tmp_path):
     assert not list(result.csv_path.parent.glob("*.mp4"))
     assert len(result.summary["faces"]) == 1 and result.summary["faces"][0]["blink_count"] >= 1
     assert any("fer render" in i.value for i in at.info)
+    assert not any("play the video" in t for t in _texts(at))  # no video to seek in
     labels = [str(b.proto.label) for b in at.get("download_button")]
     assert "Table (CSV)" in labels and not [label for label in labels if "video" in label.lower()]

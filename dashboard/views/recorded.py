@@ -299,7 +299,7 @@ def results_ui(result: RecordedResult) -> None:
         report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
     st.markdown("#### Faces")
     summary_table_ui(face_summaries(summary), key="recorded")
-    face_charts_ui(result.table, key="recorded", seekable=True)
+    face_charts_ui(result.table, key="recorded", seekable=result.mp4_path is not None)
     save_to_history_ui(
         "video", result.source_name, summary, result.table, key=f"recorded-{st.session_state.get('rec_run', 0)}"
     )
