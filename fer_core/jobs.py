@@ -14,8 +14,8 @@ The embedded default of the dashboard: no server to install. Nothing here import
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import shutil
 import sqlite3
 import threading

@@ -152,7 +152,8 @@ class FramePipeline:
         self.scene_cuts = 0
         self._frame_step = frame_step
         self._thumbnail: np.ndarray | None = None
-        self._last_detection: int | None = None  # analysed-frame number (frame_index // frame_step) of each
+        # analysed-frame numbers (frame_index // frame_step) of the last detection and of the last full search
+        self._last_detection: int | None = None
         self._last_full_search: int | None = None
         self._last_time: float | None = None
         self._solo_exit: tuple[int, float] | None = None  # (id, time) of a face that left while alone
