@@ -33,25 +33,24 @@ def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
     (s), time on screen (s), frames, dominant emotion, blinks, blinks per minute (empty when under 5 s on screen),
     then ``share_<reading>`` (0..1, share of frames read as each emotion, then ``share_uncertain``) and
     ``mean_p_<emotion>`` for the 7 emotions."""
-    rows = []
-    for face in faces:
-        row = {
-            "track_id": face.track_id,
-            "first_seen_s": round(face.first_seen_s, 3),
-            "last_seen_s": round(face.last_seen_s, 3),
-            "time_on_screen_s": round(face.time_on_screen_s, 3),
-            "frames": face.frames,
-            "dominant_emotion": face.dominant_emotion,
-            "blink_count": face.blink_count,
-            "blinks_per_minute": face.blinks_per_minute,
-        }
-        row.update({f"share_{e.lower()}": face.emotion_share.get(e, 0.0) for e in SHARE_LABELS})
-        row.update({f"mean_p_{e.lower()}": face.mean_probabilities.get(e, 0.0) for e in EMOTIONS})
-        rows.append(row)
-    columns = ["track_id", "first_seen_s", "last_seen_s", "time_on_screen_s", "frames", "dominant_emotion",
-               "blink_count", "blinks_per_minute", *(f"share_{e.lower()}" for e in SHARE_LABELS),
-               *(f"mean_p_{e.lower()}" for e in EMOTIONS)]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    columns = list(_face_row(FaceSummary(0, 0.0, 0.0, 0.0, 0, "", {}, {}, 0, None)))  # also when there is no face
+    return pd.DataFrame([_face_row(face) for face in faces], columns=columns)
+
+
+def _face_row(face: FaceSummary) -> dict:
+    row = {
+        "track_id": face.track_id,
+        "first_seen_s": round(face.first_seen_s, 3),
+        "last_seen_s": round(face.last_seen_s, 3),
+        "time_on_screen_s": round(face.time_on_screen_s, 3),
+        "frames": face.frames,
+        "dominant_emotion": face.dominant_emotion,
+        "blink_count": face.blink_count,
+        "blinks_per_minute": face.blinks_per_minute,
+    }
+    row.update({f"share_{e.lower()}": face.emotion_share.get(e, 0.0) for e in SHARE_LABELS})
+    row.update({f"mean_p_{e.lower()}": face.mean_probabilities.get(e, 0.0) for e in EMOTIONS})
+    return row
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
