@@ -9,7 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from video_files import remux
+from video_files import remux, truncate
 
 from fer_core.classifier import EmotionClassifier
 from fer_core.decode import iter_frames, probe_video, read_image
@@ -23,12 +23,6 @@ from fer_core.video import Cancelled, analyze_video
 @pytest.fixture(scope="module")
 def pipeline() -> FramePipeline:
     return FramePipeline()
-
-
-def truncate(path, fraction=0.6):
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * fraction)])
-    return path
 
 
 def synthetic_video(path, frames, fps=25):

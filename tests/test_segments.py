@@ -4,9 +4,10 @@ stitched where the two pipelines' states meet, and the sequential result wheneve
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
-from video_files import splice
+from video_files import remux, splice, truncate
 
 from fer_core import segments
 from fer_core.segments import plan_segments
@@ -102,3 +103,43 @@ def test_the_detector_runs_on_the_same_frames_wherever_the_analysis_starts(video
     whole, later = detected
     assert later[0] == 90 + (-90 % every)  # nothing followed yet: the first frame is searched
     assert [i for i in whole if i > later[1]] == [i for i in later if i > later[1]]
+
+
+def _segment_workers() -> list[str]:
+    """Processes of this machine running the segment worker (``python -m fer_core.segments``)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"fer_core.segments" in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
+def test_a_truncated_file_gives_the_sequential_records(video_path, tmp_path, monkeypatch):
+    """The worker reaches the break and fails there; the caller analyses up to the break itself and says so."""
+    monkeypatch.setattr(segments, "MIN_FRAMES", 100)
+    monkeypatch.setattr(segments, "WARM_UP", 170)
+    monkeypatch.setattr(segments, "HEAD_START", 0)
+    path = truncate(remux(video_path("fer_woman2.mp4"), tmp_path / "cut.mp4", "mp4", {"movflags": "faststart"}), 0.8)
+    one, two = both(path)
+    assert one.truncated and two.truncated and two.second_process_from is None
+    same_analysis(one, two)
+    assert not _segment_workers()
+
+
+def test_cancelling_stops_the_second_process(video_path, tmp_path):
+    from fer_core.video import Cancelled
+
+    clip = video_path("composite_two_faces_d3_d18.mp4")
+    long = splice(tmp_path / "two_faces_x5.mp4", [(clip, 0, 216)] * 5)
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(1)
+        return len(asked) > 200  # after about 200 frames, the worker analysing its half meanwhile
+
+    with pytest.raises(Cancelled):
+        analyze_video(long, write_video=False, processes=2, should_stop=should_stop)
+    assert not _segment_workers()

@@ -22,6 +22,13 @@ def remux(src, dst, fmt, options=None):
     return dst
 
 
+def truncate(path, fraction=0.6):
+    """Cut ``path`` to its first ``fraction`` of bytes, as an interrupted download or copy leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
 def splice(dst, parts, fps=30.0):
     """Write an H.264 MP4 of ``parts``, each (video path, first frame, frame count) or (None, 0, count) for that
     many mid-gray frames (no face), one after the other at ``fps``; all the videos must have one frame size."""
