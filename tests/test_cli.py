@@ -116,6 +116,8 @@ def test_out_of_range_arguments_are_refused_with_a_message(tmp_path):
         ("--upsample", "5", "must be from 0 to 2"),
         ("--every", "two", "whole number"),
         ("--max-search-width", "-1", "must be 0 or more"),
+        ("--detect-every", "0", "must be from 1 to 12"),
+        ("--processes", "0", "must be 1 or more"),
     ):
         done = run("analyze", "video.mp4", "--out", str(tmp_path), flag, value)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, flag
@@ -146,3 +148,25 @@ def test_evaluate_and_train_are_commands_of_fer_too(fer2013_dir):
     assert report["n"] == 3589 and report["accuracy"] > 0.6
     assert "--teacher" in run("train", "--help").stdout
     assert "evaluate" in run("--help").stdout
+
+
+def test_detect_every_runs_the_detector_less_often(video_path, tmp_path, monkeypatch):
+    """--detect-every 12: a quarter of the default's detections, the full searches as often as by default."""
+    from fer_core.__main__ import main
+    from fer_core.detect import FaceDetector
+
+    searches: list[float | None] = []
+    detect = FaceDetector.detect
+
+    def counted(self, gray, min_face=None):
+        searches.append(min_face)
+        return detect(self, gray, min_face)
+
+    monkeypatch.setattr(FaceDetector, "detect", counted)
+    clip = str(video_path("wifs2018_demo_0001_blink.mp4"))  # 192 frames, one face throughout
+    counts = {}
+    for every in ("3", "12"):
+        searches.clear()
+        assert main(["analyze", clip, "--out", str(tmp_path / every), "--quiet", "--detect-every", every]) == 0
+        counts[every] = (len(searches), sum(s is None for s in searches))
+    assert counts["3"] == (64, 16) and counts["12"] == (16, 16)
