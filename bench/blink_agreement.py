@@ -65,8 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tolerance", type=int, default=2, help="frames either side of a candidate span")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
     args = parser.parse_args()
-    rows = agreement(FramePipeline(), args.tolerance)
+    rows = agreement(FramePipeline(bench.pipeline_settings(args.detect_every)), args.tolerance)
     print(f"{'clip':45s} {'candidates':>10s} {'ours':>5s} {'matched':>7s} {'extra':>5s} {'missed':>6s}")
     for r in rows:
         print(

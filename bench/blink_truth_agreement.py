@@ -63,8 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tolerance", type=int, default=2, help="frames either side of a marked blink")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
     args = parser.parse_args()
-    rows = agreement(FramePipeline(), args.tolerance)
+    rows = agreement(FramePipeline(bench.pipeline_settings(args.detect_every)), args.tolerance)
     print(
         f"{'clip':45s} {'marked':>6s} {'(amb.)':>6s} {'ours':>5s} {'missed':>6s} {'extra':>5s} {'prec.':>6s} {'recall':>6s}"
     )

@@ -73,10 +73,13 @@ def follow_delay(raw: np.ndarray, smooth: np.ndarray, hold: int = 15) -> float |
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
     args = parser.parse_args()
     rows = []
     for name in CLIPS:
-        analysis = analyze_video(bench.video_path(name), write_video=False)
+        analysis = analyze_video(
+            bench.video_path(name), write_video=False, settings=bench.pipeline_settings(args.detect_every)
+        )
         table = export_table(analysis.records)
         track = table["track_id"].value_counts().index[0]  # the face seen longest
         rows_face = table[table["track_id"] == track].sort_values("time_s")

@@ -130,6 +130,14 @@ def clip_path(name: str, cache: Path | None = None) -> Path:
     return Path(name) if Path(name).is_file() else video_path(name)
 
 
+def pipeline_settings(detect_every: int = 3):
+    """The default pipeline settings, with the detector on every ``detect_every``-th frame and full searches every
+    12th, as ``fer analyze --detect-every`` sets them (needs fer_core)."""
+    from fer_core.pipeline import PipelineSettings
+
+    return PipelineSettings(detect_every=detect_every, full_search_every=max(1, 12 // detect_every))
+
+
 def frames_digest(frames: list[np.ndarray]) -> str:
     """A short checksum of the pixels (the same in both environments when they decode alike)."""
     digest = hashlib.sha256()
