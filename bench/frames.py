@@ -131,11 +131,11 @@ def clip_path(name: str, cache: Path | None = None) -> Path:
 
 
 def pipeline_settings(detect_every: int = 3):
-    """The default pipeline settings, with the detector on every ``detect_every``-th frame and full searches every
-    12th, as ``fer analyze --detect-every`` sets them (needs fer_core)."""
+    """The default pipeline settings with the detector on every ``detect_every``-th frame, as ``fer analyze
+    --detect-every`` sets them (needs fer_core)."""
     from fer_core.pipeline import PipelineSettings
 
-    return PipelineSettings(detect_every=detect_every, full_search_every=max(1, 12 // detect_every))
+    return PipelineSettings.detecting_every(detect_every)
 
 
 def frames_digest(frames: list[np.ndarray]) -> str:

@@ -283,11 +283,12 @@ def _job_queue(folder: str, keep_s: float) -> JobQueue:
 
     def pipeline_for(options: dict) -> FramePipeline:
         choice = str(options.get("model", "fast"))
+        folder = model_dir(choice)
         if choice not in classifiers:
-            classifiers[choice] = SharedClassifier(EmotionClassifier(model_dir(choice)))
+            classifiers[choice] = SharedClassifier(EmotionClassifier(folder))
         detector = DetectorSettings.small_faces() if options.get("small_faces") else DetectorSettings()
         return FramePipeline(
-            PipelineSettings(detector=detector, model_dir=str(model_dir(choice))),  # a second process loads it
+            PipelineSettings(detector=detector, model_dir=str(folder)),  # a second process loads it from there
             classifier=classifiers[choice],
             landmarks=landmarks,
             describer=describer,

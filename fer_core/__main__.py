@@ -33,21 +33,15 @@ def _progress_bar(desc: str, unit: str, quiet: bool) -> Iterator[Callable[[int, 
         yield progress
 
 
-# Frames between two searches for faces of every size (PipelineSettings' detect_every x full_search_every): kept
-# whatever --detect-every is, so that a new face is found as soon.
-FULL_SEARCH_FRAMES = 12
-
-
 def _analyze(args: argparse.Namespace) -> int:
     from fer_core.detect import DetectorSettings
     from fer_core.model_file import model_folder
     from fer_core.pipeline import PipelineSettings
     from fer_core.video import analyze_video
 
-    settings = PipelineSettings(
+    settings = PipelineSettings.detecting_every(
+        args.detect_every,
         detector=DetectorSettings(upsample=args.upsample, max_search_width=args.max_search_width),
-        detect_every=args.detect_every,
-        full_search_every=max(1, FULL_SEARCH_FRAMES // args.detect_every),  # new faces found as soon as by default
         model_dir=str(model_folder(args.model)),
     )
     with _progress_bar(args.video.name, "frame", args.quiet) as progress:
@@ -171,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     analyze.add_argument(
         "--detect-every",
-        type=_whole(1, FULL_SEARCH_FRAMES),
+        type=_whole(1, 12),  # 12: pipeline.FULL_SEARCH_FRAMES (fer_core.pipeline loads OpenCV, which --help need not)
         default=3,
         help="run the face detector on every n-th frame (default 3), following faces by their landmarks in "
         "between: 6 or 12 is about 1.3x or 1.6x faster, with less exact boxes and blinks (docs/speed.md)",

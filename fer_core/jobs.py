@@ -3,8 +3,8 @@
 A job outlives the page that started it: the page only submits a video and reads the job list (progress, time
 left, result, error); changing a page option, opening another page or closing the tab leaves it running. Each
 job owns a private folder ``<root>/<job id>/`` holding the video (``input<suffix>``, removed as soon as the job
-ends) and the analysis's files (``out/``); a finished job is kept ``keep_s`` seconds (a day by default) and then removed with its folder, unless
-the user saved it elsewhere first. ``owner`` is an opaque token of whoever submitted the job: one owner never sees
+ends) and the analysis's files (``out/``); a finished job is kept ``keep_s`` seconds (a day by default) and then
+removed with its folder, unless the user saved it elsewhere first. ``owner`` is an opaque token of whoever submitted the job: one owner never sees
 another's jobs. State lives in ``<root>/jobs.sqlite3`` so that a job list survives a server restart; a job that was
 running when the server stopped is marked failed ("the server stopped").
 

@@ -34,6 +34,11 @@ LOOK_EVERY_S = 1.0
 MIN_FACE_CONTRAST = 4.0
 
 
+# Frames from one search for faces of every size to the next with the default settings (detect_every x
+# full_search_every).
+FULL_SEARCH_FRAMES = 12
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """``smoothing``: weight of the past in an exponential moving average of each face's probabilities
@@ -70,6 +75,13 @@ class PipelineSettings:
     scene_cut: float = 20.0
     solo_hold_s: float = 0.0
     model_dir: str = str(DEFAULT_MODEL_DIR)
+
+    @classmethod
+    def detecting_every(cls, frames: int, **kwargs) -> PipelineSettings:
+        """Settings with the detector on every ``frames``-th frame (at most :data:`FULL_SEARCH_FRAMES`) and the
+        search for faces of every size still every :data:`FULL_SEARCH_FRAMES` frames, so that a new face is found
+        as soon as with the defaults; ``kwargs``: the other settings."""
+        return cls(detect_every=frames, full_search_every=max(1, FULL_SEARCH_FRAMES // frames), **kwargs)
 
 
 @dataclass

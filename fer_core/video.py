@@ -151,7 +151,7 @@ def analyze_video(
             done = frames_read
             if segment is not None and not segment.given_up:
                 segment.poll()
-                done += max(0, segment.frames_read - plan.start * every) if plan else 0
+                done += max(0, segment.frames_read - segment.plan.start * every)
             progress(min(done, info.frame_count) if info.frame_count else done, info.frame_count)
 
     def finished(done: list[tuple[Frame, FrameResult]]) -> None:
