@@ -219,7 +219,7 @@ def browser(launch):
 
 def _context(browser, init_script: str | None = None):
     context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(120_000)
     if init_script:
         context.add_init_script(init_script)
     return context
@@ -324,7 +324,9 @@ def test_live_stream_comes_back_annotated(page, server, metrics, tmp_path):
     # serving never loads TensorFlow (LiteRT only): no library from the tensorflow package is mapped
     maps = Path(f"/proc/{server['pid']}/maps").read_text()
     assert "/site-packages/tensorflow/" not in maps, "the dashboard process loaded TensorFlow"
-    assert page.get_by_text("Face #1").first.is_visible()
+    _wait_for(
+        lambda: page.get_by_text("Face #1").first.is_visible(), 30, "the first face's chart"
+    )  # redrawn each second
     _wait_for(lambda: int(metric_value(page, "Faces now")) >= 1, 30, "a face in the latest frame")
     _shot(page, "live_streaming")
     component.locator("video").first.screenshot(path=str(SCREENSHOTS / "live_annotated_frame.png"))
@@ -461,9 +463,11 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
 
 # the page position of a point two thirds along the first line of a Plotly chart, and its time (x)
 CLICKABLE_POINT_JS = """gd => {
-    const trace = gd._fullData.findIndex(t => t.type === 'scatter');
-    const points = gd.calcdata[trace].filter(p => Number.isFinite(p.x) && Number.isFinite(p.y));
-    const p = points[Math.floor(points.length * 2 / 3)];
+    // two thirds along the timeline, the point of the emotion on top there: no other line's marker lies under it
+    const traces = gd.calcdata.filter((c, i) => gd._fullData[i].type === 'scatter');
+    const at = Math.floor(traces[0].length * 2 / 3);
+    const finite = p => p && Number.isFinite(p.x) && Number.isFinite(p.y);
+    const p = traces.map(c => c[at]).filter(finite).reduce((a, b) => (b.y > a.y ? b : a));
     const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     return {x: box.left + xa._offset + xa.l2p(p.x), y: box.top + ya._offset + ya.l2p(p.y), t: p.x};
 }"""
@@ -541,11 +545,13 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     page.goto(f"{server['url']}/recorded")
     page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
     page.locator('input[type="file"]').set_input_files(str(video_path(UPLOAD_VIDEO)))
+    # the button appears once the upload has reached the server: wait for it before the options rerun the page
+    page.get_by_role("button", name="Analyse").wait_for(timeout=180_000)
     page.get_by_text("Every n-th frame").click()
     number = page.get_by_label("n", exact=True)
     number.fill("3")
     number.press("Enter")
-    page.get_by_role("button", name="Analyse").click()
+    page.get_by_role("button", name="Analyse").click(timeout=180_000)
     page.get_by_text("Results:").wait_for(timeout=600_000)
     page.get_by_role("button", name="Save to history").wait_for()  # the last element of the results
     page.locator("video").first.wait_for()
@@ -584,7 +590,7 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     _shot(page, "recorded_results")
     # a click on the timeline plays the video from that moment
     timeline = page.locator(".st-key-recorded-timeline .js-plotly-plot").first
-    timeline.wait_for()
+    timeline.scroll_into_view_if_needed()
     point = timeline.evaluate(CLICKABLE_POINT_JS)
     page.mouse.click(point["x"], point["y"])
     _wait_for(
