@@ -387,6 +387,40 @@ def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed
             layer.momentum = momentum
 
 
+def write_gpu_run_record(record: dict, out: Path, trained_by: str) -> None:
+    """A GPU run's record (``gpu/train_torch.py``: a teacher's ``record.json`` or a student file's ``record``) as the
+    run files the Model page reads: ``settings.json`` (data, recipe, device) and ``history.json`` (per epoch: loss,
+    learning rate and, where measured, the PublicTest accuracy the run logged: a teacher's centre crop on all of it, a
+    student's mirror average on the packed subset), plus the record as ``gpu_record.json`` (a student's evaluation
+    after training apart from its epochs, as ``final_evaluation``)."""
+    epochs = [r for r in record.get("history", []) if "epoch" in r]
+    after = [r for r in record.get("history", []) if "epoch" not in r]
+    record = {**record, "history": epochs, **({"final_evaluation": after} if after else {})}
+    settings = {
+        "data": f"{DEFAULT_DATA}/train.npz",
+        "val": f"{DEFAULT_DATA}/val.npz",
+        "trained_by": trained_by,
+        **{
+            k: record[k]
+            for k in ("arch", "seed", "epochs", "train_seconds", "teachers", "device", "torch")
+            if k in record
+        },
+        **{
+            k: v
+            for k, v in record["settings"].items()
+            if k not in ("data", "out", "deadline", "limit", "teachers", "init")
+        },
+    }
+    history = []
+    for r in epochs:
+        row = {"epoch": r["epoch"], "loss": r["loss"], "learning_rate": r["learning_rate"]}
+        logged = r.get("val_accuracy_centre", r.get("val_accuracy_flip"))
+        history.append({**row, "val_accuracy": logged} if logged is not None else row)
+    (out / "settings.json").write_text(json.dumps(settings, indent=1))
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    (out / "gpu_record.json").write_text(json.dumps(record, indent=1))
+
+
 def finish_run(out_dir: Path, train_faces: LabelledFaces, val_faces: LabelledFaces, settings: TrainSettings) -> dict:
     """Rebuild ``out_dir/best.keras`` in float32, recompute its batch-norm statistics on the Training faces (unless
     ``settings.recalibrate_bn`` is off) into ``final.keras``, convert that for serving, evaluate the served model

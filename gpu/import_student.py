@@ -7,7 +7,7 @@ widths, stem width and dense blocks). The weights are copied into ``fer_core.net
 layout (kernels from (out, in, kh, kw) to Keras' (kh, kw, in, out)), batch-norm statistics are recomputed on the
 un-augmented Training faces (as ``fer_core.train`` does), and the run folder is finished like any other run:
 ``final.keras``, ``emotion.tflite``, ``model.json``, ``metrics.json`` (PublicTest, the served file), plus the GPU
-run's record as ``gpu_record.json``.
+run's record as ``settings.json``, ``history.json`` and ``gpu_record.json``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def import_student(
     student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True, int8: bool = False
 ) -> dict:
     from fer_core.datasets import load_faces
-    from fer_core.train import DEFAULT_DATA, recalibrate_batch_norm, serve
+    from fer_core.train import DEFAULT_DATA, recalibrate_batch_norm, serve, write_gpu_run_record
 
     record, state = read_student(student)
     model = build_from_record(record)
@@ -94,16 +94,8 @@ def import_student(
         recalibrate_batch_norm(model, train_faces.x)
     model.save(out / "final.keras")
     metrics = serve(model, out, train_faces, val_faces, flip_tta, int8)
-    (out / "gpu_record.json").write_text(json.dumps(replace_history(record), indent=1))
+    write_gpu_run_record(record, out, "gpu/train_torch.py student (PyTorch), distilled")
     return metrics
-
-
-def replace_history(record: dict) -> dict:
-    return {
-        **record,
-        "history": [r for r in record.get("history", []) if "epoch" in r],
-        "final_evaluation": [r for r in record.get("history", []) if "epoch" not in r],
-    }
 
 
 def main() -> None:

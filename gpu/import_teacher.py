@@ -53,39 +53,6 @@ def vgg_keras_weights(model, state: dict[str, np.ndarray]) -> None:
     model.get_layer("logits").set_weights([state["head.3.weight"].T, state["head.3.bias"]])
 
 
-def write_run_record(record_path: Path, out: Path) -> None:
-    """The GPU run's ``record.json`` of the teacher as the run files the Model page reads: ``settings.json`` (data,
-    recipe, device) and ``history.json`` (per epoch: loss, learning rate, PublicTest accuracy of the centre crop
-    where it was measured), plus the record itself as ``gpu_record.json``."""
-    from fer_core.train import DEFAULT_DATA
-
-    record = json.loads(record_path.read_text())
-    settings = {
-        "data": f"{DEFAULT_DATA}/train.npz",
-        "val": f"{DEFAULT_DATA}/val.npz",
-        "trained_by": "gpu/train_torch.py teacher (PyTorch)",
-        "arch": record["arch"],
-        "seed": record["seed"],
-        "epochs": record["epochs"],
-        "train_seconds": record["train_seconds"],
-        "device": record["device"],
-        "torch": record["torch"],
-        **{k: v for k, v in record["settings"].items() if k not in ("data", "out", "deadline", "limit")},
-    }
-    history = [
-        {
-            "epoch": r["epoch"],
-            "loss": r["loss"],
-            "learning_rate": r["learning_rate"],
-            **({"val_accuracy": r["val_accuracy_centre"]} if "val_accuracy_centre" in r else {}),
-        }
-        for r in record["history"]
-    ]
-    (out / "settings.json").write_text(json.dumps(settings, indent=1))
-    (out / "history.json").write_text(json.dumps(history, indent=1))
-    (out / "gpu_record.json").write_text(json.dumps(record, indent=1))
-
-
 def import_teacher(path: Path, out: Path, int8: bool, flip_tta: bool) -> dict:
     from fer_core.datasets import load_faces
     from fer_core.network import build_vgg
@@ -114,7 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     metrics = import_teacher(args.teacher, args.out, args.int8, args.flip_tta)
     if args.record:
-        write_run_record(args.record, args.out)
+        from fer_core.train import write_gpu_run_record
+
+        write_gpu_run_record(json.loads(args.record.read_text()), args.out, "gpu/train_torch.py teacher (PyTorch)")
     print(f"{args.out}: PublicTest accuracy {metrics['accuracy']:.4f}")
 
 

@@ -2,6 +2,7 @@
 student's probabilities, computed by PyTorch when the fixture was made (gpu/make_port_fixture.py), are reproduced
 by the Keras twin that gpu/import_student.py builds and by its LiteRT conversion."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -44,24 +45,22 @@ def test_layout_mismatch_is_refused():
         keras_weights(model, state, 1)
 
 
-def test_the_teacher_kept_in_8_bits_is_the_accurate_model(fer2013_dir):
-    """models/teachers/vgg-1/teacher.npz (the GPU teacher in 8 bits, carried by the next GPU run) rebuilds in Keras
-    and answers as the shipped accurate model (made from its float16 weights) does."""
+def test_the_teacher_kept_in_8_bits_answers_as_recorded(fer2013_dir):
+    """models/teachers/vgg-1/teacher.npz (the GPU teacher in 8 bits, carried by the next GPU run, which distils the
+    students from it) rebuilds in Keras and is right on PublicTest as often as its record says the float16 teacher
+    was (centre crop), within a point."""
     pytest.importorskip("keras")
     from gpu.import_teacher import read_teacher, vgg_keras_weights
 
-    from fer_core.classifier import EmotionClassifier
     from fer_core.datasets import load_faces
-    from fer_core.model_file import model_folder
     from fer_core.network import build_vgg
 
-    arch, state = read_teacher(ROOT / "models" / "teachers" / "vgg-1" / "teacher.npz")
+    folder = ROOT / "models" / "teachers" / "vgg-1"
+    arch, state = read_teacher(folder / "teacher.npz")
     assert arch == "vgg"
     model = build_vgg()
     vgg_keras_weights(model, state)
     faces = load_faces(fer2013_dir / "val.npz", "PublicTest")
-    x, y = faces.x[:400, ..., None].astype(np.float32), faces.y[:400]
-    ours = model.predict(x, verbose=0).argmax(axis=1)
-    served = EmotionClassifier(model_folder("accurate")).predict(x).argmax(axis=1)
-    assert (ours == served).mean() >= 0.9  # the served one is int8 with the mirror average: close, not equal
-    assert (ours == y).mean() >= 0.65
+    right = model.predict(faces.x[..., None].astype(np.float32), batch_size=256, verbose=0).argmax(1) == faces.y
+    recorded = json.loads((folder / "record.json").read_text())["val_accuracy_centre"]
+    assert right.mean() == pytest.approx(recorded, abs=0.01)

@@ -11,9 +11,9 @@ from fer_core.datasets import load_faces
 from fer_core.evaluate import evaluate
 from fer_core.model_file import NAMED_MODELS, read_meta
 
-# the least PublicTest accuracy each must reach: the published mini-Xception figure (issue 3) for the fast model;
-# the accurate one must stay clearly above it
-FLOORS = {"fast": 0.66, "accurate": 0.70}
+# the least PublicTest accuracy each must reach: above the 2013 winner's 71.2% (less int8's rounding) for the fast
+# model, the accurate one above the fast one
+FLOORS = {"fast": 0.71, "accurate": 0.715}
 
 
 @pytest.fixture(scope="module", params=sorted(NAMED_MODELS))
@@ -40,5 +40,5 @@ def test_accurate_model_is_more_accurate_than_the_fast_one():
     fast, accurate = (
         json.loads((NAMED_MODELS[n] / "metrics.json").read_text())["accuracy"] for n in ("fast", "accurate")
     )
-    assert accurate >= fast + 0.03
-    assert read_meta(NAMED_MODELS["accurate"]).quantization == "int8"
+    assert accurate >= fast + 0.005
+    assert {read_meta(folder).quantization for folder in NAMED_MODELS.values()} == {"int8"}

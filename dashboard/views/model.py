@@ -161,8 +161,8 @@ choice = st.radio(
     horizontal=True,
     key="model_choice",
     format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
-    help="Fast: an Xception-family network, served everywhere by default. Accurate: a larger network "
-    "that the Recorded page and the command line (--model accurate) can use.",
+    help="Fast: an Xception-family network, served everywhere by default. Accurate: a wider one, about twice "
+    "the time per face, that the Recorded page and the command line (--model accurate) can use.",
 )
 folder = model_dir(choice)
 record, problems = read_run_record(folder)
@@ -176,7 +176,7 @@ model_card_ui(record, folder)
 serving_ui(choice)
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
-    with st.expander("The teachers trained on the GPU (the accurate model is the first VGG)"):
+    with st.expander("The teachers trained on the GPU (both models are distilled from the first VGG)"):
         st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")

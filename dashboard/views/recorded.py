@@ -62,9 +62,8 @@ def model_choice_ui(key: str) -> str:
         format_func=label,
         horizontal=True,
         key=key,
-        help="Fast: the Xception-family network, under 1 ms per face. Accurate: a larger network "
-        "(VGG, 8-bit), about 2 ms per face, right more often overall (less often on Disgust); "
-        "the whole analysis takes a little longer. Details on the Model page.",
+        help="Fast: an Xception-family network, under 1 ms per face. Accurate: a wider one, about 1.4 ms per "
+        "face, right a little more often; the whole analysis takes a little longer. Details on the Model page.",
     )
 
 
