@@ -13,7 +13,7 @@ OUT=${OUT:-/tmp/fer-gpu-out}
 WORK=${WORK:-/tmp/fer-gpu}
 PY=${PY:-python3}
 TEACHERS=${TEACHERS:-"vgg:1 vgg:2 resnet18:1"}
-STUDENTS=${STUDENTS:-"xception-d4-48 xception-d4-32"}
+STUDENTS=${STUDENTS-"xception-d4-48 xception-d4-32"}  # STUDENTS="" for teachers only
 TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the students get the rest
 START=$(date +%s)
 END=$((START + TOTAL))
