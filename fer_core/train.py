@@ -387,12 +387,13 @@ def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed
             layer.momentum = momentum
 
 
-def write_gpu_run_record(record: dict, out: Path, trained_by: str) -> None:
+def write_gpu_run_record(record: dict, out: Path, trained_by: str, **settings_too: Any) -> None:
     """A GPU run's record (``gpu/train_torch.py``: a teacher's ``record.json`` or a student file's ``record``) as the
     run files the Model page reads: ``settings.json`` (data, recipe, device) and ``history.json`` (per epoch: loss,
     learning rate and, where measured, the PublicTest accuracy the run logged: a teacher's centre crop on all of it, a
     student's mirror average on the packed subset), plus the record as ``gpu_record.json`` (a student's evaluation
-    after training apart from its epochs, as ``final_evaluation``)."""
+    after training apart from its epochs, as ``final_evaluation``). ``settings_too`` go into ``settings.json``
+    (what the import did, such as ``recalibrate_bn``)."""
     epochs = [r for r in record.get("history", []) if "epoch" in r]
     after = [r for r in record.get("history", []) if "epoch" not in r]
     record = {**record, "history": epochs, **({"final_evaluation": after} if after else {})}
@@ -405,11 +406,16 @@ def write_gpu_run_record(record: dict, out: Path, trained_by: str) -> None:
             for k in ("arch", "seed", "epochs", "train_seconds", "teachers", "device", "torch")
             if k in record
         },
+        **({} if "train_seconds" in record or not epochs else {"train_seconds": epochs[-1].get("seconds")}),
+        "val_logged": "all of PublicTest, the centre crop"
+        if any("val_accuracy_centre" in r for r in epochs)
+        else "600 PublicTest faces (the packed ones), mirror average",
         **{
             k: v
             for k, v in record["settings"].items()
             if k not in ("data", "out", "deadline", "limit", "teachers", "init")
         },
+        **settings_too,
     }
     history = []
     for r in epochs:

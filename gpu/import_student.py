@@ -94,7 +94,7 @@ def import_student(
         recalibrate_batch_norm(model, train_faces.x)
     model.save(out / "final.keras")
     metrics = serve(model, out, train_faces, val_faces, flip_tta, int8)
-    write_gpu_run_record(record, out, "gpu/train_torch.py student (PyTorch), distilled")
+    write_gpu_run_record(record, out, "gpu/train_torch.py student (PyTorch), distilled", recalibrate_bn=recalibrate_bn)
     return metrics
 
 

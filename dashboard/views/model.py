@@ -76,6 +76,7 @@ def model_card_ui(record: dict, folder: Path) -> None:
             if settings.get("trained_by")
             else []
         ),
+        *([("Distilled from", ", ".join(settings["teachers"]))] if isinstance(settings.get("teachers"), list) else []),
         *([("Test-time augmentation", meta["test_time_augmentation"])] if meta.get("test_time_augmentation") else []),
         *([("Quantisation", f"{meta['quantization']} weights and activations")] if meta.get("quantization") else []),
         *(
@@ -95,7 +96,11 @@ def model_card_ui(record: dict, folder: Path) -> None:
         ),
         (
             "Training curves",
-            "train: the augmented Training split, per epoch; validation: the validation file above"
+            (
+                f"loss on the augmented Training split, per epoch; accuracy on {settings['val_logged']}, where logged"
+                if settings.get("val_logged")
+                else "train: the augmented Training split, per epoch; validation: the validation file above"
+            )
             + (
                 "; both with the batch-norm statistics of training, so the validation curve sits below the served "
                 "model's accuracy"
