@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -102,6 +103,16 @@ def run_fer_peer(count: int, results: dict) -> dict | None:
     return fer
 
 
+def ensure_requirements() -> None:
+    """Installs bench/requirements.txt (scipy, for the baseline's ``zoom``) into this interpreter when missing."""
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        print("installing bench/requirements.txt (scipy, for the original pipeline's crop resize)")
+        requirements = Path(__file__).with_name("requirements.txt")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -119,6 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     count, passes = (30, 2) if args.quick else (args.frames, args.passes)
 
+    ensure_requirements()
     print(f"machine: {bench.machine()}")
     scenes = {label: bench.load_frames(name, count, start) for label, (name, start) in bench.SCENES.items()}
     for label, (images, _fps) in scenes.items():
