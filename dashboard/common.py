@@ -216,6 +216,7 @@ class RecordedResult:
     files: PrivateFolder | None  # None: the files belong to a background job (fer_core.jobs), kept with it
     csv_path: Path
     mp4_path: Path | None  # None: analysed without the annotated video
+    job_id: str | None = None  # the background job (fer_core.jobs) that holds the files
 
     def discard(self) -> None:
         """Remove the files now (the result can no longer be played or downloaded); a job's files stay with it."""

@@ -257,13 +257,38 @@ class JobQueue:
             )
 
 
+def draw_over(video: Path, out: Path, analysis: Path, progress, should_stop) -> None:
+    """The annotated video of an earlier analysis of the same video: the files of that job's results folder
+    ``analysis`` (named after its ``input`` copy, as this job's video is) copied into ``out``, then the records drawn
+    over ``video`` with its audio (:func:`fer_core.render.render_results`)."""
+    from fer_core.render import render_results
+    from fer_core.video import Cancelled
+
+    def drawn(done: int, total: int) -> None:
+        if should_stop():
+            raise Cancelled()
+        progress(done, total)
+
+    out.mkdir()
+    for file in analysis.iterdir():
+        if file.is_file() and not file.name.endswith(".mp4"):
+            shutil.copy2(file, out / file.name)
+    render_results(video, out, progress=drawn)
+
+
 def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
     """A :data:`Runner` that analyses the video with :func:`fer_core.video.analyze_video` into the job's ``out/``:
     options ``every`` (default 1) and ``video`` (draw the annotated MP4, default True); ``pipeline_for(options)``
-    gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on models the server already loaded)."""
+    gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on models the server already loaded). With
+    ``draw_over`` (the results folder of an earlier job of the same video, drawn without the MP4), only the MP4 is
+    drawn from that job's records (:func:`draw_over`)."""
 
     def run(video: Path, out: Path, options: dict, progress, should_stop) -> None:
         from fer_core.video import analyze_video
+
+        if options.get("draw_over"):
+            draw_over(video, out, Path(options["draw_over"]), progress, should_stop)
+            return
 
         analyze_video(
             video,

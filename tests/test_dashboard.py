@@ -501,8 +501,8 @@ def test_frames_freed_by_stream_threads_go_back_to_the_system():
 
 
 def test_recorded_page_without_the_annotated_video(video_path, tmp_path):
-    """Issue 15: the annotated video is optional; without it the page shows the same results, says how to draw it
-    later, and offers no video to download."""
+    """Issue 15: the annotated video is optional; without it the page shows the same results, offers no video to
+    download, and draws it on request from the upload the page still holds."""
     data = Path(video_path("wifs2018_demo_0001_blink.mp4")).read_bytes()
     at = _app("recorded")
     at.file_uploader(key="rec_upload").upload("blink.mp4", data, "video/mp4")
@@ -514,7 +514,15 @@ def test_recorded_page_without_the_annotated_video(video_path, tmp_path):
     assert result.mp4_path is None and result.csv_path.read_bytes().startswith(b"time_s,")
     assert not list(result.csv_path.parent.glob("*.mp4"))
     assert len(result.summary["faces"]) == 1 and result.summary["faces"][0]["blink_count"] >= 1
-    assert any("fer render" in i.value for i in at.info)
+    assert any("it can be drawn now" in i.value for i in at.info)
     assert not any("play the video" in t for t in _texts(at))  # no video to seek in
     labels = [str(b.proto.label) for b in at.get("download_button")]
     assert "Table (CSV)" in labels and not [label for label in labels if "video" in label.lower()]
+    # the upload is still in the page: the video can be drawn now, as a job that then holds the whole result
+    at.button(key="rec_draw").click().run(timeout=300)
+    assert not at.exception, at.exception
+    drawn = at.session_state["recorded_result"]
+    assert drawn.mp4_path is not None and drawn.mp4_path.read_bytes()[4:8] == b"ftyp"
+    assert drawn.job_id != result.job_id and not result.csv_path.exists()  # the earlier job is replaced
+    assert drawn.table.equals(result.table)
+    assert "Annotated video (MP4)" in [str(b.proto.label) for b in at.get("download_button")]

@@ -48,6 +48,31 @@ def test_a_video_analysed_as_a_job_leaves_its_results_and_reports_progress(tmp_p
         queue.close()
 
 
+def test_the_annotated_video_is_drawn_later_from_a_job_without_it(tmp_path, video_path):
+    """Issue 15: a job analysed without the MP4, then a second job on the same upload with ``draw_over`` (the first
+    job's results): the second holds the same tables and summary plus the MP4 of every frame, the first is kept."""
+    pipeline = FramePipeline()
+    queue = JobQueue(tmp_path / "jobs", analysis_runner(lambda options: pipeline))
+    name = "wifs2018_demo_0001_blink.mp4"
+    try:
+        first = queue.submit("alice", _copy(video_path, name, tmp_path), "blink.mp4", '{"every": 2, "video": false}')
+        _wait(lambda: queue.job("alice", first).status in ("done", "failed"))
+        analysis = queue.job("alice", first)
+        assert analysis.status == "done" and not list(analysis.results.glob("*.mp4"))
+        options = json.dumps({"draw_over": str(analysis.results), "every": 2})
+        second = queue.submit("alice", _copy(video_path, name, tmp_path), "blink.mp4", options)
+        _wait(lambda: queue.job("alice", second).status in ("done", "failed"))
+        drawn = queue.job("alice", second)
+        assert drawn.status == "done", drawn.error
+        (mp4,) = drawn.results.glob("*.annotated.mp4")
+        assert mp4.read_bytes()[4:8] == b"ftyp" and drawn.done == drawn.total == 192  # every frame drawn
+        for table in analysis.results.iterdir():
+            assert (drawn.results / table.name).read_bytes() == table.read_bytes()
+        assert not list(drawn.results.parent.glob("input*"))  # the upload's copy goes when the job ends
+    finally:
+        queue.close()
+
+
 def _slow_runner(started: threading.Event, seconds: float = 30.0):
     def run(video, out, options, progress, should_stop):
         started.set()

@@ -121,10 +121,8 @@ def run_analysis(
     an error for a file that cannot be analysed."""
     for check in (lambda: classifier_or_stop(model), landmarks_or_stop, describer_or_stop):
         check()  # a missing model is said on the page (and stops it) before anything is queued
-    suffix = Path(upload.name).suffix.lower()
-    suffix = suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
     with new_upload_folder() as tmp:
-        source = Path(tmp) / f"upload{suffix}"  # a generated name: the user's file name never becomes a path
+        source = Path(tmp) / f"upload{_upload_suffix(upload.name)}"  # the user's file name never becomes a path
         with source.open("wb") as out:
             upload.seek(0)
             shutil.copyfileobj(upload, out, 1 << 20)
@@ -132,6 +130,12 @@ def run_analysis(
         job_id = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
     st.session_state[JOB_KEY] = job_id
     return wait_for_job(job_id)
+
+
+def _upload_suffix(name: str) -> str:
+    """The suffix the job's copy of an upload named ``name`` gets: its own when a video type, else ``.bin``."""
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
 
 
 def wait_for_job(job_id: str) -> RecordedResult | None:
@@ -144,7 +148,8 @@ def wait_for_job(job_id: str) -> RecordedResult | None:
     while (job := queue.job(owner, job_id)) is not None and job.status not in FINISHED:
         if job.status == "running" and job.done:
             left = job.seconds_left()
-            text = f"Analysed frame {job.done} of {job.total}" if job.total else f"Analysed frame {job.done}"
+            verb = "Drew" if "draw_over" in json.loads(job.options) else "Analysed"
+            text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
             text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
             bar.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
         time.sleep(0.25)
@@ -195,6 +200,8 @@ def job_result(job: Job) -> RecordedResult | None:
     if summary_path is None:  # removed meanwhile (kept a day)
         st.warning(f"The results of {plain_markdown(name)} are no longer kept.")
         return None
+    if options.get("replaces"):  # the video drawn for an earlier result: this one holds all of it now
+        job_queue().remove(job_owner(), options["replaces"])
     stem = summary_path.name.removesuffix(".summary.json")
     summary = json.loads(summary_path.read_text())
     summary["source"] = name
@@ -209,6 +216,7 @@ def job_result(job: Job) -> RecordedResult | None:
         files=None,  # kept with the job
         csv_path=job.results / f"{stem}.csv",
         mp4_path=mp4 if (mp4 := job.results / f"{stem}.annotated.mp4").is_file() else None,
+        job_id=job.id,
     )
 
 
@@ -239,6 +247,40 @@ def jobs_ui() -> None:
                 button.button("Cancel", key=f"rec_cancel_{job.id}", on_click=_cancel, args=(job.id,))
 
 
+def draw_video_ui(result: RecordedResult) -> None:
+    """For a result analysed without the annotated video: a button that draws it as a background job from the
+    upload still held by this page (the job's copy goes when it ends, as an analysis's does), or how to draw it
+    with the command line once the upload is gone."""
+    upload = st.session_state.get("rec_upload")
+    if upload is None or upload.name != result.source_name or result.job_id is None:
+        st.info(
+            "Analysed without the annotated video (*Draw the annotated video* was off). To draw it, upload the "
+            "video again and open this result, or save the table (CSV) in a folder under the video's own name "
+            "(`interview.mp4` -> `interview.csv`) and run `fer render interview.mp4 --results FOLDER`."
+        )
+        return
+    st.info("Analysed without the annotated video (*Draw the annotated video* was off); it can be drawn now.")
+    if not st.button("Draw the video now", icon=":material/movie:", key="rec_draw"):
+        return
+    analysis = job_queue().job(job_owner(), result.job_id)
+    if analysis is None or not analysis.results.is_dir():
+        st.warning(f"The results of {plain_markdown(result.source_name)} are no longer kept.")
+        return
+    options = {
+        "draw_over": str(analysis.results),
+        "every": result.summary.get("every", 1),
+        "model": result.summary.get("emotion_model", "fast"),
+        "replaces": analysis.id,
+    }
+    with new_upload_folder() as tmp:
+        source = Path(tmp) / f"upload{_upload_suffix(upload.name)}"
+        with source.open("wb") as out:
+            upload.seek(0)
+            shutil.copyfileobj(upload, out, 1 << 20)
+        st.session_state[JOB_KEY] = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
+    st.rerun()  # the page waits for the job as for an analysis
+
+
 def results_ui(result: RecordedResult) -> None:
     summary = result.summary
     st.subheader(f"Results: {plain_markdown(result.source_name)}")
@@ -252,11 +294,7 @@ def results_ui(result: RecordedResult) -> None:
     video, downloads = st.columns([3, 1])
     with video:
         if result.mp4_path is None:
-            st.info(
-                "Analysed without the annotated video (*Draw the annotated video* was off). To draw it later, "
-                "save the table (CSV) in a folder under the video's own name (`interview.mp4` -> "
-                "`interview.csv`) and run `fer render interview.mp4 --results FOLDER`."
-            )
+            draw_video_ui(result)
         else:
             seek = charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key="recorded")))
             st.video(
