@@ -112,8 +112,8 @@ def test_landmarks_come_as_named_regions_inside_the_face(image_path):
             "Surprise",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="the shipped 66.9% model calls this wide-open, teeth-bared mouth under lowered brows Fear "
-                "(0.90); a stronger model (issue 5) should get it",
+                reason="the fast model (71.1%) calls this wide-open, teeth-bared mouth under lowered brows Fear, "
+                "unsure (0.25: read as Uncertain; the model before said Fear at 0.90); so does the accurate one (0.33)",
             ),
         ),
     ],
@@ -129,7 +129,9 @@ LABELLED_IMAGES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5: the shipped 66.9% model names 6 of the 10 labelled faces right")
+@pytest.mark.xfail(
+    strict=True, reason="issue 13: the fast model (71.1%) names 7 of the 10 labelled faces right (6 before)"
+)
 def test_most_labelled_faces_are_named_as_their_file_says(pipeline, image_path):
     right = []
     for name in LABELLED_IMAGES:
@@ -141,8 +143,8 @@ def test_most_labelled_faces_are_named_as_their_file_says(pipeline, image_path):
 
 
 def test_the_accurate_model_names_more_labelled_faces_right(pipeline, image_path):
-    """7 of the 10 for the accurate model (measured: it gets both Surprise close-ups and the Sad crop that the
-    fast model calls Fear or gets by a hair; it calls the angry and the neutral LivePortrait frames Sad too)."""
+    """8 of the 10 for the accurate model, 7 for the fast one (measured: both call the angry LivePortrait frame Sad;
+    the neutral one is Neutral to the accurate model, Sad to the fast one, both unsure)."""
     accurate = FramePipeline(PipelineSettings(model_dir=str(NAMED_MODELS["accurate"])))
     right = {}
     for model in (pipeline, accurate):
@@ -151,7 +153,7 @@ def test_the_accurate_model_names_more_labelled_faces_right(pipeline, image_path
             model.reset()
             (record,) = model.process(read_image(image_path(name)), 0.0, 0).records
             right[model] += record.emotion.lower() == name.split("_")[0]
-    assert right[accurate] >= 7 and right[accurate] > right[pipeline]
+    assert right[accurate] >= 8 and right[accurate] > right[pipeline]
 
 
 def test_two_face_clip_keeps_exactly_two_identities(pipeline, video_path):
