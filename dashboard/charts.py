@@ -224,8 +224,9 @@ def training_curve(history: list[dict], metric: str, title: str, log_y: bool = F
         if any(v is not None for v in values):
             fig.add_scatter(x=epochs, y=values, mode="lines+markers", name=name)
     fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
-    if log_y:
-        fig.update_yaxes(type="log", dtick=1, tickformat=".0e")
+    if log_y:  # four decades below the top: a schedule that ends at zero (cosine) does not squash the rest
+        top = max((h[metric] for h in history if isinstance(h.get(metric), (int, float)) and h[metric] > 0), default=1)
+        fig.update_yaxes(type="log", dtick=1, tickformat=".0e", range=[np.log10(top) - 4, np.log10(top) + 0.2])
     return fig
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from dashboard import charts
@@ -141,3 +142,10 @@ def test_a_face_summary_reads_back_from_its_json(video_path):
 
     analysis = analyze_video(video_path("liveportrait_d18_surprise.mp4"), every=6, write_video=False)
     assert face_summaries(json.loads(json.dumps(analysis.summary()))) == list(analysis.faces)
+
+
+def test_learning_rate_chart_keeps_four_decades_when_the_schedule_ends_at_zero():
+    history = [{"epoch": i + 1, "learning_rate": 0.05 * 0.5 * (1 + np.cos(np.pi * i / 99))} for i in range(100)]
+    assert history[-1]["learning_rate"] < 1e-9
+    low, high = charts.training_curve(history, "learning_rate", "lr", log_y=True).layout.yaxis.range
+    assert low == pytest.approx(np.log10(0.05) - 4) and high > np.log10(0.05)
