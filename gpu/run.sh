@@ -61,6 +61,6 @@ for arch in $STUDENTS; do
     --teachers "$WORK/teachers" --deadline "$S_END" --limit "$LIMIT" --out "$OUT/students/$arch.npz" &
   pids+=($!)
 done
-wait "${pids[@]}"
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"  # none for a teachers-only run (STUDENTS="")
 echo "students done at +$(( $(date +%s) - START ))s"
 ls -laR "$OUT"
