@@ -409,7 +409,7 @@ def write_gpu_run_record(record: dict, out: Path, trained_by: str, **settings_to
         **({} if "train_seconds" in record or not epochs else {"train_seconds": epochs[-1].get("seconds")}),
         "val_logged": "all of PublicTest, the centre crop"
         if any("val_accuracy_centre" in r for r in epochs)
-        else "600 PublicTest faces (the packed ones), mirror average",
+        else "the PublicTest faces packed for the GPU (600 in the runs so far), mirror average",
         **{
             k: v
             for k, v in record["settings"].items()
