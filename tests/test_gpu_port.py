@@ -64,3 +64,41 @@ def test_the_teacher_kept_in_8_bits_answers_as_recorded(fer2013_dir):
     right = model.predict(faces.x[..., None].astype(np.float32), batch_size=256, verbose=0).argmax(1) == faces.y
     recorded = json.loads((folder / "record.json").read_text())["val_accuracy_centre"]
     assert right.mean() == pytest.approx(recorded, abs=0.01)
+
+
+def test_a_gpu_record_becomes_the_run_files_the_model_page_reads(tmp_path):
+    """A student's record: epochs apart from the evaluation after training; its logged accuracy is the mirror
+    average on the packed faces, its training time the last epoch's; a teacher's logged accuracy is the centre crop."""
+    from fer_core.train import write_gpu_run_record
+
+    student = {
+        "arch": "xception-d4-32",
+        "teachers": ["vgg-1"],
+        "settings": {"lr": 0.05, "out": "/root/out/x.npz", "teachers": "/tmp/t"},
+        "history": [
+            {"epoch": 1, "seconds": 4.0, "loss": 1.2, "learning_rate": 0.05},
+            {
+                "epoch": 2,
+                "seconds": 8.5,
+                "loss": 0.9,
+                "learning_rate": 0.0,
+                "val_accuracy": 0.6,
+                "val_accuracy_flip": 0.7,
+            },
+            {"after_training": {"val_accuracy": 0.7}},
+        ],
+    }
+    write_gpu_run_record(student, tmp_path, "gpu/train_torch.py student", recalibrate_bn=True)
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["train_seconds"] == 8.5 and settings["teachers"] == ["vgg-1"] and settings["recalibrate_bn"]
+    assert "out" not in settings and "mirror" in settings["val_logged"] and settings["lr"] == 0.05
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [h.get("val_accuracy") for h in history] == [None, 0.7]
+    record = json.loads((tmp_path / "gpu_record.json").read_text())
+    assert len(record["history"]) == 2 and record["final_evaluation"] == [{"after_training": {"val_accuracy": 0.7}}]
+    teacher = {"arch": "vgg", "train_seconds": 260.0, "settings": {}, "history": [
+        {"epoch": 1, "loss": 1.0, "learning_rate": 0.1, "val_accuracy_centre": 0.65}]}  # fmt: skip
+    write_gpu_run_record(teacher, tmp_path, "gpu/train_torch.py teacher")
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["train_seconds"] == 260.0 and "centre" in settings["val_logged"]
+    assert json.loads((tmp_path / "history.json").read_text())[0]["val_accuracy"] == 0.65
