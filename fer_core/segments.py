@@ -16,6 +16,7 @@ worker failed, the caller goes on to the end alone: the same records, only slowe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -96,8 +97,13 @@ class SegmentWorker:
             [sys.executable, "-m", "fer_core.segments"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         assert self._process.stdin is not None and self._process.stdout is not None
-        pickle.dump((str(video), every, settings, plan), self._process.stdin)
-        self._process.stdin.close()
+        try:
+            pickle.dump((str(video), every, settings, plan), self._process.stdin)
+            self._process.stdin.close()
+        except OSError as exc:  # the worker is gone already (BrokenPipeError): its stdout ends, and so does it
+            log.info("the second process did not take its task: %s", exc)
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
         self._messages: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, args=(self._process.stdout,), daemon=True)
         self._reader.start()

@@ -3,6 +3,7 @@ stitched where the two pipelines' states meet, and the sequential result wheneve
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,9 +67,19 @@ def test_states_that_never_meet_give_the_sequential_records(video_path, monkeypa
     same_analysis(one, two)
 
 
-def test_a_failed_worker_gives_the_sequential_records(video_path, monkeypatch):
+@pytest.mark.parametrize("gone_before_its_task", [False, True])
+def test_a_failed_worker_gives_the_sequential_records(video_path, monkeypatch, gone_before_its_task):
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
     monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker's interpreter exits at once
+    if gone_before_its_task:  # exited before the task is written to it (a broken pipe; seen once in CI)
+        start = subprocess.Popen
+
+        def started_and_gone(*args, **kwargs):
+            process = start(*args, **kwargs)
+            process.wait()
+            return process
+
+        monkeypatch.setattr(segments.subprocess, "Popen", started_and_gone)
     one, two = both(video_path("fer_woman2.mp4"))
     assert two.second_process_from is None
     same_analysis(one, two)
