@@ -4,8 +4,8 @@ A job outlives the page that started it: the page only submits a video and reads
 left, result, error); changing a page option, opening another page or closing the tab leaves it running. Each
 job owns a private folder ``<root>/<job id>/`` holding the video (``input<suffix>``, removed as soon as the job
 ends) and the analysis's files (``out/``); a finished job is kept ``keep_s`` seconds (a day by default) and then
-removed with its folder, unless the user saved it elsewhere first. ``owner`` is an opaque token of whoever submitted the job: one owner never sees
-another's jobs. State lives in ``<root>/jobs.sqlite3`` so that a job list survives a server restart; a job that was
+removed with its folder, unless the user saved it elsewhere first. ``owner`` is an opaque token of whoever
+submitted the job: one owner never sees another's jobs. State lives in ``<root>/jobs.sqlite3`` so that a job list survives a server restart; a job that was
 running when the server stopped is marked failed ("the server stopped").
 
 The embedded default of the dashboard: no server to install. Nothing here imports Streamlit.
@@ -262,18 +262,12 @@ def draw_over(video: Path, out: Path, analysis: Path, progress, should_stop) -> 
     ``analysis`` (named after its ``input`` copy, as this job's video is) copied into ``out``, then the records drawn
     over ``video`` with its audio (:func:`fer_core.render.render_results`)."""
     from fer_core.render import render_results
-    from fer_core.video import Cancelled
-
-    def drawn(done: int, total: int) -> None:
-        if should_stop():
-            raise Cancelled()
-        progress(done, total)
 
     out.mkdir()
     for file in analysis.iterdir():
         if file.is_file() and not file.name.endswith(".mp4"):
             shutil.copy2(file, out / file.name)
-    render_results(video, out, progress=drawn)
+    render_results(video, out, progress=progress, should_stop=should_stop)
 
 
 def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:

@@ -20,7 +20,7 @@ from fer_core.errors import OutputError
 from fer_core.export import Mp4Writer
 from fer_core.outputs import OutputFiles
 from fer_core.records import FaceRecord
-from fer_core.video import ANNOTATED_MAX_HEIGHT, PRESET
+from fer_core.video import ANNOTATED_MAX_HEIGHT, PRESET, Cancelled
 
 HOLD_S = 0.5  # longest time (seconds) a frame shows the records of an earlier analysed frame
 
@@ -38,10 +38,12 @@ def render_video(
     out: str | Path,
     progress: Callable[[int, int], None] | None = None,
     audio: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Draw ``records`` over every frame of ``video`` into the MP4 ``out`` (H.264, the source's audio when
     ``audio``), written as it goes (:func:`render_results` writes it under a temporary name and puts it in place
-    when complete). Returns ``out``."""
+    when complete). Returns ``out``. ``should_stop`` is asked before each frame; when it returns True,
+    :class:`fer_core.video.Cancelled` is raised (as :func:`fer_core.video.analyze_video` does)."""
     out = Path(out)
     info = probe_video(video)
     by_frame: dict[int, list[FaceRecord]] = {}
@@ -52,6 +54,8 @@ def render_video(
         out, info.fps, preset=PRESET, max_height=ANNOTATED_MAX_HEIGHT, audio_from=Path(video) if audio else None
     ) as writer:
         for frame in iter_frames(video):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
             if frame.index in by_frame:
                 shown = by_frame[frame.index]
             elif shown and frame.time_s - shown[0].time_s > HOLD_S:

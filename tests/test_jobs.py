@@ -73,6 +73,24 @@ def test_the_annotated_video_is_drawn_later_from_a_job_without_it(tmp_path, vide
         queue.close()
 
 
+def test_drawing_the_video_is_cancelled_at_the_next_frame(tmp_path, video_path):
+    pipeline = FramePipeline()
+    queue = JobQueue(tmp_path / "jobs", analysis_runner(lambda options: pipeline))
+    name = "fer_woman2.mp4"  # 15 s: long enough to cancel while it draws
+    try:
+        first = queue.submit("alice", _copy(video_path, name, tmp_path), name, '{"every": 3, "video": false}')
+        _wait(lambda: queue.job("alice", first).status in ("done", "failed"))
+        options = json.dumps({"draw_over": str(queue.job("alice", first).results)})
+        second = queue.submit("alice", _copy(video_path, name, tmp_path), name, options)
+        _wait(lambda: queue.job("alice", second).done > 0)
+        queue.cancel("alice", second)
+        _wait(lambda: queue.job("alice", second).status in ("done", "failed", "cancelled"))
+        drawn = queue.job("alice", second)
+        assert drawn.status == "cancelled" and drawn.done < drawn.total and not drawn.results.exists()
+    finally:
+        queue.close()
+
+
 def _slow_runner(started: threading.Event, seconds: float = 30.0):
     def run(video, out, options, progress, should_stop):
         started.set()
