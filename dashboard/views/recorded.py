@@ -121,21 +121,23 @@ def run_analysis(
     an error for a file that cannot be analysed."""
     for check in (lambda: classifier_or_stop(model), landmarks_or_stop, describer_or_stop):
         check()  # a missing model is said on the page (and stops it) before anything is queued
+    options = {"every": every, "model": model, "small_faces": detector != DetectorSettings(), "video": video}
+    return wait_for_job(submit_upload(upload, options))
+
+
+def submit_upload(upload, options: dict) -> str:
+    """Queue a job (:mod:`fer_core.jobs`) on a copy of the upload under a generated name (the user's file name
+    never becomes a path; its suffix is kept for a video type, else ``.bin``); this page then waits for it
+    (:data:`JOB_KEY`). Returns the job id."""
+    suffix = Path(upload.name).suffix.lower()
     with new_upload_folder() as tmp:
-        source = Path(tmp) / f"upload{_upload_suffix(upload.name)}"  # the user's file name never becomes a path
+        source = Path(tmp) / f"upload{suffix if suffix.lstrip('.') in VIDEO_TYPES else '.bin'}"
         with source.open("wb") as out:
             upload.seek(0)
             shutil.copyfileobj(upload, out, 1 << 20)
-        options = {"every": every, "model": model, "small_faces": detector != DetectorSettings(), "video": video}
         job_id = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
     st.session_state[JOB_KEY] = job_id
-    return wait_for_job(job_id)
-
-
-def _upload_suffix(name: str) -> str:
-    """The suffix the job's copy of an upload named ``name`` gets: its own when a video type, else ``.bin``."""
-    suffix = Path(name).suffix.lower()
-    return suffix if suffix.lstrip(".") in VIDEO_TYPES else ".bin"
+    return job_id
 
 
 def wait_for_job(job_id: str) -> RecordedResult | None:
@@ -272,12 +274,7 @@ def draw_video_ui(result: RecordedResult) -> None:
         "model": result.summary.get("emotion_model", "fast"),
         "replaces": analysis.id,
     }
-    with new_upload_folder() as tmp:
-        source = Path(tmp) / f"upload{_upload_suffix(upload.name)}"
-        with source.open("wb") as out:
-            upload.seek(0)
-            shutil.copyfileobj(upload, out, 1 << 20)
-        st.session_state[JOB_KEY] = job_queue().submit(job_owner(), source, upload.name, json.dumps(options))
+    submit_upload(upload, options)
     st.rerun()  # the page waits for the job as for an analysis
 
 
