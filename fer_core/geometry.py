@@ -22,10 +22,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Boxes (N, 4) clipped to an image of ``width`` x ``height`` pixels (a new array)."""
-    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4).copy()
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    return boxes
+    limits = np.array([width, height, width, height], dtype=np.int64)
+    return np.minimum(np.maximum(np.asarray(boxes, dtype=np.int64).reshape(-1, 4), 0), limits)
 
 
 def square_crop_box(box: np.ndarray, margin: float, shift_y: float = 0.0) -> np.ndarray:
