@@ -15,6 +15,9 @@ WINDOW = 80
 # Width (pixels, in the searched image) that a face keeps when ``detect(min_face=...)`` searches a downscaled frame:
 # dlib's HOG window is 80x80, and margin keeps a face seen a little smaller, or turned, findable.
 SEARCH_FACE = 100
+# Margin (a fraction of the box's width and height, on each side) around a face seen lately that a search near it
+# covers (``detect(near=...)``): the face moves little between detections, and dlib needs context around its window.
+NEAR_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,15 @@ class FaceDetector:
         self.settings = settings
         self._detector = dlib.get_frontal_face_detector()
 
-    def detect(self, gray: np.ndarray, min_face: float | None = None) -> Detections:
+    def detect(self, gray: np.ndarray, min_face: float | None = None, near: np.ndarray | None = None) -> Detections:
         """Faces in a uint8 (H, W) grayscale image, best score first.
 
         ``min_face`` (full-resolution pixels): only faces at least this wide are wanted, so the frame may be searched
         further downscaled, as long as such a face stays :data:`SEARCH_FACE` pixels wide (about 3x cheaper for a
         face half the frame's height; the pipeline uses it for the faces it is already following). Large faces are
-        found as before: the detector's own image pyramid would have shrunk them to that size anyway."""
+        found as before: the detector's own image pyramid would have shrunk them to that size anyway.
+        ``near``: boxes (M, 4) x1, y1, x2, y2 (full-resolution pixels) of faces seen lately: only the regions
+        around them are searched (:func:`search_regions`), not the rest of the frame."""
         height, width = gray.shape[:2]
         scale = 1.0
         if self.settings.max_search_width and width > self.settings.max_search_width:
@@ -89,14 +94,50 @@ class FaceDetector:
             scale = wanted if wanted < 0.9 * scale else scale  # a smaller step would not pay for the resize
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        rects, scores, _ = self._detector.run(
-            np.ascontiguousarray(gray), self.settings.upsample, self.settings.threshold
+        searched_height, searched_width = gray.shape[:2]
+        regions = (
+            [(0, 0, searched_width, searched_height)]
+            if near is None
+            else search_regions(np.asarray(near, dtype=np.float64) * scale, searched_width, searched_height)
         )
-        if not rects:
+        found_boxes: list[list[int]] = []
+        found_scores: list[float] = []
+        for x1, y1, x2, y2 in regions:
+            rects, scores, _ = self._detector.run(
+                np.ascontiguousarray(gray[y1:y2, x1:x2]), self.settings.upsample, self.settings.threshold
+            )
+            found_boxes += [[r.left() + x1, r.top() + y1, r.right() + 1 + x1, r.bottom() + 1 + y1] for r in rects]
+            found_scores += list(scores)
+        if not found_boxes:
             return Detections.empty()
-        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float64)
-        boxes = clip_boxes((boxes / scale).round(), width, height)
-        scores = np.asarray(scores, dtype=np.float64)
+        boxes = clip_boxes((np.array(found_boxes, dtype=np.float64) / scale).round(), width, height)
+        scores = np.asarray(found_scores, dtype=np.float64)
         keep = ((boxes[:, 2] - boxes[:, 0]) >= self.settings.min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
         order = np.argsort(-scores[keep], kind="stable")
         return Detections(boxes[keep][order], scores[keep][order])
+
+
+def search_regions(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The parts of a ``width`` x ``height`` searched image to search for the faces last seen in ``boxes`` (M, 4)
+    x1, y1, x2, y2 (that image's pixels): each box grown by :data:`NEAR_MARGIN` of its size on every side, its
+    top-left corner moved onto dlib's 8-pixel HOG grid (so the region's cells are those of the whole image), clipped
+    to the image, regions that overlap merged into one (so that no face is found twice); (x1, y1, x2, y2) int."""
+    regions = []
+    for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
+        mx, my = NEAR_MARGIN * (x2 - x1), NEAR_MARGIN * (y2 - y1)
+        left, top = max(0, int(x1 - mx) // 8 * 8), max(0, int(y1 - my) // 8 * 8)
+        right, bottom = min(width, int(np.ceil(x2 + mx))), min(height, int(np.ceil(y2 + my)))
+        if right > left and bottom > top:
+            regions.append((left, top, right, bottom))
+    while True:
+        pairs = ((i, j) for i in range(len(regions)) for j in range(i + 1, len(regions)))
+        overlapping = next(((i, j) for i, j in pairs if _overlap(regions[i], regions[j])), None)
+        if overlapping is None:
+            return regions
+        i, j = overlapping
+        a, b = regions[i], regions.pop(j)
+        regions[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

@@ -46,10 +46,10 @@ class PipelineSettings:
     ``detect_every``: run the face detector (the costly step) on every n-th frame only; in between, each face seen
     in the previous frame is followed by refitting its landmarks and moving its box with them. The detector also
     runs whenever no face is being followed. 1 detects on every frame.
-    ``full_search_every``: while faces are followed, the detector searches a downscaled frame for faces at least
-    3/4 as wide as the smallest followed one (about 3x cheaper for a large face); every n-th detection, and whenever
-    no face is followed, it searches for faces of every size, so a new smaller face is found within
-    ``detect_every * full_search_every`` frames. 1 always searches for every size.
+    ``full_search_every``: while faces are followed, the detector searches only the regions around them
+    (:func:`~fer_core.detect.search_regions`), downscaled for faces at least 3/4 as wide as the smallest followed
+    one; every n-th detection, and whenever no face is followed, it searches the whole frame for faces of every
+    size, so a new face is found within ``detect_every * full_search_every`` frames. 1 always searches it all.
     Both cadences count frames from the start of the video (the frame index, not the frames since the last
     detection), so that an analysis started anywhere in a video detects on the same frames once it follows the
     same faces (:mod:`fer_core.segments` relies on it).
@@ -196,7 +196,12 @@ class FramePipeline:
             tracks, boxes, scores, shapes = self._follow(gray, followed, time_s)
         else:
             self._last_detection = analysed
-            detections = self.detector.detect(gray, self._wanted_face_size(followed, analysed))
+            if self._full_search_due(followed, analysed):
+                detections = self.detector.detect(gray)
+            else:  # near the faces followed, for faces at least 3/4 as wide as the smallest
+                near = np.stack([t.box for t in followed])
+                min_face = 0.75 * float((near[:, 2] - near[:, 0]).min())
+                detections = self.detector.detect(gray, min_face, near)
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
             tracks = self._identify(image, boxes, shapes, time_s)
@@ -207,10 +212,12 @@ class FramePipeline:
         self._last_time = time_s
         return LocatedFaces(gray, float(time_s), int(frame_index), tracks, boxes, scores, shapes)
 
-    def followed_key(self) -> tuple[list[int], list[int], tuple]:
-        """(the live tracks' ids, their blink counts, a key): two pipelines with equal keys give equal records for
-        the same following frames, up to track ids and blink counts (the same within each track), until a new face
-        appears: who that is depends on the faces that left earlier, which the key leaves out."""
+    def followed_key(self) -> tuple[list[int], tuple]:
+        """(the live tracks' ids, a key): two pipelines with equal keys give equal records for the same following
+        frames, up to track ids and the blink fields, until a new face appears (who that is depends on the faces
+        that left earlier, which the key leaves out). The blink fields come from each face's
+        :meth:`blink_detector` fed the records' ``ear``, which the key leaves out too (:mod:`fer_core.segments`
+        replays them)."""
         # by box, not in the tracker's order, which depends on who was seen first: that order only breaks exact ties
         # of overlap when matching, and the classifier's outputs do not depend on a face's place in the batch
         tracks = sorted(self.tracker.tracks.values(), key=lambda t: (tuple(int(v) for v in t.box), t.last_seen_s))
@@ -224,13 +231,18 @@ class FramePipeline:
                     None if state.landmark_centre is None else state.landmark_centre.tobytes(),
                     state.detection_score,
                     None if state.probabilities is None else state.probabilities.tobytes(),
-                    None if state.blink is None else state.blink.progress_key(),
                 )
             )
         thumbnail = None if self._thumbnail is None else self._thumbnail.tobytes()
         key = (self._last_time, self._last_detection, self._last_full_search, thumbnail, tuple(faces))
-        counts = [t.state.blink.count if t.state.blink is not None else 0 for t in tracks]
-        return [t.track_id for t in tracks], counts, key
+        return [t.track_id for t in tracks], key
+
+    def blink_detector(self, track: FaceTrack) -> BlinkDetector:
+        """The blink detector of a face, made on first use: :meth:`finish` feeds it each record's ``ear`` and
+        ``time_s``."""
+        if track.state.blink is None:
+            track.state.blink = BlinkDetector(self.settings.blink)
+        return track.state.blink
 
     def _identify(
         self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks], time_s: float
@@ -257,9 +269,7 @@ class FramePipeline:
         for i, track in enumerate(located.tracks):
             p = self._smooth(track.state, probabilities[i])
             ear = (eye_aspect_ratio(shapes[i].left_eye) + eye_aspect_ratio(shapes[i].right_eye)) / 2.0
-            if track.state.blink is None:
-                track.state.blink = BlinkDetector(self.settings.blink)
-            blink = track.state.blink.update(ear, time_s)
+            blink = self.blink_detector(track).update(ear, time_s)
             best = int(np.argmax(p))
             x1, y1, x2, y2 = (int(v) for v in boxes[i])
             records.append(
@@ -363,14 +373,14 @@ class FramePipeline:
         first frame) since the frame ``last`` (None: never): with consecutive frames, every ``every``-th one."""
         return last is None or analysed // every != last // every
 
-    def _wanted_face_size(self, followed: list[FaceTrack], analysed: int) -> float | None:
-        """The smallest face width the detector must find on analysed frame ``analysed``: None (every size) on a
-        full search."""
+    def _full_search_due(self, followed: list[FaceTrack], analysed: int) -> bool:
+        """Whether the detection on analysed frame ``analysed`` searches the whole frame for faces of every size
+        (else only near the faces followed)."""
         every = self.settings.detect_every * self.settings.full_search_every
         if not followed or self._due(analysed, self._last_full_search, every):
             self._last_full_search = analysed
-            return None
-        return 0.75 * min(float(t.box[2] - t.box[0]) for t in followed)
+            return True
+        return False
 
     def _follow(
         self, gray: np.ndarray, tracks: list[FaceTrack], time_s: float

@@ -4,10 +4,12 @@ of one sequential analysis.
 The calling process analyses the video from its first frame as always: it *is* the sequential analysis
 (:func:`fer_core.video.analyze_video`). A worker process (:class:`SegmentWorker`) starts :data:`WARM_UP` analysed
 frames before the middle and analyses to the end. Once past the warm-up, both follow the same faces in the same way
-(the detector's cadence counts frames from the video's start; the blink baseline is a window of recent samples), so
-at checkpoints after the middle the caller compares its pipeline's state with the worker's
+(the detector's cadence counts frames from the video's start, and each search of the whole frame sets every box
+afresh), so at checkpoints after the middle the caller compares its pipeline's state with the worker's
 (:meth:`~fer_core.pipeline.FramePipeline.followed_key`). At the first checkpoint where they are equal it stops and
-takes the worker's records from there on, with the worker's track ids mapped to its own and blink counts continued.
+takes the worker's records from there on, with the worker's track ids mapped to its own and the blink fields
+recomputed by its own blink detectors from the worker's eye aspect ratios (a blink detector's baseline holds
+seconds of history, which the worker's would take that long to share).
 
 It does not always stop: when the states never meet at a checkpoint, when the worker saw a new face after the
 checkpoint (who that is depends on faces that left before the warm-up, which the worker never saw), or when the
@@ -36,10 +38,9 @@ from fer_core.records import FaceRecord
 
 log = logging.getLogger(__name__)
 
-# Analysed frames the worker runs before the first checkpoint: twice the blink baseline's window (150 samples), as
-# eyes kept shut for seconds at the worker's start keep its baseline apart for a while (measured on a face pulling
-# expressions: 200 never met the caller's state in 40 s, 300 and 400 met at the first checkpoints).
-WARM_UP = 300
+# Analysed frames the worker runs before the first checkpoint: three searches of the whole frame at the default
+# cadence (pipeline.FULL_SEARCH_FRAMES), after which it follows the faces as the caller does.
+WARM_UP = 36
 # Checkpoints: every CHECKPOINT_STEP analysed frames from the middle on, up to CHECKPOINTS of them.
 CHECKPOINT_STEP = 12
 CHECKPOINTS = 30
@@ -47,8 +48,8 @@ CHECKPOINTS = 30
 # loads the models and decodes its way to its start meanwhile (measured: the caller waited 0.3-0.7 s for it at the
 # checkpoint without it, on 60 s of 640x480 video).
 HEAD_START = 40
-# Shorter videos are analysed by one process: the worker's start (about a second) and warm-up would not pay.
-MIN_FRAMES = 3 * WARM_UP
+# Shorter videos are analysed by one process: the worker's start (about a second) would not pay.
+MIN_FRAMES = 900
 # The worker reports its progress every this many analysed frames.
 PROGRESS_EVERY = 15
 
@@ -123,8 +124,8 @@ class SegmentWorker:
         if not self._wait(lambda: number in self._checkpoints, should_stop):
             self._give_up(f"the worker did not reach checkpoint {number}")
             return None
-        their_ids, their_counts, their_key = self._checkpoints[number]
-        our_ids, our_counts, our_key = pipeline.followed_key()
+        their_ids, their_key = self._checkpoints[number]
+        our_ids, our_key = pipeline.followed_key()
         if their_key != our_key:
             if number == self.plan.checkpoints[-1]:
                 self._give_up("the two segments never followed the faces alike")
@@ -135,7 +136,8 @@ class SegmentWorker:
             return None
         assert self._results is not None
         ids = dict(zip(their_ids, our_ids))
-        added = {i: ours - theirs for i, theirs, ours in zip(their_ids, their_counts, our_counts)}
+        # the blink fields go on from this pipeline's own blink detectors, fed the same eye aspect ratios
+        blinks = {ours: pipeline.blink_detector(pipeline.tracker.tracks[ours]) for ours in our_ids}
         stitched: list[FrameRecords] = []
         for index, time_s, retimed, records in self._results:
             if index // self.every < number:
@@ -143,10 +145,19 @@ class SegmentWorker:
             if any(r.track_id not in ids for r in records):
                 self._give_up(f"a new face appears at frame {index}, after the checkpoint")
                 return None
-            mapped = [
-                replace(r, track_id=ids[r.track_id], blink_count=r.blink_count + added[r.track_id]) for r in records
-            ]
-            stitched.append((index, time_s, retimed, sorted(mapped, key=lambda r: r.track_id)))
+            mapped = []
+            for r in sorted(records, key=lambda r: ids[r.track_id]):
+                blink = blinks[ids[r.track_id]].update(r.ear, r.time_s)
+                mapped.append(
+                    replace(
+                        r,
+                        track_id=ids[r.track_id],
+                        eyes_closed=blink.closed,
+                        blink=blink.blink,
+                        blink_count=blink.count,
+                    )
+                )
+            stitched.append((index, time_s, retimed, mapped))
         self.close()
         log.info(
             "second segment stitched from analysed frame %d on (waited %.2f s for it)",

@@ -48,7 +48,6 @@ def test_two_faces_looped_are_stitched_exactly(video_path, tmp_path):
 def test_one_face_every_second_frame(video_path, monkeypatch):
     """A shorter split (what a long video gets, scaled down to this 15.5 s clip), analysing every 2nd frame."""
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
-    monkeypatch.setattr(segments, "WARM_UP", 170)  # more than the blink baseline's 150 samples
     monkeypatch.setattr(segments, "HEAD_START", 0)
     one, two = both(video_path("fer_woman2.mp4"), every=2)
     assert two.second_process_from is not None
@@ -56,12 +55,11 @@ def test_one_face_every_second_frame(video_path, monkeypatch):
 
 
 def test_states_that_never_meet_give_the_sequential_records(video_path, monkeypatch):
-    """Checkpoints all within the blink baseline's window (150 samples) from the worker's start: the worker's state
-    never equals the caller's there, and the caller analyses the whole video itself. (With more checkpoints the
-    states meet once the window is full, and the records are stitched from there.)"""
+    """One checkpoint, on the worker's first frame, before it has seen any face: its state never equals the
+    caller's (which follows one), and the caller analyses the whole video itself."""
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
-    monkeypatch.setattr(segments, "WARM_UP", 30)
-    monkeypatch.setattr(segments, "CHECKPOINTS", 5)
+    monkeypatch.setattr(segments, "WARM_UP", 0)
+    monkeypatch.setattr(segments, "CHECKPOINTS", 1)
     one, two = both(video_path("fer_woman2.mp4"))
     assert two.second_process_from is None
     same_analysis(one, two)
@@ -107,7 +105,9 @@ def test_the_detector_runs_on_the_same_frames_wherever_the_analysis_starts(video
         pipeline.reset(frame_step=every)
         calls = []
         detect = pipeline.detector.detect
-        pipeline.detector.detect = lambda gray, min_face=None: calls.append(frame) or detect(gray, min_face)  # type: ignore[method-assign]
+        pipeline.detector.detect = lambda gray, min_face=None, near=None: (
+            calls.append(frame) or detect(gray, min_face, near)
+        )  # type: ignore[method-assign]
         for frame in iter_frames(clip, every, start=start):
             pipeline.process(frame.image, frame.time_s, frame.index)
         detected.append([f.index for f in calls])
@@ -131,7 +131,6 @@ def _segment_workers() -> list[str]:
 def test_a_truncated_file_gives_the_sequential_records(video_path, tmp_path, monkeypatch):
     """The worker reaches the break and fails there; the caller analyses up to the break itself and says so."""
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
-    monkeypatch.setattr(segments, "WARM_UP", 170)
     monkeypatch.setattr(segments, "HEAD_START", 0)
     path = truncate(remux(video_path("fer_woman2.mp4"), tmp_path / "cut.mp4", "mp4", {"movflags": "faststart"}), 0.8)
     one, two = both(path)

@@ -1,14 +1,15 @@
-"""The shortcuts that make analysis fast keep its results: the downscaled face search, the full-size search on a
-schedule, and the decoding and encoding threads of analyze_video (no timing is asserted here; bench/ measures it)."""
+"""The shortcuts that make analysis fast keep its results: the downscaled face search, the search near the faces
+followed, the full-size search on a schedule, and the decoding and encoding threads of analyze_video (no timing is asserted here; bench/ measures it)."""
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from fer_core.decode import iter_frames, read_image
-from fer_core.detect import FaceDetector
+from fer_core.detect import FaceDetector, search_regions
 from fer_core.geometry import box_iou
 from fer_core.image import to_gray
 from fer_core.pipeline import FramePipeline, PipelineSettings
@@ -40,19 +41,48 @@ def test_a_face_smaller_than_asked_for_may_be_skipped(image_path):
     assert len(detector.detect(gray, min_face=4 * (both.boxes[:, 2] - both.boxes[:, 0]).max())) == 0
 
 
+def test_search_near_faces_finds_each_face_the_full_search_finds(image_path):
+    gray = to_gray(read_image(image_path("two_faces_face_recognition_two_people.jpg")))
+    detector = FaceDetector()
+    full = detector.detect(gray)
+    near = detector.detect(gray, min_face=0.75 * (full.boxes[:, 2] - full.boxes[:, 0]).min(), near=full.boxes)
+    assert len(near) == len(full) == 2
+    assert (box_iou(full.boxes, near.boxes).max(axis=1) > 0.7).all(), (full.boxes, near.boxes)
+    # a region holding no face finds none, whatever the rest of the frame holds
+    assert len(detector.detect(gray, near=np.array([[0, 0, 40, 40]]))) == 0
+
+
+def test_search_regions_grow_clip_and_merge():
+    width, height = 640, 480
+    (region,) = search_regions(np.array([[100, 100, 200, 220]]), width, height)
+    assert region == (48, 40, 250, 280)  # half the box on each side, the top-left corner on the 8-pixel HOG grid
+    (clipped,) = search_regions(np.array([[600, 400, 700, 500]]), width, height)
+    assert clipped == (544, 344, 640, 480)
+    apart = search_regions(np.array([[0, 0, 100, 100], [400, 300, 500, 400]]), width, height)
+    assert len(apart) == 2
+    (merged,) = search_regions(np.array([[100, 100, 200, 200], [220, 120, 320, 220]]), width, height)
+    assert merged == (48, 48, 370, 270)  # overlapping regions: one, so that no face is found twice
+
+
 def test_full_size_search_on_schedule_and_when_nothing_is_followed(video_path):
     pipeline = FramePipeline(PipelineSettings(detect_every=3, full_search_every=4))
     asked: list = []
     detect = pipeline.detector.detect
-    pipeline.detector.detect = lambda gray, min_face=None: asked.append(min_face) or detect(gray, min_face)
+
+    def spy(gray, min_face=None, near=None):
+        asked.append((min_face, near))
+        return detect(gray, min_face, near)
+
+    pipeline.detector.detect = spy
     for frame in iter_frames(video_path("wifs2018_demo_0001_blink.mp4")):
         if frame.index >= 36:
             break
         pipeline.process(frame.image, frame.time_s, frame.index)
     assert len(asked) == 12  # frames 0, 3, 6, ...: one face followed all along
-    full = [i for i, m in enumerate(asked) if m is None]
+    full = [i for i, (m, near) in enumerate(asked) if m is None and near is None]
     assert full == [0, 4, 8]  # the first detection (nothing followed yet), then every 4th
-    assert all(m > 80 for m in asked if m is not None)
+    partial = [(m, near) for m, near in asked if m is not None]
+    assert len(partial) == 9 and all(m > 80 and near.shape == (1, 4) for m, near in partial)
 
 
 def test_overlapped_analysis_gives_the_records_of_frame_by_frame_processing(pipeline, video_path):
