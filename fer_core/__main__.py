@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_whole(1, 12),  # 12: pipeline.FULL_SEARCH_FRAMES (fer_core.pipeline loads OpenCV, which --help need not)
         default=3,
         help="run the face detector on every n-th frame (default 3), following faces by their landmarks in "
-        "between: 6 or 12 is about 1.3x or 1.6x faster, with less exact boxes and blinks (docs/speed.md)",
+        "between: 6 or 12 is faster, with less exact boxes and blinks (docs/speed.md)",
     )
     analyze.add_argument(
         "--max-search-width",
