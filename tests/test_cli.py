@@ -158,9 +158,9 @@ def test_detect_every_runs_the_detector_less_often(video_path, tmp_path, monkeyp
     searches: list[float | None] = []
     detect = FaceDetector.detect
 
-    def counted(self, gray, min_face=None):
+    def counted(self, gray, min_face=None, near=None):
         searches.append(min_face)
-        return detect(self, gray, min_face)
+        return detect(self, gray, min_face, near)
 
     monkeypatch.setattr(FaceDetector, "detect", counted)
     clip = str(video_path("wifs2018_demo_0001_blink.mp4"))  # 192 frames, one face throughout
