@@ -48,8 +48,9 @@ class PipelineSettings:
     runs whenever no face is being followed. 1 detects on every frame.
     ``full_search_every``: while faces are followed, the detector searches only the regions around them
     (:func:`~fer_core.detect.search_regions`), downscaled for faces at least 3/4 as wide as the smallest followed
-    one; every n-th detection, and whenever no face is followed, it searches the whole frame for faces of every
-    size, so a new face is found within ``detect_every * full_search_every`` frames. 1 always searches it all.
+    one (the whole frame, downscaled alike, when that finds fewer faces than are followed); every n-th detection,
+    and whenever no face is followed, it searches the whole frame for faces of every size, so a new face is found
+    within ``detect_every * full_search_every`` frames. 1 always searches it all.
     Both cadences count frames from the start of the video (the frame index, not the frames since the last
     detection), so that an analysis started anywhere in a video detects on the same frames once it follows the
     same faces (:mod:`fer_core.segments` relies on it).
@@ -202,6 +203,8 @@ class FramePipeline:
                 near = np.stack([t.box for t in followed])
                 min_face = 0.75 * float((near[:, 2] - near[:, 0]).min())
                 detections = self.detector.detect(gray, min_face, near)
+                if len(detections) < len(followed):  # one moved away, or far (frames far apart): the whole frame
+                    detections = self.detector.detect(gray, min_face)
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
             tracks = self._identify(image, boxes, shapes, time_s)
