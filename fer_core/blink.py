@@ -124,17 +124,6 @@ class BlinkDetector:
         self._recent.append(ear)
         return BlinkState(self._closed_since is not None, blink, self.count, close_below)
 
-    def progress_key(self) -> tuple:
-        """Everything that decides this detector's next outputs but its count: two detectors with equal keys give
-        the same closures and blinks for the same samples from here on (their counts differ by a constant)."""
-        closure = (self._closed_since, self._closed_frames, self._deepest, self._open_before)
-        return (
-            tuple(self._samples),
-            closure if self._closed_since is not None else None,  # what is left of the last one is never read
-            tuple(self._recent),
-            self._last_time,
-        )
-
     def rate_per_minute(self) -> float | None:
         """Blinks per minute over the time this face was followed; None before one second has passed."""
         if self._first_time is None or self._last_time is None:
