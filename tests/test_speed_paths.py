@@ -3,7 +3,12 @@ followed, the full-size search on a schedule, and the decoding and encoding thre
 
 from __future__ import annotations
 
+import platform
+import re
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +116,21 @@ def test_cancelling_stops_the_decoding_and_encoding_threads(pipeline, tmp_path, 
     assert sorted(running[-1]) == ["fer-classify_0", "fer-decode", "fer-encode"]  # all working when cancelled
     assert _fer_threads() == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_landmark_model_sits_on_huge_pages_where_the_kernel_offers_them():
+    """Linux 6.1+ with transparent huge pages: the predictor's trees are collapsed onto 2 MB pages as they load
+    (fer_core.landmarks), in a fresh process whose huge pages are then all the model's."""
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    release = re.match(r"(\d+)\.(\d+)", platform.release())
+    if sys.platform != "linux" or not thp.exists() or "[never]" in thp.read_text() or release is None:
+        pytest.skip("no transparent huge pages on this machine")
+    if (int(release[1]), int(release[2])) < (6, 1):
+        pytest.skip(f"kernel {platform.release()} has no MADV_COLLAPSE (6.1 and later)")
+    code = (
+        "from fer_core.landmarks import LandmarkPredictor; LandmarkPredictor(); "
+        "print(open('/proc/self/smaps_rollup').read())"
+    )
+    smaps = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    huge = re.search(r"AnonHugePages:\s+(\d+) kB", smaps)
+    assert huge is not None and int(huge[1]) >= 16 * 1024, smaps  # about 74 MB here
