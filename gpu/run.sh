@@ -15,6 +15,8 @@ PY=${PY:-python3}
 TEACHERS=${TEACHERS:-"vgg:1 vgg:2 resnet18:1"}
 STUDENTS=${STUDENTS-"xception-d4-48 xception-d4-32"}  # STUDENTS="" for teachers only
 TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the students get the rest
+INIT=${INIT:-.gpu/init}  # <arch>.npz there (gpu/student_from_tflite.py): that student starts from it, at INIT_LR
+INIT_LR=${INIT_LR:-0.01}
 START=$(date +%s)
 END=$((START + TOTAL))
 export PYTHONUNBUFFERED=1
@@ -30,10 +32,15 @@ echo "unpacked at +$(( $(date +%s) - START ))s"
 # Phase 1: teachers, in parallel, until TEACHER_SHARE% of the time (their evaluation and saving take some seconds more).
 # Teachers kept in the repository (models/teachers/*/teacher.npz, 8-bit) skip it unless TRAIN_TEACHERS=1: the
 # students get the whole time.
+carry_teachers() {  # the repository's 8-bit teachers join the students' teachers
+  for t in models/teachers/*/teacher.npz; do
+    [ -f "$t" ] || continue
+    mkdir -p "$WORK/teachers/$(basename "$(dirname "$t")")" && cp "$t" "$_/"
+  done
+  echo "teachers for the students: $(ls "$WORK/teachers" 2>/dev/null | tr '\n' ' ')"
+}
 if [ "${TRAIN_TEACHERS:-0}" != 1 ] && ls models/teachers/*/teacher.npz >/dev/null 2>&1; then
-  mkdir -p "$WORK/teachers"
-  for t in models/teachers/*/teacher.npz; do mkdir -p "$WORK/teachers/$(basename "$(dirname "$t")")"; cp "$t" "$_/"; done
-  echo "teachers from the repository: $(ls "$WORK/teachers" | tr '\n' ' ')"
+  carry_teachers
   TEACHERS=""
   T_END=$START
 else
@@ -51,13 +58,16 @@ echo "teachers done at +$(( $(date +%s) - START ))s"
 if [ -n "$TEACHERS" ] && [ -d "$WORK/teachers" ]; then
   tar -C "$WORK" -cf - teachers | split -b 15m -d - "$OUT/teachers.tar."
   ls -la "$OUT"
+  carry_teachers  # after the tar: only the new teachers travel back
 fi
 
 # Phase 2: students, in parallel, until 40 s before the end (evaluation, batch-norm pass and saving follow)
 S_END=$((END - 40))
 pids=()
 for arch in $STUDENTS; do
-  FER_TAG="$arch" $PY gpu/train_torch.py student --data "$WORK/fer2013.npz" --arch "$arch" \
+  start=()
+  [ -f "$INIT/$arch.npz" ] && start=(--init "$INIT/$arch.npz" --lr "$INIT_LR")
+  FER_TAG="$arch" $PY gpu/train_torch.py student --data "$WORK/fer2013.npz" --arch "$arch" "${start[@]}" \
     --teachers "$WORK/teachers" --deadline "$S_END" --limit "$LIMIT" --out "$OUT/students/$arch.npz" &
   pids+=($!)
 done

@@ -306,8 +306,9 @@ def predict(model: nn.Module, x: torch.Tensor, views, batch: int = 1024) -> torc
     return torch.cat(out)
 
 
-def autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast(device: torch.device, inference: bool = False):
+    """bfloat16 on the GPU; on a CPU only for inference (the teachers' passes), where AVX-512 BF16 speeds it up."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or inference)
 
 
 def accuracy(probs: torch.Tensor, y: torch.Tensor) -> float:
@@ -477,24 +478,43 @@ def saved_arch(path: Path) -> str:
         return str(saved["arch"])
 
 
-def load_teachers(folder: Path, device: torch.device) -> list[nn.Module]:
+def teacher_files(folder: Path | None) -> list[Path]:
+    """The teachers in ``folder``: ``*/teacher.npz`` (VGG / ResNet, shown the centre 44 crop) and ``*/student.npz``
+    (an Xception-family student, e.g. one recovered from a served model, shown the whole 48x48 face)."""
+    if not folder:
+        return []
+    return sorted([*Path(folder).glob("*/teacher.npz"), *Path(folder).glob("*/student.npz")])
+
+
+def read_state(path: Path, model: nn.Module) -> None:
+    """Weights of a ``.npz`` (a state dict; ``arch`` / ``record`` beside it) into ``model``, in place. Weights packed
+    in 8 bits (``gpu/pack_data.py``, ``gpu/student_from_tflite.py``) come with ``name::scale``, one per channel."""
+    state = {}
+    with np.load(path) as saved:
+        for k in saved.files:
+            if k in ("arch", "record") or k.endswith("::scale"):
+                continue
+            value = saved[k].astype(np.float32)
+            if f"{k}::scale" in saved.files:
+                value *= saved[f"{k}::scale"].reshape((-1,) + (1,) * (value.ndim - 1))
+            state[k] = torch.from_numpy(value)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    wrong = [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected)  # that is not saved
+    if wrong:
+        raise ValueError(f"{path}: weights do not match its architecture: {wrong[:5]}")
+
+
+def load_teachers(folder: Path | None, device: torch.device) -> list[tuple[nn.Module, bool]]:
+    """(network in eval mode, whether it sees the centre crop) for each of ``teacher_files(folder)``."""
     teachers = []
-    for path in sorted(Path(folder).glob("*/teacher.npz")) if folder else []:
+    for path in teacher_files(folder):
         with np.load(path) as saved:
-            model = TEACHERS[str(saved["arch"])]()
-            state = {}
-            for k in saved.files:  # weights packed in 8 bits by gpu/pack_data.py come with a scale per channel
-                if k == "arch" or k.endswith("::scale"):
-                    continue
-                value = saved[k].astype(np.float32)
-                if f"{k}::scale" in saved.files:
-                    value *= saved[f"{k}::scale"].reshape((-1,) + (1,) * (value.ndim - 1))
-                state[k] = torch.from_numpy(value)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        wrong = [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected)  # that is not saved
-        if wrong:
-            raise ValueError(f"{path}: weights do not match {saved_arch(path)}: {wrong[:5]}")
-        teachers.append(prepare(model, device).eval())
+            if path.name == "student.npz":
+                model: nn.Module = build_student(json.loads(str(saved["record"]))["arch"])
+            else:
+                model = TEACHERS[str(saved["arch"])]()
+        read_state(path, model)
+        teachers.append((prepare(model, device).eval(), path.name == "teacher.npz"))
         log(f"teacher {path.parent.name} loaded")
     return teachers
 
@@ -515,6 +535,39 @@ def precise_bn(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
     model.eval()
 
 
+@torch.no_grad()
+def reseat_batch_norm(model: nn.Module, x: torch.Tensor, batch: int = 256) -> None:
+    """Each batch norm's running statistics moved onto its input's statistics over ``x`` (eval mode), its weight
+    and bias changed so that the eval-mode function stays the same: training-mode batch norm then starts from it.
+    Needed after weights whose batch norms were folded away (``gpu/student_from_tflite.py``)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    sums = {m: [0.0, 0.0, 0] for m in norms}
+
+    def hook(module, inputs):
+        z = inputs[0].float()
+        s = sums[module]
+        s[0] = s[0] + z.sum((0, 2, 3))
+        s[1] = s[1] + (z * z).sum((0, 2, 3))
+        s[2] += z.numel() // z.shape[1]
+
+    handles = [m.register_forward_pre_hook(hook) for m in norms]
+    model.eval()
+    for i in range(0, len(x), batch):
+        model(x[i : i + batch])
+    for h in handles:
+        h.remove()
+    for m in norms:
+        total, squares, count = sums[m]
+        mean = total / count
+        var = (squares / count - mean * mean).clamp_min(0)
+        old_std = (m.running_var + m.eps).sqrt()
+        new_std = (var + m.eps).sqrt()
+        m.bias += (mean - m.running_mean) * m.weight / old_std
+        m.weight *= new_std / old_std
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+
+
 def train_student(args) -> None:
     device, gen = setup(args.seed)
     data = load(args.data, device, args.limit)
@@ -522,11 +575,8 @@ def train_student(args) -> None:
     teachers = load_teachers(args.teachers, device)
     model = build_student(args.arch)
     if args.init:
-        with np.load(args.init) as saved:
-            state = {k: torch.from_numpy(saved[k]) for k in saved.files if k != "record"}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if [k for k in missing if not k.endswith("num_batches_tracked")] + list(unexpected):
-            raise ValueError(f"{args.init}: weights do not match {args.arch}")
+        read_state(args.init, model)
+        reseat_batch_norm(model, data["x_train"][:8192])
         log(f"student weights from {args.init}")
     model = prepare(model, device)
     log(
@@ -540,8 +590,12 @@ def train_student(args) -> None:
     def teacher_probs(x48: torch.Tensor) -> torch.Tensor:
         o = (x48.shape[-1] - TEACHER_CROP) // 2
         centre = x48[..., o : o + TEACHER_CROP, o : o + TEACHER_CROP]
-        with torch.no_grad(), autocast(device):
-            logits = [t(v).float() for t in teachers for v in (centre, centre.flip(-1))]
+        with torch.no_grad(), autocast(device, inference=True):
+            logits = [
+                t(v).float()
+                for t, cropped in teachers
+                for v in ((centre, centre.flip(-1)) if cropped else (x48, x48.flip(-1)))[: args.teacher_views]
+            ]
         return torch.stack([F.softmax(z / temperature, 1) for z in logits]).mean(0)
 
     def step(x, t):
@@ -576,9 +630,7 @@ def train_student(args) -> None:
             "dense_blocks": dense,
             "epochs": epochs,
             "final": final,
-            "teachers": [p.parent.name for p in sorted(Path(args.teachers).glob("*/teacher.npz"))]
-            if args.teachers
-            else [],
+            "teachers": [p.parent.name for p in teacher_files(args.teachers)],
             "settings": vars_json(args),
             "history": history,
             "weights": sum(p.numel() for p in model.parameters()),
@@ -692,8 +744,17 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--label-smoothing", type=float, default=defaults["label_smoothing"])
         p.add_argument("--eval-every-s", type=float, default=30.0, help="PublicTest accuracy logged this often")
         if verb == "student":
-            p.add_argument("--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz)")
+            p.add_argument(
+                "--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz, */student.npz)"
+            )
             p.add_argument("--temperature", type=float, default=4.0)
+            p.add_argument(
+                "--teacher-views",
+                type=int,
+                choices=(1, 2),
+                default=2,
+                help="2: each teacher also sees the mirror image",
+            )
             p.add_argument("--alpha", type=float, default=0.9, help="weight of the distillation loss")
             p.add_argument("--init", type=Path, default=None, help="start from this student.npz (same --arch)")
     args = parser.parse_args(argv)

@@ -66,6 +66,35 @@ def test_the_teacher_kept_in_8_bits_answers_as_recorded(fer2013_dir):
     assert right.mean() == pytest.approx(recorded, abs=0.01)
 
 
+def test_the_served_fast_model_comes_back_as_a_student_to_start_from(fer2013_dir):
+    """gpu/student_from_tflite.py turns the served 8-bit fast model back into a student (what the next training
+    starts from): its Keras twin, with the mirror average, gives what the served file gives on PublicTest faces."""
+    pytest.importorskip("keras")
+    from gpu.import_student import build_from_record, keras_weights
+    from gpu.student_from_tflite import STUDENTS, folded_convolutions, student_state
+
+    from fer_core.classifier import EmotionClassifier
+    from fer_core.datasets import load_faces
+
+    model_dir = ROOT / "models" / "emotion"
+    widths, stem, dense = STUDENTS["xception-d4-32"]
+    packed = student_state(folded_convolutions(model_dir / "emotion.tflite"), len(widths))
+    state = {
+        k: v.astype(np.float32) * packed[f"{k}::scale"].reshape(-1, 1, 1, 1) if f"{k}::scale" in packed else v
+        for k, v in packed.items()
+        if not k.endswith("::scale")
+    }
+    model = build_from_record({"block_widths": widths, "stem_width": stem, "dense_blocks": dense})
+    keras_weights(model, state, dense)
+    faces = load_faces(fer2013_dir / "val.npz", "PublicTest").x[:300, ..., None].astype(np.float32)
+    twin = (model.predict(faces, verbose=0) + model.predict(faces[:, :, ::-1], verbose=0)) / 2
+    served = EmotionClassifier(model_dir, num_threads=1)
+    served_probs = served.predict(faces)
+    # the served file's temperature and 8-bit activations aside, the same network: the same answer on nearly all
+    assert (twin.argmax(1) == served_probs.argmax(1)).mean() >= 0.97
+    assert len(set(twin.argmax(1))) >= 5  # real, varied answers: the check can fail
+
+
 def test_a_gpu_record_becomes_the_run_files_the_model_page_reads(tmp_path):
     """A student's record: epochs apart from the evaluation after training; its logged accuracy is the mirror
     average on the packed faces, its training time the last epoch's; a teacher's logged accuracy is the centre crop."""
