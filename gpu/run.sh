@@ -17,6 +17,7 @@ STUDENTS=${STUDENTS-"xception-d4-48 xception-d4-32"}  # STUDENTS="" for teachers
 TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the students get the rest
 INIT=${INIT:-.gpu/init}  # <arch>.npz there (gpu/student_from_tflite.py): that student starts from it, at INIT_LR
 INIT_LR=${INIT_LR:-0.01}
+TEACHER_VIEWS=${TEACHER_VIEWS:-2}  # 1: the students' teachers see each face once, not also its mirror image
 START=$(date +%s)
 END=$((START + TOTAL))
 export PYTHONUNBUFFERED=1
@@ -68,6 +69,7 @@ for arch in $STUDENTS; do
   start=()
   [ -f "$INIT/$arch.npz" ] && start=(--init "$INIT/$arch.npz" --lr "$INIT_LR")
   FER_TAG="$arch" $PY gpu/train_torch.py student --data "$WORK/fer2013.npz" --arch "$arch" "${start[@]}" \
+    --teacher-views "$TEACHER_VIEWS" \
     --teachers "$WORK/teachers" --deadline "$S_END" --limit "$LIMIT" --out "$OUT/students/$arch.npz" &
   pids+=($!)
 done
