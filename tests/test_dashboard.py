@@ -183,6 +183,26 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     at.button(key="rec_analyse").click().run(timeout=300)  # the next analysis replaces the result on the page
     assert at.session_state["recorded_result"].mp4_path.parent != folder and folder.exists()  # the first is kept
     assert any("Your analyses (2, kept for a day)" in e.label for e in at.expander)
+    assert _texts(at).count("d18 surprise\\!\\.mp4**: done: with the annotated video (") == 2
+
+
+def test_the_job_list_says_what_each_job_does_and_holds():
+    from dashboard.views.recorded import job_words
+
+    from fer_core.jobs import Job
+
+    def job(status: str, **options) -> Job:
+        return Job(
+            "id", "owner", "a.mp4", json.dumps(options), status, 120, 1856, 0.0, None, None, "", "", 0.0, Path("/x")
+        )
+
+    assert job_words(job("queued", every=1, video=True)) == "waiting"
+    assert job_words(job("running", every=1, video=False)) == "120 of 1856 frames"
+    assert job_words(job("running", draw_over="/x", replaces="a")) == "drawing the annotated video, 120 of 1856 frames"
+    assert job_words(job("done", video=False, model="accurate")) == "done: tables and charts, accurate model"
+    assert job_words(job("done", video=True, model="fast")) == "done: with the annotated video"
+    assert job_words(job("done", draw_over="/x", model="fast")) == "done: with the annotated video"
+    assert job_words(job("failed", video=True)) == "failed"
 
 
 def test_a_recorded_result_takes_its_files_with_it():

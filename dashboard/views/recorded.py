@@ -228,6 +228,23 @@ def _open(job_id: str) -> None:
         st.session_state["rec_open"] = job_id
 
 
+def job_words(job: Job) -> str:
+    """What a job in the list does or holds: 'waiting', '120 of 1856 frames', 'drawing the annotated video: ...',
+    'done: tables and charts, accurate model', 'done: with the annotated video', ..."""
+    options = json.loads(job.options)
+    drawing = "draw_over" in options
+    if job.status == "queued":
+        return "waiting to draw the annotated video" if drawing else "waiting"
+    if job.status == "running":
+        frames = f"{job.done} of {job.total or '?'} frames"
+        return f"drawing the annotated video, {frames}" if drawing else frames
+    if job.status != "done":
+        return job.status
+    held = "with the annotated video" if drawing or options.get("video", True) else "tables and charts"
+    model = ", accurate model" if options.get("model") == "accurate" else ""
+    return f"done: {held}{model}"
+
+
 def jobs_ui() -> None:
     """This visitor's analyses (kept a day after they end): what each is doing, and Open for a finished one."""
     queue = job_queue()
@@ -237,10 +254,9 @@ def jobs_ui() -> None:
     kept = queue.keep_s / 3600
     with st.expander(f"Your analyses ({len(jobs)}, kept for {'a day' if kept == 24 else f'{kept:g} h'})"):
         for job in jobs:
-            words = {"queued": "waiting", "running": f"{job.done} of {job.total or '?'} frames", "done": "done"}
             text, button = st.columns([4, 1])
             text.markdown(
-                f"**{plain_markdown(job.source_name)}**: {words.get(job.status, job.status)} "
+                f"**{plain_markdown(job.source_name)}**: {job_words(job)} "
                 f"({time.strftime('%H:%M', time.localtime(job.created_at))})"
             )
             if job.status == "done":
