@@ -576,9 +576,10 @@ def train_student(args) -> None:
     model = build_student(args.arch)
     if args.init:
         read_state(args.init, model)
+    model = prepare(model, device)
+    if args.init:  # on the device, where the faces are
         reseat_batch_norm(model, data["x_train"][:8192])
         log(f"student weights from {args.init}")
-    model = prepare(model, device)
     log(
         f"student {args.arch}: {sum(p.numel() for p in model.parameters()):,} weights, {len(teachers)} teachers, "
         f"{args.deadline - time.time():.0f} s, device {device}"
