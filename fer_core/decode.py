@@ -198,10 +198,12 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[F
     every frame that could be read) when decoding breaks off before the end of the file.
     """
     import av
+    from av.video.reformatter import VideoReformatter
 
     check_every(every)
     path = Path(path)
     container, stream = _open(path)
+    to_bgr = VideoReformatter()  # one for the whole video: it keeps its conversion context (frame.to_ndarray does not)
     stream.thread_type = "AUTO"
     expected = _expected_frames(container, stream)
     step = 1.0 / float(stream.average_rate or stream.guessed_rate or 30)
@@ -225,7 +227,7 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[F
                 previous = t - offset
                 if index < start or index % every:
                     continue
-                image = _upright(frame.to_ndarray(format="bgr24"), _upright_turns(frame))
+                image = _upright(to_bgr.reformat(frame, format="bgr24").to_ndarray(), _upright_turns(frame))
                 yield Frame(index, previous, image, retimed)
                 retimed = False
         except (av.FFmpegError, ValueError) as exc:
