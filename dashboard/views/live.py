@@ -8,6 +8,7 @@ from datetime import datetime
 
 import av
 import streamlit as st
+from av.video.reformatter import VideoReformatter
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard.common import PrivateFolder, classifier_or_stop, ice_servers, landmarks_or_stop
@@ -235,11 +236,14 @@ st.caption(
 pipeline_settings, display_settings = settings_ui()
 session = _session()
 session.configure(pipeline_settings, display_settings)
+# one colour converter per browser session, used by its stream's one worker thread: it keeps its conversion context
+# from frame to frame (frame.to_ndarray builds one per frame, about a fifth of a millisecond)
+to_bgr = st.session_state.setdefault("live_to_bgr", VideoReformatter())
 
 
 def _on_frame(frame: av.VideoFrame) -> av.VideoFrame:
     """Runs on the stream's worker thread: no Streamlit calls here."""
-    annotated = session.process(frame.to_ndarray(format="bgr24"))
+    annotated = session.process(to_bgr.reformat(frame, format="bgr24").to_ndarray())
     return av.VideoFrame.from_ndarray(annotated, format="bgr24")
 
 
