@@ -45,7 +45,9 @@ def our_blinks(pipeline: FramePipeline, name: str) -> list[tuple[int, int]]:
     every frame through ``pipeline`` from a fresh state."""
     pipeline.reset()
     records = [
-        r for f in iter_frames(bench.video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+        r
+        for f in iter_frames(bench.video_path(name))
+        for r in pipeline.process(f.image, f.time_s, f.index, f.gray).records
     ]
     return sorted(span for spans in blink_spans(records).values() for span in spans)
 

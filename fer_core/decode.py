@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fer_core.errors import DecodeError, TruncatedVideoError
-from fer_core.image import to_bgr
+from fer_core.image import to_bgr, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,23 @@ class VideoInfo:
     codec: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Frame:
     """A decoded frame: ``index`` counts from 0 in decode order; ``time_s`` is its presentation time from the
-    container, relative to the first frame; ``image`` BGR uint8 (H, W, 3), already rotated upright. ``retimed``:
-    the container's time went backwards or jumped here, so ``time_s`` continues from the previous frame by one
-    frame interval instead (see :func:`iter_frames`)."""
+    container, relative to the first frame; ``gray`` uint8 (H, W), the picture's luma (see :func:`luma`);
+    ``image`` BGR uint8 (H, W, 3), made by ``make_image`` on first use unless decoded with it; both already rotated
+    upright. ``retimed``: the container's time went backwards or jumped here, so ``time_s`` continues from the
+    previous frame by one frame interval instead (see :func:`iter_frames`)."""
 
     index: int
     time_s: float
-    image: np.ndarray
+    gray: np.ndarray
+    make_image: Callable[[], np.ndarray] = field(repr=False)
     retimed: bool = False
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        return self.make_image()
 
 
 def _open(path: Path):
@@ -188,9 +195,11 @@ def check_every(every) -> None:
         raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
 
 
-def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[Frame, None, None]:
+def iter_frames(path: str | Path, every: int = 1, start: int = 0, bgr: bool = True) -> Generator[Frame, None, None]:
     """Decode every ``every``-th frame of a video from frame index ``start`` on (the frames before are decoded for
-    their timestamps but not converted), in order, with container timestamps. Where they go backwards,
+    their timestamps but not converted), in order, with container timestamps. ``bgr``: convert each frame to BGR
+    here (for a caller that uses every frame's ``image``); False converts only the frames whose ``image`` is used,
+    on first use (the gray picture alone is cheaper to get). Where they go backwards,
     stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
     time continues from the previous frame by one frame interval and the frame is marked ``retimed``.
 
@@ -227,8 +236,14 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[F
                 previous = t - offset
                 if index < start or index % every:
                     continue
-                image = _upright(to_bgr.reformat(frame, format="bgr24").to_ndarray(), _upright_turns(frame))
-                yield Frame(index, previous, image, retimed)
+                turns = _upright_turns(frame)
+                gray = luma(frame)
+                if bgr or gray is None:
+                    image = _upright(to_bgr.reformat(frame, format="bgr24").to_ndarray(), turns)
+                    gray = to_gray(image) if gray is None else _upright(gray, turns)
+                    yield Frame(index, previous, gray, partial(_same, image), retimed)
+                else:
+                    yield Frame(index, previous, _upright(gray, turns), partial(_bgr, frame, turns), retimed)
                 retimed = False
         except (av.FFmpegError, ValueError) as exc:
             raise TruncatedVideoError(
@@ -243,6 +258,34 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0) -> Generator[F
             "probably truncated (an interrupted download or copy)",
             frames_read=index + 1,
         )
+
+
+# Limited-range ("TV", 16-235) luma to full range (0-255), as the BGR conversion stretches it.
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+# 8-bit pixel formats whose first plane is the luma, one byte a pixel.
+_LUMA_FORMATS = frozenset(
+    ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "nv12", "nv21", "gray")
+)
+
+
+def luma(frame) -> np.ndarray | None:
+    """A decoded PyAV video frame's gray picture: its luma plane, full range, uint8 (H, W), not yet rotated; None
+    for a pixel format without an 8-bit luma plane (RGB, 10-bit). What BGR's gray conversion would give up to the
+    colour conversion's rounding and clipping (a few levels), without converting the colours."""
+    if frame.format.name not in _LUMA_FORMATS:
+        return None
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    full = frame.format.name.startswith("yuvj") or frame.format.name == "gray" or frame.color_range == 2  # JPEG
+    return y.copy() if full else cv2.LUT(y, _LIMITED_TO_FULL)
+
+
+def _same(image: np.ndarray) -> np.ndarray:
+    return image
+
+
+def _bgr(frame, turns: int) -> np.ndarray:
+    return _upright(frame.to_ndarray(format="bgr24"), turns)
 
 
 def _expected_frames(container, stream) -> int:

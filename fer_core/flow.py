@@ -1,4 +1,4 @@
-"""Frames through the pipeline on three threads: decoding (and the gray conversion) ahead on one, locating faces on
+"""Frames through the pipeline on three threads: decoding (and the colour conversions) ahead on one, locating faces on
 the caller's, classifying on a third. FFmpeg, OpenCV's conversion and LiteRT work outside Python's lock, so on two
 cores they run beside dlib's detector and landmarks (which hold it) instead of adding to them."""
 
@@ -10,10 +10,8 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import numpy as np
 
 from fer_core.decode import Frame
-from fer_core.image import to_gray
 from fer_core.pipeline import FramePipeline, FrameResult, LocatedFaces
 
 # Frames decoded ahead of the pipeline. A small queue bounds the memory (4 frames of 1080p is 25 MB).
@@ -24,9 +22,8 @@ QUEUE_FRAMES = 4
 IN_FLIGHT = 3
 
 
-def decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[tuple[Frame, np.ndarray]]:
-    """Yield each frame of ``frames`` with its uint8 (H, W) gray image, decoded and converted on a thread up to
-    :data:`QUEUE_FRAMES` frames ahead. An exception of the decoder (a truncated file) comes out here after the
+def decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[Frame]:
+    """Yield each frame of ``frames``, decoded on a thread up to :data:`QUEUE_FRAMES` frames ahead. An exception of the decoder (a truncated file) comes out here after the
     frames before it; leaving early stops the thread."""
     ahead: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
     stop = threading.Event()
@@ -44,7 +41,7 @@ def decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[tuple[Frame,
     def decode() -> None:
         try:
             for frame in frames:
-                if not put(((frame, to_gray(frame.image)), None)):
+                if not put((frame, None)):
                     return
             put((end, None))
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -68,7 +65,7 @@ def decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[tuple[Frame,
 
 
 class OverlappedFrames:
-    """``add(frame, gray)`` locates a frame's faces on the caller's thread and classifies them on a thread of its
+    """``add(frame)`` locates a frame's faces on the caller's thread and classifies them on a thread of its
     own, returning the frames finished meanwhile (oldest first, each with its :class:`FrameResult`); ``drain()``
     finishes the rest. Use as a context manager (the classifier thread ends with it)."""
 
@@ -77,10 +74,11 @@ class OverlappedFrames:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="fer-classify")
         self._in_flight: deque[tuple[Frame, LocatedFaces, Future]] = deque()
 
-    def add(self, frame: Frame, gray: np.ndarray) -> list[tuple[Frame, FrameResult]]:
+    def add(self, frame: Frame) -> list[tuple[Frame, FrameResult]]:
         pipeline = self.pipeline
-        located = pipeline.locate(frame.image, frame.time_s, frame.index, gray)
-        self._in_flight.append((frame, located, self._thread.submit(pipeline.classifier.classify, gray, located.boxes)))
+        located = pipeline.locate(lambda: frame.image, frame.time_s, frame.index, frame.gray)
+        classified = self._thread.submit(pipeline.classifier.classify, frame.gray, located.boxes)
+        self._in_flight.append((frame, located, classified))
         return [self._finish_oldest()] if len(self._in_flight) > IN_FLIGHT else []
 
     def drain(self) -> list[tuple[Frame, FrameResult]]:

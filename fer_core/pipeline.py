@@ -6,7 +6,9 @@ live session; use a new instance (or ``reset()``) for the next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import cv2
 import numpy as np
@@ -106,6 +108,12 @@ class FaceState:
 
 
 FaceTrack = Track[FaceState]
+# A frame as the pipeline takes it: the image, or a function that makes it (see FramePipeline.locate).
+Picture = np.ndarray | Callable[[], np.ndarray]
+
+
+def _same(image: np.ndarray) -> np.ndarray:
+    return image
 
 
 @dataclass(frozen=True)
@@ -171,23 +179,29 @@ class FramePipeline:
         self._last_time: float | None = None
         self._solo_exit: tuple[int, float] | None = None  # (id, time) of a face that left while alone
 
-    def process(self, image: np.ndarray, time_s: float, frame_index: int) -> FrameResult:
-        """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds."""
-        located = self.locate(image, time_s, frame_index)
+    def process(self, image: Picture, time_s: float, frame_index: int, gray: np.ndarray | None = None) -> FrameResult:
+        """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds
+        (``image`` and ``gray`` as for :meth:`locate`)."""
+        located = self.locate(image, time_s, frame_index, gray)
         return self.finish(located, self.classifier.classify(located.gray, located.boxes))
 
-    def locate(
-        self, image: np.ndarray, time_s: float, frame_index: int, gray: np.ndarray | None = None
-    ) -> LocatedFaces:
+    def locate(self, image: Picture, time_s: float, frame_index: int, gray: np.ndarray | None = None) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
-        ``gray``: the frame as uint8 (H, W), when already converted. Frames must be located in order; each
-        located frame is then finished (:meth:`finish`), in the same order, possibly a few frames later."""
-        check_frame(image)
-        if gray is not None and (gray.ndim != 2 or gray.shape != image.shape[:2] or gray.dtype != np.uint8):
-            raise ValueError(
-                f"gray must be the frame as uint8 (H, W) = {image.shape[:2]}; got {gray.dtype} {gray.shape}"
-            )
-        gray = to_gray(image) if gray is None else gray
+        ``image``: the BGR/BGRA/gray frame, or (with ``gray``) a function returning it, called only for a face to
+        be recognised or remembered by its looks (about once a second), so that a decoder can leave most frames
+        unconverted. ``gray``: the frame as uint8 (H, W), when already made (from ``image``, or a video's luma).
+        Frames must be located in order; each located frame is then finished (:meth:`finish`), in the same order,
+        possibly a few frames later."""
+        if callable(image):
+            if gray is None:
+                raise ValueError("a frame given as a function needs its gray picture (gray=...)")
+            colour, size = image, gray.shape[:2]
+        else:
+            check_frame(image)
+            colour, size = partial(_same, image), image.shape[:2]
+            gray = to_gray(image) if gray is None else gray
+        if gray.ndim != 2 or gray.shape != size or gray.dtype != np.uint8 or min(size) < 1:
+            raise ValueError(f"gray must be the frame as uint8 (H, W) = {size}; got {gray.dtype} {gray.shape}")
         if self._is_scene_cut(gray, time_s):
             self.scene_cuts += 1
             self.tracker.end_all()  # so nothing is followed: the detector searches this frame at full size
@@ -207,11 +221,11 @@ class FramePipeline:
                     detections = self.detector.detect(gray, min_face)
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)
-            tracks = self._identify(image, boxes, shapes, time_s)
+            tracks = self._identify(colour, boxes, shapes, time_s)
             for track, box, shape, score in zip(tracks, boxes, shapes, scores):
                 track.state.landmark_centre = shape.points.mean(axis=0)
                 track.state.detection_score = float(score)
-                self._remember_looks(track, image, box, shape, time_s)
+                self._remember_looks(track, colour, box, shape, time_s)
         self._last_time = time_s
         return LocatedFaces(gray, float(time_s), int(frame_index), tracks, boxes, scores, shapes)
 
@@ -248,7 +262,7 @@ class FramePipeline:
         return track.state.blink
 
     def _identify(
-        self, image: np.ndarray, boxes: np.ndarray, shapes: list[FaceLandmarks], time_s: float
+        self, image: Callable[[], np.ndarray], boxes: np.ndarray, shapes: list[FaceLandmarks], time_s: float
     ) -> list[FaceTrack]:
         """The track of each detected face: the live track it continues, else the ended one it is recognised as
         (or the solo hold's), else a new identity; then the tracks unseen too long end."""
@@ -316,14 +330,14 @@ class FramePipeline:
         return float(np.abs(thumbnail - previous).mean()) > self.settings.scene_cut
 
     def _remember_looks(
-        self, track: FaceTrack, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float
+        self, track: FaceTrack, image: Callable[[], np.ndarray], box: np.ndarray, shape: FaceLandmarks, time_s: float
     ) -> None:
         """Keep how a face looked when first seen and lately (aligned chips, refreshed every
         :data:`LOOK_EVERY_S`), to recognise it should it leave and come back."""
         state = track.state
         if self.describer is None or time_s - state.looked_at < LOOK_EVERY_S:
             return
-        state.last_look = self.describer.chip(image, box, shape)
+        state.last_look = self.describer.chip(image(), box, shape)
         if state.first_look is None:
             state.first_look = state.last_look
         state.looked_at = time_s
@@ -338,7 +352,12 @@ class FramePipeline:
             self._solo_exit = (ended[0].track_id, time_s)
 
     def _recognise(
-        self, image: np.ndarray, box: np.ndarray, shape: FaceLandmarks, time_s: float = 0.0, alone: bool = False
+        self,
+        image: Callable[[], np.ndarray],
+        box: np.ndarray,
+        shape: FaceLandmarks,
+        time_s: float = 0.0,
+        alone: bool = False,
     ) -> int | None:
         """For the tracker, about a face that continues no live track: the id of the ended track it is, if any
         (among those followed :data:`KNOWN_AFTER_S` or longer). Descriptors are computed only here: the new face's,
@@ -367,7 +386,7 @@ class FramePipeline:
                 chips = [c for c in (first, None if last is first else last) if c is not None]
                 state.descriptors = [self.describer.describe(c) for c in chips]
             known[track.track_id] = state.descriptors
-        descriptor = self.describer.describe(self.describer.chip(image, box, shape))
+        descriptor = self.describer.describe(self.describer.chip(image(), box, shape))
         return closest(descriptor, known, self.settings.same_person)
 
     @staticmethod

@@ -245,12 +245,12 @@ def _analyse_segment(video: str, every: int, settings: PipelineSettings, plan: S
 
         started = time.perf_counter()
         with OverlappedFrames(pipeline) as overlapped:
-            for frame, gray in decoded_ahead(iter_frames(video, every, start=plan.start * every)):
+            for frame in decoded_ahead(iter_frames(video, every, start=plan.start * every, bgr=False)):
                 number = frame.index // every
                 if number in checkpoints:
                     keep(overlapped.drain())
                     send(("checkpoint", number, *pipeline.followed_key()))
-                keep(overlapped.add(frame, gray))
+                keep(overlapped.add(frame))
                 if number % PROGRESS_EVERY == 0:
                     send(("progress", frame.index + 1))
             keep(overlapped.drain())

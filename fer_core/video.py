@@ -163,7 +163,8 @@ def analyze_video(
     try:
         with OverlappedFrames(pipeline) as overlapped:
             try:
-                for frame, gray in decoded_ahead(iter_frames(path, every)):
+                # the colours only where the annotated video needs them: the analysis reads the luma
+                for frame in decoded_ahead(iter_frames(path, every, bgr=writer is not None)):
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
                     if segment is not None and frame.index // every in segment.plan.checkpoints:
@@ -174,7 +175,7 @@ def analyze_video(
                             for frame_records in rest:
                                 take(*frame_records)
                             break
-                    finished(overlapped.add(frame, gray))
+                    finished(overlapped.add(frame))
                 finished(overlapped.drain())
                 # decoding reached the end (iter_frames checked it against the container's count); frames after
                 # the last analysed one were decoded too when analysing every n-th

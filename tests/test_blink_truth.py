@@ -27,7 +27,9 @@ def spans(video_path):
             continue
         pipeline.reset()
         records = [
-            r for f in iter_frames(video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+            r
+            for f in iter_frames(video_path(name))
+            for r in pipeline.process(f.image, f.time_s, f.index, f.gray).records
         ]
         first, last = clip["checked_frames"]
         found[name] = sorted(s for per_face in blink_spans(records).values() for s in per_face if first <= s[0] <= last)

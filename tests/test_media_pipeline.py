@@ -273,7 +273,9 @@ def test_blinks_agree_with_the_automatic_annotations_of_the_one_face_clips(pipel
     for name, candidates in clips.items():
         pipeline.reset()
         records = [
-            r for f in iter_frames(video_path(name)) for r in pipeline.process(f.image, f.time_s, f.index).records
+            r
+            for f in iter_frames(video_path(name))
+            for r in pipeline.process(f.image, f.time_s, f.index, f.gray).records
         ]
         (spans,) = blink_spans(records).values()  # one face, one identity
         assert pipeline.scene_cuts == 0, name  # one shot each

@@ -109,7 +109,7 @@ def test_the_detector_runs_on_the_same_frames_wherever_the_analysis_starts(video
             calls.append(frame) or detect(gray, min_face, near)
         )  # type: ignore[method-assign]
         for frame in iter_frames(clip, every, start=start):
-            pipeline.process(frame.image, frame.time_s, frame.index)
+            pipeline.process(frame.image, frame.time_s, frame.index, frame.gray)
         detected.append([f.index for f in calls])
     whole, later = detected
     assert later[0] == 90 + (-90 % every)  # nothing followed yet: the first frame is searched

@@ -82,7 +82,7 @@ def test_full_size_search_on_schedule_and_when_nothing_is_followed(video_path):
     for frame in iter_frames(video_path("wifs2018_demo_0001_blink.mp4")):
         if frame.index >= 36:
             break
-        pipeline.process(frame.image, frame.time_s, frame.index)
+        pipeline.process(frame.image, frame.time_s, frame.index, frame.gray)
     assert len(asked) == 12  # frames 0, 3, 6, ...: one face followed all along
     full = [i for i, (m, near) in enumerate(asked) if m is None and near is None]
     assert full == [0, 4, 8]  # the first detection (nothing followed yet), then every 4th
@@ -95,7 +95,7 @@ def test_overlapped_analysis_gives_the_records_of_frame_by_frame_processing(pipe
     path = video_path("composite_two_faces_d3_d18.mp4")
     analysis = analyze_video(path, pipeline=pipeline)
     pipeline.reset()
-    one_by_one = [r for f in iter_frames(path) for r in pipeline.process(f.image, f.time_s, f.index).records]
+    one_by_one = [r for f in iter_frames(path) for r in pipeline.process(f.image, f.time_s, f.index, f.gray).records]
     assert len(one_by_one) == 2 * 216
     assert analysis.records == one_by_one
 
@@ -146,3 +146,24 @@ def test_the_saved_detector_is_dlibs_own(tmp_path):
     dlib.get_frontal_face_detector().save(str(tmp_path / "own.svm"))
     assert SAVED_DETECTOR.read_bytes() == (tmp_path / "own.svm").read_bytes()
     assert type(FaceDetector()._detector) is dlib.fhog_object_detector
+
+
+def test_the_analysis_reads_the_luma_and_converts_colours_only_for_the_faces_looks(pipeline, video_path, monkeypatch):
+    """analyze_video takes each frame's gray picture from the decoder's luma plane; the BGR image is made only where
+    a face's looks are kept (about once a second) or recognised, and the two grays differ by a few levels at most."""
+    import cv2
+
+    import fer_core.decode as decode
+
+    path = video_path("wifs2018_demo_0001_blink.mp4")
+    for frame in iter_frames(path, bgr=False):
+        if frame.index >= 10:
+            break
+        difference = np.abs(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY).astype(int) - frame.gray)
+        assert difference.max() <= 8 and difference.mean() < 1.5, (difference.max(), difference.mean())
+    converted = []
+    make = decode._bgr
+    monkeypatch.setattr(decode, "_bgr", lambda frame, turns: converted.append(1) or make(frame, turns))
+    pipeline.reset()
+    analysis = analyze_video(path, pipeline=pipeline)
+    assert analysis.records and 3 <= len(converted) <= analysis.frames_analysed // 10, len(converted)
