@@ -442,6 +442,17 @@ def train_teacher(args) -> None:
         gen,
     )
     trained_s = time.time() - started
+    out = Path(args.out)  # the weights first: the 10-crop passes below take minutes on a CPU
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        out / "teacher.npz",
+        arch=np.array(args.arch),  # numpy only: the CPU side reads it without torch
+        **{
+            k: v.detach().cpu().half().numpy()
+            for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")
+        },
+    )
     val = predict(model, data["x_val"], ten_crops)
     train_probs = predict(model, data["x_train"], ten_crops)
     record = {
@@ -458,17 +469,6 @@ def train_teacher(args) -> None:
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        out / "teacher.npz",
-        arch=np.array(args.arch),  # numpy only: the CPU side reads it without torch
-        **{
-            k: v.detach().cpu().half().numpy()
-            for k, v in model.state_dict().items()
-            if not k.endswith("num_batches_tracked")
-        },
-    )
     np.savez(
         out / "probs.npz", train=train_probs.cpu().numpy().astype(np.float16), val=val.cpu().numpy().astype(np.float16)
     )
