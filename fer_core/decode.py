@@ -241,7 +241,7 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0, bgr: bool = Tr
                 if bgr or gray is None:
                     image = _upright(to_bgr.reformat(frame, format="bgr24").to_ndarray(), turns)
                     gray = to_gray(image) if gray is None else _upright(gray, turns)
-                    yield Frame(index, previous, gray, partial(_same, image), retimed)
+                    yield Frame(index, previous, gray, partial(np.asarray, image), retimed)  # the image itself
                 else:
                     yield Frame(index, previous, _upright(gray, turns), partial(_bgr, frame, turns), retimed)
                 retimed = False
@@ -278,10 +278,6 @@ def luma(frame) -> np.ndarray | None:
     y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
     full = frame.format.name.startswith("yuvj") or frame.format.name == "gray" or frame.color_range == 2  # JPEG
     return y.copy() if full else cv2.LUT(y, _LIMITED_TO_FULL)
-
-
-def _same(image: np.ndarray) -> np.ndarray:
-    return image
 
 
 def _bgr(frame, turns: int) -> np.ndarray:

@@ -10,7 +10,6 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-
 from fer_core.decode import Frame
 from fer_core.pipeline import FramePipeline, FrameResult, LocatedFaces
 
@@ -23,8 +22,8 @@ IN_FLIGHT = 3
 
 
 def decoded_ahead(frames: Generator[Frame, None, None]) -> Iterator[Frame]:
-    """Yield each frame of ``frames``, decoded on a thread up to :data:`QUEUE_FRAMES` frames ahead. An exception of the decoder (a truncated file) comes out here after the
-    frames before it; leaving early stops the thread."""
+    """Yield each frame of ``frames``, decoded on a thread up to :data:`QUEUE_FRAMES` frames ahead. An exception of
+    the decoder (a truncated file) comes out here after the frames before it; leaving early stops the thread."""
     ahead: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
     stop = threading.Event()
     end = object()

@@ -112,10 +112,6 @@ FaceTrack = Track[FaceState]
 Picture = np.ndarray | Callable[[], np.ndarray]
 
 
-def _same(image: np.ndarray) -> np.ndarray:
-    return image
-
-
 @dataclass(frozen=True)
 class FrameResult:
     """Everything found in one frame: ``records`` (one per face, in track-id order), ``landmarks`` by track id."""
@@ -198,7 +194,7 @@ class FramePipeline:
             colour, size = image, gray.shape[:2]
         else:
             check_frame(image)
-            colour, size = partial(_same, image), image.shape[:2]
+            colour, size = partial(np.asarray, image), image.shape[:2]  # the image itself
             gray = to_gray(image) if gray is None else gray
         if gray.ndim != 2 or gray.shape != size or gray.dtype != np.uint8 or min(size) < 1:
             raise ValueError(f"gray must be the frame as uint8 (H, W) = {size}; got {gray.dtype} {gray.shape}")
