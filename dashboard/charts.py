@@ -63,6 +63,7 @@ def emotion_timeline(
     lines = _break_at_gaps(shown)
     times = lines["time_s"].to_numpy(dtype=float)
     clock = [mm_ss(t) if t == t else "" for t in times]
+    when = np.column_stack([times, clock])  # the same for every line
     fig = go.Figure()
     for emotion in emotions:
         fig.add_scatter(
@@ -75,7 +76,7 @@ def emotion_timeline(
             marker=dict(size=8, opacity=0),
             selected=dict(marker=dict(opacity=0)),
             unselected=dict(marker=dict(opacity=0)),
-            customdata=np.column_stack([times, clock]),
+            customdata=when,
             hovertemplate=f"{emotion} %{{y:.0%}} at %{{customdata[1]}}<extra></extra>",
         )
     for emotion, runs in dominant_runs(shown).groupby("emotion", sort=False):

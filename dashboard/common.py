@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import weakref
@@ -27,6 +28,7 @@ from fer_core.errors import ModelFileError
 from fer_core.identity import FaceDescriber
 from fer_core.jobs import JobQueue, analysis_runner
 from fer_core.landmarks import LandmarkPredictor
+from fer_core.live import shared_turns
 from fer_core.models import SharedClassifier, SharedDescriber, SharedLandmarks
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, MODEL_META, NAMED_MODELS
 from fer_core.outputs import process_alive
@@ -81,6 +83,12 @@ def shared_landmarks() -> SharedLandmarks:
     """dlib's 68-point landmark model (about 100 MB), loaded once for every session of this server."""
     log.info("loading the landmark model")
     return SharedLandmarks(LandmarkPredictor())
+
+
+@st.cache_resource(show_spinner=False)
+def live_turns() -> threading.Lock:
+    """The lock on which this server's live sessions take turns analysing frames (:func:`fer_core.live.shared_turns`)."""
+    return shared_turns()
 
 
 @st.cache_resource(show_spinner="Loading the face recognition model...")

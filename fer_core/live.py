@@ -6,6 +6,7 @@ Nothing here knows Streamlit. Shapes: images are BGR uint8 (H, W, 3); times are 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -217,10 +218,20 @@ class LiveBuffer:
             )
 
 
+def shared_turns() -> threading.Lock:
+    """A lock for every live session of one server process: their frames are analysed one at a time.
+
+    dlib holds Python's global lock through each detection and landmark call, so two analyses in one process never
+    run at once anyway: they only queue for that lock, together with the threads that serve the pages. Taking
+    turns on this lock instead leaves the page threads one competitor, however many cameras stream."""
+    return threading.Lock()
+
+
 class LiveSession:
     """One browser session's live analysis: :meth:`process` runs the pipeline on a frame, stores the records in
     :attr:`buffer` and returns the annotated frame. The pipeline is built on the first frame (about 1.5 s when
     the landmark model loads) and rebuilt, keeping face identities, when :meth:`configure` changes its settings.
+    Sessions given the same ``turns`` lock (:func:`shared_turns`) analyse one frame at a time between them.
 
     An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
     the frame goes back unannotated, so a bad frame never ends the stream."""
@@ -235,10 +246,12 @@ class LiveSession:
         pipeline_factory: Callable[..., FramePipeline] = FramePipeline,
         landmarks: LandmarkModel | None = None,
         describer: Describer | None = None,
+        turns: threading.Lock | None = None,
     ) -> None:
         """``classifier``, ``landmarks``, ``describer``: loaded models, shared with other sessions (None: this
-        session loads its own on the first frame)."""
+        session loads its own on the first frame). ``turns``: held while a frame is analysed (None: no turns)."""
         self.classifier = classifier
+        self._turns = turns if turns is not None else contextlib.nullcontext()
         self.landmarks = landmarks
         self.describer = describer
         self.buffer = buffer or LiveBuffer()
@@ -299,7 +312,7 @@ class LiveSession:
     def process(self, image: np.ndarray) -> np.ndarray:
         """Analyse one BGR (H, W, 3) uint8 frame; returns the annotated frame (same shape), never raises."""
         try:
-            with self._lock:
+            with self._turns, self._lock:  # the turn first: settings can change while this session waits for it
                 settings, display = self._settings, self._display
                 pipeline = self._current_pipeline(settings)
                 now = self._clock()

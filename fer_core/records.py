@@ -37,7 +37,7 @@ class FaceRecord:
 
     def as_row(self) -> dict:
         """The flat table row: ``probabilities`` become the columns ``p_angry`` .. ``p_neutral``."""
-        row = asdict(self)
+        row = dict(vars(self))  # every field is a number, a string or a tuple of floats: no deep copy needed
         row.update(zip(PROBABILITY_COLUMNS, row.pop("probabilities")))
         return row
 

@@ -413,7 +413,9 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
         for faces, instance in ((1, browser), (2, launch(UPLOAD_VIDEO)), (0, launch(NO_FACE_VIDEO, upside_down=True))):
             contexts.append(_context(instance))
             pages[faces] = contexts[-1].new_page()
+            started = time.monotonic()
             start_live(pages[faces], server)
+            metrics.setdefault("three_sessions_start_s", []).append(round(time.monotonic() - started, 1))
         _wait_for(lambda: int(metric_value(pages[2], "Faces now")) == 2, 120, "two faces in the two-face session")
         seen = {faces: _faces_seen(page, 6) for faces, page in pages.items()}  # all three stream meanwhile
         _shot(pages[0], "three_sessions_no_face")
@@ -427,8 +429,15 @@ def test_three_sessions_at_once_see_only_their_own(launch, browser, server, vide
         # (no check that the no-face page has no face tab at all: dlib fires on the upside-down head once in a
         # long while, which gives that page a short track of its own)
         _shot(pages[2], "three_sessions_two_faces")
+        metrics["three_sessions_frames_per_second"] = [
+            float(metric_value(p, "Frames per second")) for p in pages.values()
+        ]
+        stopping = []
         for page in pages.values():
+            started = time.monotonic()
             _stop_live(page)
+            stopping.append(round(time.monotonic() - started, 1))
+        metrics["three_sessions_stop_s"] = stopping  # STOP pressed -> the summary shown, per page
         for page in pages.values():
             page.goto(f"{server['url']}/recorded")
             page.get_by_role("heading", name="Recorded video", exact=True).wait_for()

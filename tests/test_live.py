@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
 import pytest
 
 from fer_core.labels import EMOTIONS
-from fer_core.live import DisplaySettings, FaceHistory, LiveBuffer, LiveSession, with_detector
+from fer_core.live import DisplaySettings, FaceHistory, LiveBuffer, LiveSession, shared_turns, with_detector
 from fer_core.models import SharedClassifier, SharedLandmarks
 from fer_core.pipeline import FrameResult, PipelineSettings
 from fer_core.records import FaceRecord
@@ -162,6 +163,37 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     assert times[0] == 0.0 and times == sorted(times)
     session.reset()
     assert session.snapshot().frames == 0 and session.snapshot().error is None
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_sessions_sharing_turns_analyse_one_frame_at_a_time(shared):
+    """Two sessions streaming at once: with one turns lock their pipelines never run together (without it they do,
+    which is what the test would miss if the lock were not taken)."""
+    running, overlaps, guard = [0], [0], threading.Lock()
+
+    class _SlowPipeline(_FakePipeline):
+        def process(self, image, time_s, frame_index):
+            with guard:
+                running[0] += 1
+                overlaps[0] += running[0] > 1
+            time.sleep(0.002)
+            with guard:
+                running[0] -= 1
+            return super().process(image, time_s, frame_index)
+
+    turns = shared_turns() if shared else None
+    sessions = [
+        LiveSession(classifier=None, pipeline_factory=lambda settings, **models: _SlowPipeline(settings), turns=turns)
+        for _ in range(2)
+    ]
+    frame = np.zeros((60, 80, 3), np.uint8)
+    threads = [threading.Thread(target=lambda s=s: [s.process(frame) for _ in range(60)]) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(s.snapshot().frames == 60 and s.snapshot().error is None for s in sessions)
+    assert (overlaps[0] == 0) == shared, overlaps[0]
 
 
 def test_session_tells_how_long_the_camera_has_been_silent():

@@ -11,7 +11,7 @@ import streamlit as st
 from av.video.reformatter import VideoReformatter
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard.common import PrivateFolder, classifier_or_stop, ice_servers, landmarks_or_stop
+from dashboard.common import PrivateFolder, classifier_or_stop, ice_servers, landmarks_or_stop, live_turns
 from dashboard.components import (
     RECENT_S,
     camera_help_ui,
@@ -102,7 +102,9 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
 def _session() -> LiveSession:
     session = st.session_state.get(SESSION_KEY)
     if session is None:
-        session = st.session_state[SESSION_KEY] = LiveSession(classifier_or_stop(), landmarks=landmarks_or_stop())
+        session = st.session_state[SESSION_KEY] = LiveSession(
+            classifier_or_stop(), landmarks=landmarks_or_stop(), turns=live_turns()
+        )
     return session
 
 
