@@ -10,7 +10,6 @@ from typing import Literal
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from dashboard import charts
 from dashboard.common import history_store
@@ -176,7 +175,7 @@ def save_to_history_ui(kind: str, default_name: str, summary: dict, table: pd.Da
 def camera_help_ui() -> None:
     """Under the webcam: camera problems (permission denied, no camera, camera busy, plain http on a network
     address) said in plain words with the fix; empty while all is well."""
-    components.html(CAMERA_HELP.read_text(), height=120)
+    st.iframe(CAMERA_HELP, height=120)
 
 
 def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFrame, key: str) -> None:
