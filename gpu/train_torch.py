@@ -2,7 +2,10 @@
 
 Self-contained (torch + numpy). Three verbs, each time-budgeted by a wall-clock deadline (Unix seconds) so that a
 run of fixed length can be planned; the learning rate follows a cosine over the *time* budget, so the schedule ends
-when the time does, whatever the machine's speed:
+when the time does, whatever the machine's speed. With ``--epochs N --checkpoint FILE`` the cosine spans N epochs
+instead, the state is saved to FILE every few minutes and at the deadline, and the same command run again resumes
+there (a training longer than one sitting: the CPU's background jobs); the final outputs are written once the N
+epochs are done:
 
     python gpu/train_torch.py unpack  --src .gpu/fer2013.npz.xz --dst /tmp/fer2013.npz
     python gpu/train_torch.py teacher --data /tmp/fer2013.npz --arch resnet18 --deadline T --out DIR
@@ -336,26 +339,63 @@ def run_epochs(
     eval_fn,
     eval_every_s: float,
     gen: torch.Generator,
-) -> int:
-    """Train until ``deadline``: shuffled epochs of ``batch`` faces, lr by the fraction of the time spent.
-    ``step_fn(x_batch_uint_range, target_batch) -> loss`` does the forward pass. Returns the epochs run."""
+    epochs: int = 0,
+    checkpoint: Path | None = None,
+    checkpoint_every_s: float = 600.0,
+) -> tuple[int, bool]:
+    """Train until ``deadline``: shuffled epochs of ``batch`` faces. ``step_fn(x_batch_uint_range, target_batch) ->
+    loss`` does the forward pass. ``epochs`` 0: the learning rate follows the fraction of the time spent; N: the
+    fraction of N epochs done, and training ends after N epochs (or at the deadline, unfinished). ``checkpoint``: the
+    whole state (weights, optimiser, epoch and place in it, random generators, ``history``) is saved there every
+    ``checkpoint_every_s`` and when training stops, and read back first when the file exists. Returns (epochs done,
+    finished: the schedule ran to its end)."""
     opt = sgd(model, peak_lr, weight_decay)
     n = len(data["y_train"])
     target_all = data["targets"]
-    start, epoch, last_eval = time.time(), 0, time.time()
+    start, epoch, last_eval, last_save = time.time(), 0, time.time(), time.time()
     budget = max(deadline - start, 1.0)
-    while True:
+    perm, position, trained_before = None, 0, 0.0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=data["y_train"].device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        epoch, position, perm, trained_before = state["epoch"], state["position"], state["perm"], state["seconds"]
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history[:] = state["history"]
+        log(f"resumed from {checkpoint}: epoch {epoch + 1} of {epochs or '?'}, face {position} of {n}")
+
+    def save() -> None:
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": epoch,
+            "position": position,
+            "perm": perm,
+            "seconds": trained_before + time.time() - start,
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+        }
+        torch.save(state, checkpoint.with_suffix(".tmp"))
+        os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
+
+    def finished() -> bool:
+        return epochs > 0 and epoch >= epochs
+
+    while not finished():
         model.train()
-        perm = torch.randperm(n, device=data["y_train"].device, generator=gen)
+        if perm is None:
+            perm = torch.randperm(n, device=data["y_train"].device, generator=gen)
         loss_sum = torch.zeros((), device=perm.device)
         steps = 0
-        for i in range(0, n - batch + 1, batch):
-            fraction = (time.time() - start) / budget
-            if fraction >= 1:
+        while position + batch <= n:
+            fraction = (epoch + position / n) / epochs if epochs else (time.time() - start) / budget
+            if fraction >= 1 or time.time() >= deadline:
                 break
             for group in opt.param_groups:
                 group["lr"] = lr_at(fraction, peak_lr)
-            idx = perm[i : i + batch]
+            idx = perm[position : position + batch]
             loss = step_fn(data["x_train"][idx], target_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -363,23 +403,30 @@ def run_epochs(
             opt.step()
             loss_sum += loss.detach()
             steps += 1
-        if steps == 0:
-            break
-        epoch += 1
+            position += batch
+            if checkpoint is not None and time.time() - last_save >= checkpoint_every_s:
+                save()
+                last_save = time.time()
+        stopped = position + batch <= n  # inside an epoch: at the deadline (or the time schedule's end)
+        if stopped and (epochs or steps == 0):
+            break  # an epoch schedule goes on from this place in the epoch next time
+        epoch, position, perm = epoch + 1, 0, None
         row = {
             "epoch": epoch,
-            "seconds": round(time.time() - start, 1),
-            "loss": float(loss_sum) / steps,
+            "seconds": round(trained_before + time.time() - start, 1),
+            "loss": float(loss_sum) / max(steps, 1),  # of this sitting's part of the epoch
             "learning_rate": opt.param_groups[0]["lr"],
         }
-        if time.time() - last_eval >= eval_every_s:
+        if time.time() - last_eval >= eval_every_s or finished():
             row.update(eval_fn())
             last_eval = time.time()
         history.append(row)
         log(json.dumps(row))
-        if time.time() >= deadline:
+        if stopped or time.time() >= deadline:
             break
-    return epoch
+    if checkpoint is not None:
+        save()
+    return epoch, finished() or epochs == 0
 
 
 def setup(seed: int) -> tuple[torch.device, torch.Generator]:
@@ -428,7 +475,7 @@ def train_teacher(args) -> None:
 
     history: list = []
     started = time.time()
-    epochs = run_epochs(
+    epochs, done = run_epochs(
         model,
         data,
         args.deadline,
@@ -440,8 +487,13 @@ def train_teacher(args) -> None:
         quick_eval,
         args.eval_every_s,
         gen,
+        args.epochs,
+        args.checkpoint,
     )
-    trained_s = time.time() - started
+    trained_s = history[-1]["seconds"] if history else time.time() - started
+    if not done:
+        log(f"teacher {args.arch}: stopped at the deadline after epoch {epochs} of {args.epochs}; run again to go on")
+        return
     out = Path(args.out)  # the weights first: the 10-crop passes below take minutes on a CPU
     out.mkdir(parents=True, exist_ok=True)
     np.savez(
@@ -650,7 +702,7 @@ def train_student(args) -> None:
 
     history: list = []
     started = time.time()
-    epochs = run_epochs(
+    epochs, done = run_epochs(
         model,
         data,
         args.deadline,
@@ -662,7 +714,12 @@ def train_student(args) -> None:
         evaluate,
         args.eval_every_s,
         gen,
+        args.epochs,
+        args.checkpoint,
     )
+    if not done:
+        log(f"student {args.arch}: stopped at the deadline after epoch {epochs} of {args.epochs}; run again to go on")
+        return
     raw = evaluate()
     save(history + [{"after_training": raw}], epochs, final=False)
     precise_bn(model, data["x_train"])
@@ -750,6 +807,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         p.add_argument("--label-smoothing", type=float, default=defaults["label_smoothing"])
         p.add_argument("--eval-every-s", type=float, default=30.0, help="PublicTest accuracy logged this often")
+        p.add_argument("--epochs", type=int, default=0, help="the schedule's length in epochs (0: the time budget)")
+        p.add_argument(
+            "--checkpoint", type=Path, default=None, help="save the training state here; resume from it if it exists"
+        )
         if verb == "student":
             p.add_argument(
                 "--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz, */student.npz)"
