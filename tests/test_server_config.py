@@ -71,3 +71,14 @@ def test_a_foreign_host_name_cannot_open_the_app(server):
     assert _websocket_status(server, f"127.0.0.1:{server}") == 101
     assert _websocket_status(server, f"localhost:{server}") == 101
     assert _websocket_status(server, "attacker.example") == 403
+
+
+def test_no_full_garbage_collection_after_each_script_run():
+    """Streamlit's default collects the whole heap after every script run, holding Python's lock; with each live
+    panel rerunning every second, three cameras left the pages unanswered for minutes (bench/RESULTS.md, session 13)."""
+    import tomllib
+
+    from streamlit import config
+
+    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["runner"]["postScriptGC"] is False
+    assert config.get_config_options()["runner.postScriptGC"] is not None  # the option still exists in this Streamlit
