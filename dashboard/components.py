@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -114,31 +115,47 @@ def summary_table_ui(faces: list[FaceSummary], key: str = "faces") -> None:
         st.plotly_chart(charts.emotion_share_bars(faces), width="stretch", key=f"{key}-shares")
 
 
-def face_choice_ui(table: pd.DataFrame, key: str) -> int:
-    """Which face to draw: every face of the records table can be chosen, the one seen longest first."""
+def face_choice_ui(table: pd.DataFrame, key: str, present: Collection[int] = ()) -> int:
+    """Which face to draw: every face of the records table can be chosen, the one seen longest first. Until the user
+    picks one, the face shown is the one seen longest among ``present`` (live: the faces in the latest frame), else
+    among all: a live chart does not stay on a face that left."""
     counts = table["track_id"].value_counts()
     faces = [int(t) for t in counts.index]
+    widget, picked = f"{key}-face", f"{key}-face-picked"
+    if st.session_state.get(widget) not in faces:
+        st.session_state[picked] = False  # the face picked is gone (a new stream, a face forgotten)
+    if not st.session_state.get(picked):
+        st.session_state[widget] = next((f for f in faces if f in present), faces[0])
+
+    def mark_picked() -> None:
+        st.session_state[picked] = True
+
     if len(faces) <= 8:
         chosen = st.segmented_control(
-            "Face", faces, format_func=lambda t: f"#{t}", default=faces[0], key=f"{key}-face", required=True
+            "Face", faces, format_func=lambda t: f"#{t}", key=widget, required=True, on_change=mark_picked
         )
     else:
-        chosen = st.selectbox("Face", faces, format_func=lambda t: f"#{t}", key=f"{key}-face")
+        chosen = st.selectbox("Face", faces, format_func=lambda t: f"#{t}", key=widget, on_change=mark_picked)
     return int(chosen if chosen is not None else faces[0])
 
 
 def face_charts_ui(
-    table: pd.DataFrame, emotions: tuple[str, ...] = EMOTIONS, key: str = "faces", seekable: bool = False
+    table: pd.DataFrame,
+    emotions: tuple[str, ...] = EMOTIONS,
+    key: str = "faces",
+    seekable: bool = False,
+    present: Collection[int] = (),
 ) -> None:
     """One face's emotion timeline (averaged over 1 s with a band of the dominant emotion; per-frame output one
     toggle away) and the blink rate of every face. ``seekable``: a click on the timeline is kept for the page
-    (read it with ``charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key=key)))``)."""
+    (read it with ``charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key=key)))``). ``present``: the
+    faces on screen now, shown first (:func:`face_choice_ui`)."""
     if table.empty:
         st.info("No face data yet.")
         return
     choose, raw_toggle = st.columns([3, 2])
     with choose:
-        track_id = face_choice_ui(table, key)
+        track_id = face_choice_ui(table, key, present)
     with raw_toggle:
         raw = st.toggle("Per frame", key=f"{key}-raw", help="Each frame's output instead of the 1 s average")
     figure = charts.emotion_timeline(table, track_id, emotions, raw=raw)

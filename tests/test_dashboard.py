@@ -546,3 +546,31 @@ def test_recorded_page_without_the_annotated_video(video_path, tmp_path):
     assert drawn.job_id != result.job_id and not result.csv_path.exists()  # the earlier job is replaced
     assert drawn.table.equals(result.table)
     assert "Annotated video (MP4)" in [str(b.proto.label) for b in at.get("download_button")]
+
+
+def _face_choice_page():
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard.components import face_choice_ui
+
+    table = pd.DataFrame({"track_id": [1] * 50 + [2] * 30 + [3] * 10})  # face 1 seen longest
+    st.session_state["shown"] = face_choice_ui(table, "live", present=st.session_state.get("present", set()))
+
+
+def test_the_live_chart_follows_the_faces_on_screen_until_one_is_picked():
+    at = AppTest.from_function(_face_choice_page, default_timeout=TIMEOUT)
+    at.session_state["present"] = {1, 2}
+    at.run()
+    assert at.session_state["shown"] == 1  # the longest seen of those on screen
+    at.session_state["present"] = {2, 3}  # face 1 left
+    at.run()
+    assert at.session_state["shown"] == 2  # the chart moves to the longest seen of those on screen
+    at.session_state["present"] = set()
+    at.run()
+    assert at.session_state["shown"] == 1  # nobody on screen: the face seen longest
+    at.button_group[0].set_value(3).run()  # the user picks face 3
+    assert at.session_state["shown"] == 3
+    at.session_state["present"] = {1, 2}
+    at.run()
+    assert at.session_state["shown"] == 3  # and it stays, whoever is on screen

@@ -147,7 +147,9 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
             },
         )
     if not snapshot.empty:
-        face_charts_ui(snapshot.table(), emotions or EMOTIONS, key="live")
+        face_charts_ui(
+            snapshot.table(), emotions or EMOTIONS, key="live", present={r.track_id for r in snapshot.current}
+        )
 
 
 def stopped_ui(session: LiveSession) -> None:
