@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from fer_core.batch import default_workers
 from fer_core.classifier import EmotionClassifier
 from fer_core.detect import DetectorSettings
 from fer_core.errors import ModelFileError
@@ -86,9 +87,10 @@ def shared_landmarks() -> SharedLandmarks:
 
 
 @st.cache_resource(show_spinner=False)
-def live_turns() -> threading.Lock:
-    """The lock on which this server's live sessions take turns analysing frames (:func:`fer_core.live.shared_turns`)."""
-    return shared_turns()
+def live_turns() -> threading.BoundedSemaphore:
+    """The turns this server's live sessions take analysing frames: as many at once as cores less one, at least one
+    (:func:`fer_core.live.shared_turns`)."""
+    return shared_turns(default_workers() - 1)
 
 
 @st.cache_resource(show_spinner="Loading the face recognition model...")

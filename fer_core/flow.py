@@ -1,6 +1,7 @@
 """Frames through the pipeline on three threads: decoding (and the colour conversions) ahead on one, locating faces on
 the caller's, classifying on a third. FFmpeg, OpenCV's conversion and LiteRT work outside Python's lock, so on two
-cores they run beside dlib's detector and landmarks (which hold it) instead of adding to them."""
+cores they run beside dlib's landmarks and the pipeline's Python code (which hold it) instead of adding to them; dlib's
+HOG detector lets go of the lock too."""
 
 from __future__ import annotations
 

@@ -218,20 +218,21 @@ class LiveBuffer:
             )
 
 
-def shared_turns() -> threading.Lock:
-    """A lock for every live session of one server process: their frames are analysed one at a time.
+def shared_turns(analyses: int = 1) -> threading.BoundedSemaphore:
+    """Turns for every live session of one server process: at most ``analyses`` frames analysed at once.
 
-    dlib holds Python's global lock through each detection and landmark call, so two analyses in one process never
-    run at once anyway: they only queue for that lock, together with the threads that serve the pages. Taking
-    turns on this lock instead leaves the page threads one competitor, however many cameras stream."""
-    return threading.Lock()
+    dlib's landmark predictor and the pipeline's own Python code hold Python's global lock (its HOG detector and
+    LiteRT do not), so sessions analysing side by side mostly queue for that lock, together with the threads that
+    serve the pages and code the video streams. Taking turns here, with one core left over (``analyses`` = cores - 1,
+    at least 1), keeps the pages answering however many cameras stream."""
+    return threading.BoundedSemaphore(max(1, analyses))
 
 
 class LiveSession:
     """One browser session's live analysis: :meth:`process` runs the pipeline on a frame, stores the records in
     :attr:`buffer` and returns the annotated frame. The pipeline is built on the first frame (about 1.5 s when
     the landmark model loads) and rebuilt, keeping face identities, when :meth:`configure` changes its settings.
-    Sessions given the same ``turns`` lock (:func:`shared_turns`) analyse one frame at a time between them.
+    Sessions given the same ``turns`` (:func:`shared_turns`) take turns analysing frames.
 
     An exception in :meth:`process` is logged with its traceback, kept for the page (``snapshot().error``), and
     the frame goes back unannotated, so a bad frame never ends the stream."""
@@ -246,7 +247,7 @@ class LiveSession:
         pipeline_factory: Callable[..., FramePipeline] = FramePipeline,
         landmarks: LandmarkModel | None = None,
         describer: Describer | None = None,
-        turns: threading.Lock | None = None,
+        turns: threading.BoundedSemaphore | None = None,
     ) -> None:
         """``classifier``, ``landmarks``, ``describer``: loaded models, shared with other sessions (None: this
         session loads its own on the first frame). ``turns``: held while a frame is analysed (None: no turns)."""

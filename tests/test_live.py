@@ -165,26 +165,26 @@ def test_session_processes_keeps_errors_and_rebuilds_on_new_settings():
     assert session.snapshot().frames == 0 and session.snapshot().error is None
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_sessions_sharing_turns_analyse_one_frame_at_a_time(shared):
-    """Two sessions streaming at once: with one turns lock their pipelines never run together (without it they do,
-    which is what the test would miss if the lock were not taken)."""
-    running, overlaps, guard = [0], [0], threading.Lock()
+@pytest.mark.parametrize("analyses", [1, 2, None])
+def test_sessions_sharing_turns_analyse_at_most_that_many_frames_at_once(analyses):
+    """Three sessions streaming at once: with shared turns for ``analyses`` at most that many pipelines run together
+    (without turns all three do, which is what the test would miss if the turns were not taken)."""
+    running, most, guard = [0], [0], threading.Lock()
 
     class _SlowPipeline(_FakePipeline):
         def process(self, image, time_s, frame_index):
             with guard:
                 running[0] += 1
-                overlaps[0] += running[0] > 1
+                most[0] = max(most[0], running[0])
             time.sleep(0.002)
             with guard:
                 running[0] -= 1
             return super().process(image, time_s, frame_index)
 
-    turns = shared_turns() if shared else None
+    turns = shared_turns(analyses) if analyses else None
     sessions = [
         LiveSession(classifier=None, pipeline_factory=lambda settings, **models: _SlowPipeline(settings), turns=turns)
-        for _ in range(2)
+        for _ in range(3)
     ]
     frame = np.zeros((60, 80, 3), np.uint8)
     threads = [threading.Thread(target=lambda s=s: [s.process(frame) for _ in range(60)]) for s in sessions]
@@ -193,7 +193,7 @@ def test_sessions_sharing_turns_analyse_one_frame_at_a_time(shared):
     for t in threads:
         t.join()
     assert all(s.snapshot().frames == 60 and s.snapshot().error is None for s in sessions)
-    assert (overlaps[0] == 0) == shared, overlaps[0]
+    assert most[0] == (analyses or 3), most[0]
 
 
 def test_session_tells_how_long_the_camera_has_been_silent():
