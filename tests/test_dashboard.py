@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -558,7 +559,9 @@ def _face_choice_page():
     st.session_state["shown"] = face_choice_ui(table, "live", present=st.session_state.get("present", set()))
 
 
-def test_the_live_chart_follows_the_faces_on_screen_until_one_is_picked():
+def test_the_live_chart_follows_the_faces_on_screen_until_one_is_picked(monkeypatch):
+    # the script run becomes __main__; put the real one back after, or processes spawned by later tests run it
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_function(_face_choice_page, default_timeout=TIMEOUT)
     at.session_state["present"] = {1, 2}
     at.run()
