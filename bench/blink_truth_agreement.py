@@ -64,8 +64,9 @@ def main() -> None:
     parser.add_argument("--tolerance", type=int, default=2, help="frames either side of a marked blink")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
+    parser.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help="as fer analyze --detector")
     args = parser.parse_args()
-    rows = agreement(FramePipeline(bench.pipeline_settings(args.detect_every)), args.tolerance)
+    rows = agreement(FramePipeline(bench.pipeline_settings(args.detect_every, args.detector)), args.tolerance)
     print(
         f"{'clip':45s} {'marked':>6s} {'(amb.)':>6s} {'ours':>5s} {'missed':>6s} {'extra':>5s} {'prec.':>6s} {'recall':>6s}"
     )

@@ -74,11 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
+    parser.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help="as fer analyze --detector")
     args = parser.parse_args()
     rows = []
     for name in CLIPS:
         analysis = analyze_video(
-            bench.video_path(name), write_video=False, settings=bench.pipeline_settings(args.detect_every)
+            bench.video_path(name),
+            write_video=False,
+            settings=bench.pipeline_settings(args.detect_every, args.detector),
         )
         table = export_table(analysis.records)
         track = table["track_id"].value_counts().index[0]  # the face seen longest

@@ -130,12 +130,13 @@ def clip_path(name: str, cache: Path | None = None) -> Path:
     return Path(name) if Path(name).is_file() else video_path(name)
 
 
-def pipeline_settings(detect_every: int = 3):
+def pipeline_settings(detect_every: int = 3, detector: str = "hog"):
     """The default pipeline settings with the detector on every ``detect_every``-th frame, as ``fer analyze
-    --detect-every`` sets them (needs fer_core)."""
+    --detect-every --detector`` sets them (needs fer_core)."""
+    from fer_core.detect import DetectorSettings
     from fer_core.pipeline import PipelineSettings
 
-    return PipelineSettings.detecting_every(detect_every)
+    return PipelineSettings.detecting_every(detect_every, detector=DetectorSettings(model=detector))
 
 
 def frames_digest(frames: list[np.ndarray]) -> str:

@@ -34,12 +34,14 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv", ".m
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``workers``: processes;
+    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``detector``: the face detector
+    (``hog`` or ``blazeface``, see :class:`~fer_core.detect.DetectorSettings`); ``workers``: processes;
     ``engine``: ``local`` (a process pool on this machine) or ``ray`` (Ray actors: a local Ray instance, or the
     cluster at ``$RAY_ADDRESS``; every node must see the videos and ``out`` at the same paths)."""
 
     every: int = 1
     model_dir: str = ""
+    detector: str = "hog"
     workers: int = 2
     engine: str = "local"
 
@@ -97,12 +99,14 @@ def _start_worker(settings: BatchSettings) -> None:
     """Each worker: one thread for OpenCV (the pool is the parallelism), its own models, loaded once."""
     import cv2
 
+    from fer_core.detect import DetectorSettings
     from fer_core.pipeline import FramePipeline, PipelineSettings
 
     global _PIPELINE
     cv2.setNumThreads(1)
     defaults = PipelineSettings()
-    _PIPELINE = FramePipeline(PipelineSettings(model_dir=settings.model_dir or defaults.model_dir))
+    detector = DetectorSettings(model=settings.detector)
+    _PIPELINE = FramePipeline(PipelineSettings(model_dir=settings.model_dir or defaults.model_dir, detector=detector))
 
 
 def _analyse_one(video: Path, out: Path, every: int) -> tuple[dict | None, str]:

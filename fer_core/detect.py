@@ -1,4 +1,5 @@
-"""Face detection with dlib's HOG frontal face detector."""
+"""Face detection: dlib's HOG frontal face detector (the default), or MediaPipe's BlazeFace (:mod:`fer_core.blazeface`,
+an option: faster, for faces that are not small in the frame)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,16 @@ class Detections:
         return cls(np.zeros((0, 4), dtype=np.int64), np.zeros(0))
 
 
+# The detectors a DetectorSettings can name.
+DETECTORS = ("hog", "blazeface")
+
+
 @dataclass(frozen=True)
 class DetectorSettings:
-    """``upsample``: dlib's pyramid upsampling (1 finds faces half as large, at about 4x the cost).
+    """``model``: ``"hog"`` (dlib's HOG detector, the default) or ``"blazeface"`` (MediaPipe's short-range BlazeFace:
+    each search costs the same small time, the whole frame always; faces from about a tenth of the frame's longer
+    side; ``upsample``, ``max_search_width`` and ``threshold`` are HOG's own and do not apply to it).
+    ``upsample``: dlib's pyramid upsampling (1 finds faces half as large, at about 4x the cost).
     ``max_search_width``: a wider frame is searched downscaled to this width (0 = always full size); boxes are
     mapped back to full resolution. ``threshold``: dlib's score threshold (negative finds more, less sure faces).
     ``min_face``: boxes smaller than this (pixels, full resolution) are dropped."""
@@ -57,6 +65,13 @@ class DetectorSettings:
     max_search_width: int = 640
     threshold: float = 0.0
     min_face: int = 24
+    model: str = "hog"
+
+    def __post_init__(self) -> None:
+        if self.model not in DETECTORS:
+            raise ValueError(f"unknown face detector {self.model!r}: one of {', '.join(DETECTORS)}")
+        if self.model == "blazeface" and self.upsample:
+            raise ValueError("upsampling is the HOG detector's: BlazeFace finds faces from a tenth of the frame")
 
     @classmethod
     def small_faces(cls) -> "DetectorSettings":
@@ -64,15 +79,25 @@ class DetectorSettings:
         shots), at about 4x (640-wide frames) to over 30x (1080p) the time of a full search with the defaults."""
         return cls(upsample=1, max_search_width=0)
 
-    def smallest_face(self, frame_width: int) -> float:
+    def smallest_face(self, frame_width: int, frame_height: int = 0) -> float:
         """About the narrowest face (pixels) a full search finds in a frame ``frame_width`` pixels wide: the
-        detector's window, halved per upsampling, scaled back up when the frame is searched downscaled."""
+        detector's window, halved per upsampling, scaled back up when the frame is searched downscaled; for
+        BlazeFace a tenth of the frame's longer side."""
+        if self.model == "blazeface":
+            return max(frame_width, frame_height) / 10
         scale = min(1.0, self.max_search_width / frame_width) if self.max_search_width and frame_width else 1.0
         return WINDOW / 2**self.upsample / scale
 
 
+def make_detector(settings: DetectorSettings = DetectorSettings()) -> "FaceDetector | BlazeFaceDetector":
+    """The detector ``settings.model`` names."""
+    return BlazeFaceDetector(settings) if settings.model == "blazeface" else FaceDetector(settings)
+
+
 class FaceDetector:
     """dlib HOG + linear SVM frontal face detector. ``detect(gray)`` takes uint8 (H, W) and returns Detections."""
+
+    searches_near = True  # detect(near=...) searches only around those boxes
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         import dlib
@@ -123,6 +148,32 @@ class FaceDetector:
         keep = ((boxes[:, 2] - boxes[:, 0]) >= self.settings.min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
         order = np.argsort(-scores[keep], kind="stable")
         return Detections(boxes[keep][order], scores[keep][order])
+
+
+class BlazeFaceDetector:
+    """MediaPipe's short-range BlazeFace (:mod:`fer_core.blazeface`), its boxes mapped onto dlib HOG's: the same
+    ``detect`` as :class:`FaceDetector`, scores being BlazeFace's probabilities (0.5-1). Each call searches the
+    whole frame (``min_face`` and ``near`` change nothing: the pass costs the same wherever the faces are)."""
+
+    searches_near = False
+
+    def __init__(self, settings: DetectorSettings = DetectorSettings(model="blazeface")) -> None:
+        from fer_core.blazeface import BlazeFace, load_box_map
+
+        self.settings = settings
+        self._model = BlazeFace()
+        self._box_map = load_box_map()
+
+    def detect(self, gray: np.ndarray, min_face: float | None = None, near: np.ndarray | None = None) -> Detections:
+        """Faces in a uint8 (H, W) grayscale image, best score first."""
+        from fer_core.blazeface import hog_style_boxes
+
+        height, width = gray.shape[:2]
+        faces = self._model.run(gray)
+        boxes = hog_style_boxes(faces, self._box_map, width, height)
+        keep = ((boxes[:, 2] - boxes[:, 0]) >= self.settings.min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
+        order = np.argsort(-faces.scores[keep], kind="stable")
+        return Detections(boxes[keep][order], faces.scores[keep][order].astype(np.float64))
 
 
 def search_regions(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:

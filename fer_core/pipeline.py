@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fer_core.blink import BlinkDetector, BlinkSettings, eye_aspect_ratio
-from fer_core.detect import DetectorSettings, FaceDetector
+from fer_core.detect import DetectorSettings, make_detector
 from fer_core.geometry import clip_boxes
 from fer_core.identity import SAME_PERSON, closest
 from fer_core.image import check_frame, to_gray
@@ -156,7 +156,7 @@ class FramePipeline:
 
         self.settings = settings
         self.classifier: Classifier = classifier or EmotionClassifier(settings.model_dir)
-        self.detector = FaceDetector(settings.detector)
+        self.detector = make_detector(settings.detector)
         self.landmarks: LandmarkModel = landmarks or LandmarkPredictor()
         self.describer: Describer | None = (describer or FaceDescriber()) if settings.same_person > 0 else None
         self.tracker: IouTracker[FaceState] = IouTracker(settings.tracker, FaceState)
@@ -213,7 +213,8 @@ class FramePipeline:
                 near = np.stack([t.box for t in followed])
                 min_face = 0.75 * float((near[:, 2] - near[:, 0]).min())
                 detections = self.detector.detect(gray, min_face, near)
-                if len(detections) < len(followed):  # one moved away, or far (frames far apart): the whole frame
+                # one moved away, or far (frames far apart): the whole frame (a BlazeFace search was the whole frame)
+                if len(detections) < len(followed) and self.detector.searches_near:
                     detections = self.detector.detect(gray, min_face)
             boxes, scores = detections.boxes, detections.scores
             shapes = self.landmarks.predict(gray, boxes)

@@ -197,7 +197,7 @@ def analyze_video(
             )
             log.warning("%s", warnings[-1])
         if not records:
-            smallest = pipeline.settings.detector.smallest_face(info.width)
+            smallest = pipeline.settings.detector.smallest_face(info.width, info.height)
             message = (
                 f"{path.name}: no face was found in the {analysed} analysed frames (faces narrower than "
                 f"about {smallest:.0f} pixels in this {info.width}x{info.height} video are not searched for "
