@@ -297,7 +297,11 @@ def _job_queue(folder: str, keep_s: float) -> JobQueue:
         folder = model_dir(choice)
         if choice not in classifiers:
             classifiers[choice] = SharedClassifier(EmotionClassifier(folder))
-        detector = DetectorSettings.small_faces() if options.get("small_faces") else DetectorSettings()
+        detector = (
+            DetectorSettings.small_faces()
+            if options.get("small_faces")
+            else DetectorSettings(model=str(options.get("detector", "hog")))
+        )
         return FramePipeline(
             PipelineSettings(detector=detector, model_dir=str(folder)),  # a second process loads it from there
             classifier=classifiers[choice],

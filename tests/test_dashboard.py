@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -133,6 +134,22 @@ def test_recorded_page_finds_small_faces_when_asked(video_path):
     at.button(key="rec_analyse").click().run(timeout=300)
     assert not at.exception and not at.error
     assert len(at.session_state["recorded_result"].summary["faces"]) >= 2
+
+
+def test_recorded_page_analyses_with_blazeface_when_asked(video_path):
+    data = Path(video_path("liveportrait_d18_surprise.mp4")).read_bytes()
+    at = _app("recorded")
+    at.file_uploader(key="rec_upload").upload("d18.mp4", data, "video/mp4")
+    at.run()
+    at.radio(key="rec_mode").set_value("Every n-th frame").run()
+    at.number_input(key="rec_every").set_value(6).run()
+    at.radio(key="rec_faces").set_value("Close-ups, faster").run()
+    at.checkbox(key="rec_video").uncheck().run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    assert not at.exception and not at.error
+    result = at.session_state["recorded_result"]
+    scores = pd.read_csv(result.csv_path)["detection_score"]
+    assert len(scores) == 36 and scores.between(0.5, 1.0).all()  # BlazeFace's probabilities (HOG's: 1.0-2.6 here)
 
 
 def _blank_video() -> bytes:
