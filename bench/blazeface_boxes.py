@@ -24,14 +24,7 @@ import numpy as np
 from fer_core.blazeface import BOX_MAP_FILE, BlazeFace, RawFaces, box_features, boxes_from_centres
 from fer_core.decode import iter_frames
 from fer_core.detect import FaceDetector
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two x1, y1, x2, y2 boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
+from fer_core.geometry import box_iou
 
 
 def centres(boxes: np.ndarray) -> np.ndarray:
@@ -67,9 +60,8 @@ def main() -> None:
             found[0] += 1
             found[1] += len(hog_boxes)
             found[2] += len(faces.scores)
-            for box in hog_boxes:
-                overlaps = [iou(box, b) for b in faces.boxes]
-                if overlaps and max(overlaps) >= 0.3:
+            for box, overlaps in zip(hog_boxes, box_iou(hog_boxes, faces.boxes)):
+                if overlaps.size and overlaps.max() >= 0.3:
                     j = int(np.argmax(overlaps))
                     one = RawFaces(faces.boxes[j : j + 1], faces.scores[j : j + 1], faces.points[j : j + 1])
                     features.append(box_features(one)[0])

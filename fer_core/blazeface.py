@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.geometry import clip_boxes
+from fer_core.geometry import box_iou, clip_boxes
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "blazeface"
 MODEL_FILE = MODEL_DIR / "face_detection_short_range.tflite"
@@ -134,16 +134,11 @@ def _weighted_nms(
     more than :data:`NMS_OVERLAP` become one, their boxes and points averaged by score, the best one's score kept."""
     order = np.argsort(-scores, kind="stable")
     boxes, scores, points = boxes[order], scores[order], points[order]
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     left = np.ones(len(scores), dtype=bool)
     kept_boxes, kept_scores, kept_points = [], [], []
     while left.any():
         best = int(np.flatnonzero(left)[0])
-        top_left = np.maximum(boxes[best, :2], boxes[:, :2])
-        bottom_right = np.minimum(boxes[best, 2:], boxes[:, 2:])
-        overlap = np.clip(bottom_right - top_left, 0.0, None).prod(axis=1)
-        iou = overlap / np.maximum(areas[best] + areas - overlap, 1e-12)
-        group = left & (iou > NMS_OVERLAP)
+        group = left & (box_iou(boxes[best], boxes)[0] > NMS_OVERLAP)
         group[best] = True
         weights = scores[group] / scores[group].sum()
         kept_boxes.append(weights @ boxes[group])

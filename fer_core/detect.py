@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_core.blazeface import BlazeFace, hog_style_boxes, load_box_map
 from fer_core.geometry import clip_boxes
 
 
@@ -144,10 +145,7 @@ class FaceDetector:
         if not found_boxes:
             return Detections.empty()
         boxes = clip_boxes((np.array(found_boxes, dtype=np.float64) / scale).round(), width, height)
-        scores = np.asarray(found_scores, dtype=np.float64)
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= self.settings.min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
-        order = np.argsort(-scores[keep], kind="stable")
-        return Detections(boxes[keep][order], scores[keep][order])
+        return _best_first(boxes, np.asarray(found_scores, dtype=np.float64), self.settings.min_face)
 
 
 class BlazeFaceDetector:
@@ -158,22 +156,24 @@ class BlazeFaceDetector:
     searches_near = False
 
     def __init__(self, settings: DetectorSettings = DetectorSettings(model="blazeface")) -> None:
-        from fer_core.blazeface import BlazeFace, load_box_map
-
         self.settings = settings
         self._model = BlazeFace()
         self._box_map = load_box_map()
 
     def detect(self, gray: np.ndarray, min_face: float | None = None, near: np.ndarray | None = None) -> Detections:
         """Faces in a uint8 (H, W) grayscale image, best score first."""
-        from fer_core.blazeface import hog_style_boxes
-
         height, width = gray.shape[:2]
         faces = self._model.run(gray)
         boxes = hog_style_boxes(faces, self._box_map, width, height)
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= self.settings.min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
-        order = np.argsort(-faces.scores[keep], kind="stable")
-        return Detections(boxes[keep][order], faces.scores[keep][order].astype(np.float64))
+        return _best_first(boxes, faces.scores.astype(np.float64), self.settings.min_face)
+
+
+def _best_first(boxes: np.ndarray, scores: np.ndarray, min_face: int) -> Detections:
+    """Clipped int64 ``boxes`` (N, 4) and their float64 ``scores`` (N,) as Detections: boxes narrower than
+    ``min_face`` pixels or of no height dropped, best score first."""
+    keep = ((boxes[:, 2] - boxes[:, 0]) >= min_face) & ((boxes[:, 3] - boxes[:, 1]) > 0)
+    order = np.argsort(-scores[keep], kind="stable")
+    return Detections(boxes[keep][order], scores[keep][order])
 
 
 def search_regions(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
