@@ -66,8 +66,8 @@ def model_choice_ui(key: str) -> str:
         format_func=label,
         horizontal=True,
         key=key,
-        help="Fast: an Xception-family network, under 1 ms per face. Accurate: a wider one, about 1.4 ms per "
-        "face, right a little more often; the whole analysis takes a little longer. Details on the Model page.",
+        help="Fast: an Xception-family network, about 0.7-1.5 ms per face. Accurate: a wider one, about twice "
+        "that per face, right a little more often; the whole analysis takes a little longer. Details on the Model page.",
     )
 
 
