@@ -160,11 +160,14 @@ def fmt(s: dict[str, float]) -> str:
 def machine() -> str:
     """CPU model, cores, affinity and whether the training job was running: the context of any timing."""
     cpu = platform.processor() or platform.machine()
-    try:
+    try:  # the model name, and family / model / MHz, which tell one host generation from another behind "AMD EPYC"
+        fields: dict[str, str] = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        if "model name" in fields:
+            cpu = f"{fields['model name']} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')}, "
+            cpu += f"{fields.get('cpu MHz', '?')} MHz)"
     except OSError:
         pass
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
