@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import return_freed_frames_to_the_system, sweep_uploads_once
+from dashboard.common import return_freed_frames_to_the_system, signed_in_user, sweep_uploads_once
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -29,6 +29,7 @@ st.set_page_config(
     page_title="Facial emotion recognition", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide"
 )
 sweep_uploads_once()  # uploads left by a server that was killed mid-analysis
+signed_in_user()  # behind a login ($FER_USER_HEADER): a request without the person's name sees no page at all
 navigation = st.navigation(
     [
         st.Page(VIEWS / "live.py", title="Live", icon=":material/videocam:", url_path="live", default=True),

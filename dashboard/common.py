@@ -136,7 +136,32 @@ def _store(folder: str) -> HistoryStore:
 
 
 def history_store() -> HistoryStore:
-    return _store(str(data_dir()))
+    """The history, acting for the signed-in person when the server knows who that is (:func:`signed_in_user`)."""
+    return _store(str(data_dir())).for_owner(signed_in_user())
+
+
+USER_HEADER_ENV = "FER_USER_HEADER"
+
+
+def signed_in_user() -> str | None:
+    """Who is using this session, as the login in front of the server says: the request header named by
+    ``$FER_USER_HEADER`` (e.g. ``X-Forwarded-User`` from oauth2-proxy, or nginx's ``$remote_user`` passed on in a
+    header of your choice). Unset (the default): None, one history shared by whoever opens the app. Set but missing
+    from the request (the page was reached around the login): the page stops with a message, showing nothing."""
+    header = os.environ.get(USER_HEADER_ENV, "").strip()
+    if not header:
+        return None
+    user = (st.context.headers.get(header) or "").strip()
+    if not user:
+        st.error(
+            f"This server shows each person their own history and analyses, from the `{header.replace('`', '')}` "
+            "header that its login adds to every request, and this request came without it. Open the app through "
+            "the login's address; if you run the server, check that the proxy passes that header on (WebSockets "
+            "included).",
+            icon=":material/lock:",
+        )
+        st.stop()
+    return user
 
 
 def ice_servers() -> list[dict]:
@@ -327,8 +352,12 @@ def job_queue() -> JobQueue:
 
 
 def job_owner() -> str:
-    """This visitor's token for the job list: kept in the session and in the page's address (``?u=``), so that
-    changing pages keeps it and a reopened tab finds the same analyses; a new random one otherwise."""
+    """Whose job list this is: the signed-in person (:func:`signed_in_user`), who finds their analyses from any
+    browser; without a login, this visitor's token, kept in the session and in the page's address (``?u=``), so
+    that changing pages keeps it and a reopened tab finds the same analyses (a new random one otherwise)."""
+    user = signed_in_user()
+    if user is not None:
+        return f"user:{user}"  # never a token: those are 32 hex digits
     token = st.session_state.get("job_owner") or st.query_params.get(JOB_OWNER_PARAM, "")
     if not re.fullmatch(r"[0-9a-f]{32}", str(token)):
         token = uuid.uuid4().hex

@@ -3,7 +3,7 @@ address other than 127.0.0.1). In file order, sharing one server: the live strea
 found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; three browsers
 with three different webcams at once each see only their own faces and uploads; a recorded-video analysis is
 cancelled, then one runs to the end and its downloads are checked; an upload over the size limit is refused; the
-history and model pages render. Screenshots are saved as it goes.
+history and model pages render; behind a login, each person sees only their own history. Screenshots are saved as it goes.
 Nothing here asserts on wall-clock times; the measured numbers go to ``browser_metrics.json``.
 
 Run by hand (as root): ``unshare -n bash -c 'ip link set lo up; ip addr add 127.0.0.2/8 dev lo;
@@ -95,12 +95,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(folder: Path):
+def serve_dashboard(folder: Path, settings: dict[str, str] | None = None):
     """The dashboard served by ``streamlit run`` on a free port, its history in ``folder/data`` and its log in
-    ``folder/streamlit.log``; yields ``{"url", "log", "data", "pid"}`` once it answers, stops it afterwards."""
+    ``folder/streamlit.log``, with environment ``settings`` added; yields ``{"url", "log", "data", "pid"}`` once it
+    answers, stops it afterwards."""
     port = _free_port()
     log_path = folder / "streamlit.log"
-    env = {**os.environ, "FER_DATA_DIR": str(folder / "data")}
+    env = {**os.environ, "FER_DATA_DIR": str(folder / "data"), **(settings or {})}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [
@@ -648,3 +649,46 @@ def test_no_request_leaves_the_machine(page, server):
     asked only this server for anything (issue 18: no page icon from Google's font servers, nothing else)."""
     assert REQUESTED_HOSTS, "no request was recorded"
     assert REQUESTED_HOSTS <= {urlsplit(server["url"]).netloc}, REQUESTED_HOSTS
+
+
+def test_behind_a_login_each_person_sees_only_their_own_history(browser, tmp_path):
+    """A server behind a login (``FER_USER_HEADER``, docs/deploying.md): the header the login's proxy adds to every
+    request (here set by the browser itself) picks whose history is shown; a request without it sees no page."""
+    import pandas as pd
+
+    from fer_core.store import HistoryStore
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    face = {"track_id": 1, "time_on_screen_s": 6.0, "frames": 2, "dominant_emotion": "Happy", "blink_count": 1}
+    summary = {"faces": [dict(face, emotion_share={"Happy": 1.0}, blinks_per_minute=10.0)], "duration_s": 6.0}
+    probabilities = {f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise", "neutral")}
+    table = pd.DataFrame({"time_s": [0.0, 6.0], "track_id": 1, "blink_count": [0, 1], **probabilities, "p_happy": 0.4})
+    store.save("saved before the login", "video", summary, table)
+    store.for_owner("alice").save("alice practising", "live", summary, table)
+    store.for_owner("bob").save("bob practising", "live", summary, table)
+    with serve_dashboard(tmp_path, {"FER_USER_HEADER": "X-Forwarded-User"}) as served:
+        for user, other in (("alice", "bob"), ("bob", "alice")):
+            context = _context(browser)
+            context.set_extra_http_headers({"X-Forwarded-User": user})
+            page = context.new_page()
+            page.goto(f"{served['url']}/history")
+            page.get_by_text(f"Signed in as {user}").wait_for()
+            page.locator('[data-testid="stSelectbox"]').first.click()
+            page.get_by_role("option").first.wait_for()
+            entries = " | ".join(page.get_by_role("option").all_inner_texts())
+            assert f"{user} practising" in entries and "saved before the login" in entries, entries
+            assert other not in entries, entries
+            page.keyboard.press("Escape")
+            page.get_by_text("Face #1: emotion over time").first.wait_for()  # the entry opens
+            assert page.locator('[data-testid="stException"]').count() == 0
+            if user == "alice":
+                _shot(page, "history_signed_in")
+            context.close()
+        context = _context(browser)  # around the login: no header
+        page = context.new_page()
+        page.goto(f"{served['url']}/history")
+        page.get_by_text("came without it").wait_for()
+        assert page.get_by_role("heading", name="History", exact=True).count() == 0
+        assert "practising" not in page.content()
+        _shot(page, "history_without_login")
+        context.close()

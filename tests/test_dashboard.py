@@ -29,6 +29,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("FER_MODEL_DIR", raising=False)
     monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    monkeypatch.delenv("FER_USER_HEADER", raising=False)
     with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
         yield
 
@@ -594,3 +595,18 @@ def test_the_live_chart_follows_the_faces_on_screen_until_one_is_picked(monkeypa
     at.session_state["present"] = {1, 2}
     at.run()
     assert at.session_state["shown"] == 3  # and it stays, whoever is on screen
+
+
+@pytest.mark.parametrize("page", [None, "history", "recorded"])
+def test_behind_a_login_a_request_without_the_persons_name_sees_nothing(monkeypatch, tmp_path, page):
+    """With $FER_USER_HEADER set, a request that did not come through the login (no such header: AppTest sends
+    none) gets the message and no page: no history entry, no job list, no camera. The people behind the login:
+    tests/browser_e2e.py (a real browser sends the header)."""
+    HistoryStore.in_folder(tmp_path / "data").save("someone's interview", "video", {"faces": []}, pd.DataFrame())
+    monkeypatch.setenv("FER_USER_HEADER", "X-Forwarded-User")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception
+    assert "X-Forwarded-User" in _texts(at) and "came without it" in _texts(at)
+    assert "someone" not in _texts(at) and not at.dataframe and not at.title  # nothing of any page

@@ -180,3 +180,61 @@ def test_a_file_that_is_not_a_database_gives_a_message(tmp_path):
     (tmp_path / DB_NAME).write_bytes(b"this is not a SQLite database, it is a text file " * 100)
     with pytest.raises(HistoryError, match="cannot be opened .*move it aside"):
         HistoryStore.in_folder(tmp_path)
+
+
+def test_each_signed_in_person_sees_their_own_entries_and_the_shared_ones(tmp_path):
+    everyone = HistoryStore(tmp_path / "h.sqlite3")
+    shared = everyone.save("before the login", "video", _summary(), _table())
+    alice, bob = everyone.for_owner("alice"), HistoryStore(tmp_path / "h.sqlite3", owner=" bob ")
+    mine = alice.save("alice's interview", "live", _summary(), _table())
+    theirs = bob.save("bob's interview", "video", _summary(2), _table())
+    assert {e.id: e.owner for e in everyone.list()} == {shared: None, mine: "alice", theirs: "bob"}
+    assert [e.id for e in alice.list()] == [mine, shared]
+    assert [e.id for e in bob.list()] == [theirs, shared]
+    # another person's entry is as good as absent: not opened, renamed or deleted, and left as it was
+    with pytest.raises(KeyError):
+        alice.load(theirs)
+    assert alice.rename(theirs, "mine now") is False
+    assert alice.delete(theirs) is False
+    assert bob.load(theirs).info.name == "bob's interview"
+    # the shared entries stay everyone's, as they were before people signed in
+    assert alice.rename(shared, "renamed by alice") is True
+    assert bob.load(shared).info.name == "renamed by alice"
+    assert everyone.owner is None and alice.owner == "alice"  # for_owner made a new view, not a changed store
+    with pytest.raises(ValueError):
+        everyone.for_owner("  ")
+
+
+def test_a_history_from_before_owners_opens_and_keeps_its_entries(tmp_path):
+    """The table as the earlier schema made it (no owner column), filled by hand."""
+    import io
+    import json
+    import sqlite3
+
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL CHECK (length(name) > 0), "
+        "kind TEXT NOT NULL CHECK (kind IN ('live', 'video')), created_at TEXT NOT NULL, summary_json TEXT NOT NULL, "
+        "table_parquet BLOB NOT NULL)"
+    )
+    buffer = io.BytesIO()
+    _table().to_parquet(buffer, index=False)
+    db.execute(
+        "INSERT INTO entries (name, kind, created_at, summary_json, table_parquet) VALUES (?, ?, ?, ?, ?)",
+        (
+            "old one",
+            "video",
+            datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat(),
+            json.dumps(_summary()),
+            buffer.getvalue(),
+        ),
+    )
+    db.commit()
+    db.close()
+    alice = HistoryStore(path, owner="alice")
+    (entry,) = alice.list()
+    assert entry.name == "old one" and entry.owner is None
+    pd.testing.assert_frame_equal(alice.load(entry.id).table, _table())
+    new = alice.save("new one", "live", _summary(), _table())
+    assert [e.id for e in HistoryStore(path).list()] == [new, entry.id]

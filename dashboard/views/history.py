@@ -141,6 +141,12 @@ except HistoryError as exc:
 st.caption(
     f"Saved sessions and analyses, in {plain_markdown(str(store.path))} (set FER_DATA_DIR to keep them "
     "elsewhere). Nothing is saved unless you click Save on the Live or Recorded video page."
+    + (
+        ""
+        if store.owner is None
+        else f" Signed in as {plain_markdown(store.owner)}: you see what you saved, and entries saved before "
+        "people signed in (marked shared), never another person's."
+    )
 )
 deleted = st.session_state.pop("history_deleted", None)
 if deleted is not None:
@@ -166,6 +172,7 @@ st.dataframe(
                 "id": e.id,
                 "name": e.name,
                 "kind": e.kind,
+                **({} if store.owner is None else {"saved by": e.owner or "(shared)"}),
                 "saved (UTC)": f"{e.created_at:%Y-%m-%d %H:%M:%S}",
                 "faces": e.faces,
                 "seconds": round(e.duration_s, 1),
