@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -651,9 +652,10 @@ def test_no_request_leaves_the_machine(page, server):
     assert REQUESTED_HOSTS <= {urlsplit(server["url"]).netloc}, REQUESTED_HOSTS
 
 
-def test_behind_a_login_each_person_sees_only_their_own_history(browser, tmp_path):
+def test_behind_a_login_each_person_sees_only_their_own_history(browser, tmp_path, video_path):
     """A server behind a login (``FER_USER_HEADER``, docs/deploying.md): the header the login's proxy adds to every
-    request (here set by the browser itself) picks whose history is shown; a request without it sees no page."""
+    request (here set by the browser itself) picks whose history and analyses are shown, whatever the page's
+    address; a request without it sees no page."""
     import pandas as pd
 
     from fer_core.store import HistoryStore
@@ -673,7 +675,8 @@ def test_behind_a_login_each_person_sees_only_their_own_history(browser, tmp_pat
             page = context.new_page()
             page.goto(f"{served['url']}/history")
             page.get_by_text(f"Signed in as {user}").wait_for()
-            page.locator('[data-testid="stSelectbox"]').first.click()
+            entry = page.locator('[data-testid="stSelectbox"]:visible').filter(has_text="Entry").first
+            entry.click()  # the Open tab's choice of entry: its list holds every entry this person may open
             page.get_by_role("option").first.wait_for()
             entries = " | ".join(page.get_by_role("option").all_inner_texts())
             assert f"{user} practising" in entries and "saved before the login" in entries, entries
@@ -684,6 +687,29 @@ def test_behind_a_login_each_person_sees_only_their_own_history(browser, tmp_pat
             if user == "alice":
                 _shot(page, "history_signed_in")
             context.close()
+        contexts = {}
+        for user in ("alice", "bob"):
+            contexts[user] = _context(browser)
+            contexts[user].set_extra_http_headers({"X-Forwarded-User": user})
+        page = contexts["alice"].new_page()
+        page.goto(f"{served['url']}/recorded")
+        page.locator('input[type="file"]').set_input_files(str(video_path(PRIVATE_UPLOAD)))
+        page.get_by_role("button", name="Analyse").click()
+        page.get_by_text(f"Results: {PRIVATE_UPLOAD}").wait_for(timeout=300_000)
+        assert "u=" not in page.url  # the job list follows the person, not a token in the address
+        contexts["alice"].close()
+        page = _context(browser)  # alice again, another browser: no cookie, no address token
+        page.set_extra_http_headers({"X-Forwarded-User": "alice"})
+        elsewhere = page.new_page()
+        elsewhere.goto(f"{served['url']}/recorded")
+        elsewhere.get_by_text("Your analyses (1, kept for a day)").wait_for()
+        page.close()
+        theirs = contexts["bob"].new_page()
+        theirs.goto(f"{served['url']}/recorded")
+        theirs.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+        theirs.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()  # page complete
+        assert theirs.get_by_text(re.compile(r"^Your analyses \(")).count() == 0  # alice's is not listed
+        contexts["bob"].close()
         context = _context(browser)  # around the login: no header
         page = context.new_page()
         page.goto(f"{served['url']}/history")
