@@ -163,6 +163,8 @@ def probe_video(path: str | Path) -> VideoInfo:
         else:
             duration = 0.0
         frames = _expected_frames(container, stream)
+        if not frames or not duration:  # e.g. a browser's recording (MediaRecorder WebM): no length in its header
+            frames, duration = _count_frames(path, stream.index)
         width, height = stream.codec_context.width, stream.codec_context.height
         rotation = 0
         try:
@@ -282,6 +284,31 @@ def luma(frame) -> np.ndarray | None:
 
 def _bgr(frame, turns: int) -> np.ndarray:
     return _upright(frame.to_ndarray(format="bgr24"), turns)
+
+
+def _count_frames(path: Path, stream_index: int) -> tuple[int, float]:
+    """(frames, seconds) of video stream ``stream_index`` from its packets, read without decoding (a WebM of an
+    hour reads in about a second): for files whose header gives no length. Seconds span the first to the last
+    timestamp plus one mean frame interval; (0, 0.0) when the packets carry no timestamps."""
+    import av
+
+    count, first, last = 0, None, None
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams[stream_index]
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet
+                count += 1
+                if packet.pts is not None:
+                    first = packet.pts if first is None else min(first, packet.pts)
+                    last = packet.pts if last is None else max(last, packet.pts)
+        except av.FFmpegError:
+            pass  # a truncated file: what was read counts (decoding will report the break)
+        if first is None or last is None or count < 2 or stream.time_base is None:
+            return count, 0.0
+        span = float((last - first) * stream.time_base)
+        return count, span + span / (count - 1)
 
 
 def _expected_frames(container, stream) -> int:

@@ -357,3 +357,18 @@ def test_analysis_of_a_joined_file_warns_and_never_inflates_time(tmp_path, image
     (face_summary,) = analysis.faces
     assert face_summary.time_on_screen_s == pytest.approx(4.0, abs=0.1)
     assert any("went backwards or jumped" in w for w in analysis.warnings)
+
+
+def test_a_recording_without_its_length_in_the_header_is_measured(pipeline, tmp_path, video_path):
+    """A browser's recording (MediaRecorder's WebM) is written as a live stream: its header gives no duration and no
+    frame count (made here the same way: Matroska with ``live=1``). The length is read from the packets, so that the
+    analysis knows its total (progress, time left, the two-process split) and reads every frame."""
+    live = remux(video_path("liveportrait_d18_surprise.mp4"), tmp_path / "recording.mkv", "matroska", {"live": "1"})
+    with av.open(str(live)) as container:
+        stream = container.streams.video[0]
+        assert stream.duration is None and not stream.frames and container.duration is None  # no length said
+    info = probe_video(live)
+    assert info.frame_count == 216 and info.duration_s == pytest.approx(7.2, abs=0.05)
+    totals = set()
+    analysis = analyze_video(live, pipeline=pipeline, progress=lambda done, total: totals.add(total))
+    assert totals == {216} and analysis.frames_analysed == 216 and not analysis.truncated
