@@ -216,6 +216,57 @@ def emotion_share_chart(shares: dict[str, dict[str, float]], title: str = "Share
     return fig
 
 
+def entries_share_chart(labels: list[str], shares: list[dict[str, float]]) -> go.Figure:
+    """One 100% bar per saved entry, in the given (time) order: the share of its frames each emotion was read, all
+    its faces together, in the emotions' colours (``Uncertain`` light grey)."""
+    fig = go.Figure()
+    for emotion in SHARE_LABELS:
+        values = [share.get(emotion, 0.0) for share in shares]
+        fig.add_bar(
+            x=labels,
+            y=values,
+            name=emotion,
+            marker_color=EMOTION_COLOURS[emotion],
+            text=[f"{v:.0%}" if v >= 0.08 else "" for v in values],
+            textposition="inside",
+            hovertemplate=f"%{{x}}: {emotion} %{{y:.0%}} of the time<extra></extra>",
+        )
+    fig.update_layout(
+        title="Share of time per emotion, entry by entry",
+        barmode="stack",
+        xaxis=dict(type="category"),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title="share of frames"),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def entries_blink_chart(labels: list[str], rates: list[float | None]) -> go.Figure:
+    """Blinks per minute of each saved entry (its faces' rates, weighted by time on screen), in the given order,
+    with the typical conversation range shaded; entries too short for a rate are left out."""
+    fig = go.Figure()
+    low, high = TYPICAL_CONVERSATION_BLINKS_PER_MIN
+    fig.add_hrect(y0=low, y1=high, fillcolor="#2ca02c", opacity=0.12, line_width=0)
+    kept = [(label, rate) for label, rate in zip(labels, rates) if rate is not None]
+    fig.add_scatter(
+        x=[label for label, _ in kept],
+        y=[rate for _, rate in kept],
+        mode="lines+markers",
+        name="blinks per minute",
+        line=dict(color="#1f77b4", width=2),
+        hovertemplate="%{x}: %{y:.1f} blinks/min<extra></extra>",
+    )
+    top = max([40.0] + [rate * 1.1 for _, rate in kept])
+    fig.update_layout(
+        title="Blink rate, entry by entry (typical in conversation shaded)",
+        xaxis=dict(type="category", categoryorder="array", categoryarray=labels),
+        yaxis=dict(title="blinks per minute", range=[0, top]),
+        showlegend=False,
+        **_LAYOUT,
+    )
+    return fig
+
+
 def training_curve(history: list[dict], metric: str, title: str, log_y: bool = False) -> go.Figure:
     """``metric`` (and ``val_<metric>`` when present) per epoch from the run's history records."""
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]

@@ -610,3 +610,42 @@ def test_behind_a_login_a_request_without_the_persons_name_sees_nothing(monkeypa
     assert not at.exception
     assert "X-Forwarded-User" in _texts(at) and "came without it" in _texts(at)
     assert "someone" not in _texts(at) and not at.dataframe and not at.title  # nothing of any page
+
+
+def test_history_follows_practice_sessions_over_time(tmp_path):
+    """Someone practising saves several live sessions: the Over time tab shows them oldest first, each one's share
+    of time per emotion (all its faces) and its blink rate; recorded videos are a separate series."""
+    from datetime import datetime, timedelta, timezone
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    probabilities = {f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise", "neutral")}
+    table = pd.DataFrame({"time_s": [0.0, 6.0], "track_id": 1, "blink_count": [0, 1], **probabilities, "p_happy": 0.4})
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+    def face(happy: float, rate: float | None) -> dict:
+        share = {"Happy": happy, "Neutral": 1.0 - happy}
+        return {
+            "track_id": 1,
+            "time_on_screen_s": 60.0,
+            "frames": 100,
+            "emotion_share": share,
+            "blinks_per_minute": rate,
+        }
+
+    # saved out of order: the tab sorts them by when they were saved
+    store.save("third", "live", {"faces": [face(0.6, 14.0)]}, table, created_at=start + timedelta(days=2))
+    store.save("first", "live", {"faces": [face(0.2, 30.0)]}, table, created_at=start)
+    store.save("a video", "video", {"faces": [face(0.9, None)]}, table, created_at=start + timedelta(days=1))
+    store.save("second", "live", {"faces": [face(0.4, None)]}, table, created_at=start + timedelta(days=1))
+    at = _app("history")
+    assert not at.exception
+    charts = {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    shares = next(spec for key, spec in charts.items() if "history-trend-shares" in key)
+    happy = next(trace for trace in shares["data"] if trace["name"] == "Happy")
+    assert [x.split(": ")[1].split(" (")[0] for x in happy["x"]] == ["first", "second", "third"]
+    assert happy["y"] == [0.2, 0.4, 0.6]
+    blinks = next(spec for key, spec in charts.items() if "history-trend-blinks" in key)
+    (line,) = [trace for trace in blinks["data"] if trace.get("mode") == "lines+markers"]
+    assert [x.split(": ")[1].split(" (")[0] for x in line["x"]] == ["first", "third"] and line["y"] == [30.0, 14.0]
+    at.radio(key="history_trend_kind").set_value("video").run()
+    assert not at.exception and "Save at least two recorded videos" in _texts(at)

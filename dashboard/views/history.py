@@ -1,5 +1,5 @@
 """History page: saved live sessions and video analyses (SQLite, see :mod:`fer_core.store`): list, open,
-compare two side by side, delete."""
+compare two side by side, follow them over time (e.g. one person's practice sessions), delete."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def overall_share(summary: dict) -> dict[str, float]:
     if not frames:
         return dict.fromkeys(SHARE_LABELS, 0.0)
     return {e: sum(f.emotion_share.get(e, 0.0) * f.frames for f in faces) / frames for e in SHARE_LABELS}
+
+
+def overall_blink_rate(summary: dict) -> float | None:
+    """Blinks per minute over all faces of an entry that were on screen long enough for a rate, weighted by their
+    time on screen; None when none was."""
+    rated = [f for f in face_summaries(summary) if f.blinks_per_minute is not None and f.time_on_screen_s > 0]
+    seconds = sum(f.time_on_screen_s for f in rated)
+    if not seconds:
+        return None
+    return sum(f.blinks_per_minute * f.time_on_screen_s for f in rated) / seconds  # type: ignore[operator]
 
 
 def blink_table(summary: dict) -> pd.DataFrame:
@@ -110,6 +120,37 @@ def open_ui(entry: Entry) -> None:
         st.form_submit_button("Rename", on_click=_rename, args=(info.id,), icon=":material/edit:")
 
 
+KIND_NAMES = {"live": "Live sessions", "video": "Recorded videos"}
+
+
+def over_time_ui(store, entries: list[EntryInfo]) -> None:
+    """The entries of one kind oldest first: each one's share of time per emotion and its blink rate, so that
+    someone practising sees how their sessions change."""
+    kinds = [k for k in KIND_NAMES if any(e.kind == k for e in entries)]
+    kind = st.radio("Entries", kinds, format_func=KIND_NAMES.__getitem__, horizontal=True, key="history_trend_kind")
+    chosen = sorted((e for e in entries if e.kind == kind), key=lambda e: (e.created_at, e.id))
+    if len(chosen) < 2:
+        st.info(f"Save at least two {KIND_NAMES[str(kind)].lower()} to follow them over time.")
+        return
+    summaries = store.summaries([e.id for e in chosen])
+    chosen = [e for e in chosen if e.id in summaries]
+    labels = [f"{e.id}: {plain_label(e.name)} ({e.created_at:%m-%d %H:%M})" for e in chosen]
+    st.plotly_chart(
+        charts.entries_share_chart(labels, [overall_share(summaries[e.id]) for e in chosen]),
+        width="stretch",
+        key="history-trend-shares",
+    )
+    st.plotly_chart(
+        charts.entries_blink_chart(labels, [overall_blink_rate(summaries[e.id]) for e in chosen]),
+        width="stretch",
+        key="history-trend-blinks",
+    )
+    st.caption(
+        "One bar per saved entry, oldest first, all its faces together (weighted by frames analysed); blink rates "
+        "only for entries with a face on screen long enough for one (5 s)."
+    )
+
+
 def compare_ui(a: Entry, b: Entry) -> None:
     st.plotly_chart(
         charts.emotion_share_chart(
@@ -184,7 +225,7 @@ st.dataframe(
     width="stretch",
 )
 by_id = {e.id: e for e in entries}
-open_tab, compare_tab = st.tabs(["Open", "Compare two"])
+open_tab, compare_tab, trend_tab = st.tabs(["Open", "Compare two", "Over time"])
 with open_tab:
     chosen = st.selectbox("Entry", list(by_id), format_func=lambda i: label(by_id[i]), key="history_open")
     if chosen is not None:
@@ -206,3 +247,5 @@ with compare_tab:
                 compare_ui(store.load(a), store.load(b))
             except HistoryError as exc:
                 st.error(f"{plain_markdown(str(exc))}.", icon=":material/error:")
+with trend_tab:
+    over_time_ui(store, entries)
