@@ -35,11 +35,13 @@ def overall_share(summary: dict) -> dict[str, float]:
 def overall_blink_rate(summary: dict) -> float | None:
     """Blinks per minute over all faces of an entry that were on screen long enough for a rate, weighted by their
     time on screen; None when none was."""
-    rated = [f for f in face_summaries(summary) if f.blinks_per_minute is not None and f.time_on_screen_s > 0]
-    seconds = sum(f.time_on_screen_s for f in rated)
-    if not seconds:
-        return None
-    return sum(f.blinks_per_minute * f.time_on_screen_s for f in rated) / seconds  # type: ignore[operator]
+    rated = [
+        (f.blinks_per_minute, f.time_on_screen_s)
+        for f in face_summaries(summary)
+        if f.blinks_per_minute is not None and f.time_on_screen_s > 0
+    ]
+    seconds = sum(on_screen for _, on_screen in rated)
+    return sum(rate * on_screen for rate, on_screen in rated) / seconds if seconds else None
 
 
 def blink_table(summary: dict) -> pd.DataFrame:
