@@ -53,9 +53,11 @@ def emotion_timeline(
     title: str | None = None,
     raw: bool = False,
     window_s: float = SMOOTHING_WINDOW_S,
+    label: str | None = None,
 ) -> go.Figure:
     """One face of the records table over time: each emotion in ``emotions`` as a line, averaged over ``window_s``
-    seconds (``raw``: the per-frame output), and a band of the dominant emotion under it. Hover names the emotion,
+    seconds (``raw``: the per-frame output), and a band of the dominant emotion under it; ``label``: how the face is
+    called (default ``#<track_id>``). Hover names the emotion,
     its probability and the time as m:ss; every point carries its time in seconds as ``customdata[0]`` (what a click
     on the chart hands back, see :func:`clicked_time`)."""
     rows = table[table["track_id"] == track_id].sort_values("time_s")
@@ -97,7 +99,7 @@ def emotion_timeline(
         )
     view = "per frame" if raw else f"averaged over {window_s:g} s"
     fig.update_layout(
-        title=title or f"Face #{track_id}: emotion over time ({view})",
+        title=title or f"Face {label or f'#{track_id}'}: emotion over time ({view})",
         xaxis={**_time_axis(float(rows["time_s"].max()) if len(rows) else 1.0), "anchor": "y2"},
         yaxis=dict(title="probability", range=[0, 1], tickformat=".0%", domain=[0.2, 1.0]),
         yaxis2=dict(domain=[0.0, 0.12], showticklabels=True, fixedrange=True),
@@ -136,7 +138,7 @@ def clicked_time(selection: object) -> float | None:
 def emotion_share_bars(faces: list[FaceSummary]) -> go.Figure:
     """One 100% bar per face: the share of its frames each emotion was read (and ``Uncertain``, in light grey), in the
     emotions' colours, faces in the given order."""
-    names = [f"#{face.track_id}" for face in faces]
+    names = [face.label for face in faces]
     fig = go.Figure()
     for emotion in SHARE_LABELS:
         shares = [face.emotion_share.get(emotion, 0.0) for face in faces]
@@ -172,8 +174,9 @@ def _break_at_gaps(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, breaks]).sort_values("time_s", kind="stable")
 
 
-def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
-    """Running blink rate (blinks per minute) per face over time, with the typical conversation range shaded."""
+def blink_rate_chart(table: pd.DataFrame, names: dict[int, str] | None = None) -> go.Figure:
+    """Running blink rate (blinks per minute) per face over time, with the typical conversation range shaded;
+    ``names``: track id -> the name a user gave the face."""
     rates = blink_rate_series(table)
     fig = go.Figure()
     low, high = TYPICAL_CONVERSATION_BLINKS_PER_MIN
@@ -192,7 +195,7 @@ def blink_rate_chart(table: pd.DataFrame) -> go.Figure:
             x=rows["time_s"],
             y=rows["blinks_per_minute"],
             mode="lines",
-            name=f"face #{track_id}",
+            name=f"face #{track_id}" + (f" {names[int(track_id)]}" if names and names.get(int(track_id)) else ""),
             line=dict(color=face_colour(int(track_id)), width=2),
         )
     top = max(40.0, float(rates["blinks_per_minute"].max()) * 1.1) if len(rates) else 40.0

@@ -17,7 +17,7 @@ from dashboard.common import history_store
 
 from fer_core.labels import EMOTIONS, reading
 from fer_core.live import LiveSnapshot
-from fer_core.records import FaceSummary, face_summaries
+from fer_core.records import MAX_FACE_NAME, FaceSummary, face_summaries
 from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict, mm_ss
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def summary_table(faces: list[FaceSummary]) -> pd.DataFrame:
         rate = face.blinks_per_minute
         rows.append(
             {
-                "face": f"#{face.track_id}",
+                "face": face.label,
                 "on screen": mm_ss(face.time_on_screen_s),
                 "mostly": face.dominant_emotion,
                 "blinks": face.blink_count,
@@ -115,10 +115,12 @@ def summary_table_ui(faces: list[FaceSummary], key: str = "faces") -> None:
         st.plotly_chart(charts.emotion_share_bars(faces), width="stretch", key=f"{key}-shares")
 
 
-def face_choice_ui(table: pd.DataFrame, key: str, present: Collection[int] = ()) -> int:
+def face_choice_ui(
+    table: pd.DataFrame, key: str, present: Collection[int] = (), names: dict[int, str] | None = None
+) -> int:
     """Which face to draw: every face of the records table can be chosen, the one seen longest first. Until the user
     picks one, the face shown is the one seen longest among ``present`` (live: the faces in the latest frame), else
-    among all: a live chart does not stay on a face that left."""
+    among all: a live chart does not stay on a face that left. ``names``: track id -> the name a user gave it."""
     counts = table["track_id"].value_counts()
     faces = [int(t) for t in counts.index]
     widget, picked = f"{key}-face", f"{key}-face-picked"
@@ -130,12 +132,16 @@ def face_choice_ui(table: pd.DataFrame, key: str, present: Collection[int] = ())
     def mark_picked() -> None:
         st.session_state[picked] = True
 
+    def label(track_id: int) -> str:
+        name = (names or {}).get(track_id)
+        return f"#{track_id} {name}" if name else f"#{track_id}"
+
     if len(faces) <= 8:
         chosen = st.segmented_control(
-            "Face", faces, format_func=lambda t: f"#{t}", key=widget, required=True, on_change=mark_picked
+            "Face", faces, format_func=label, key=widget, required=True, on_change=mark_picked
         )
     else:
-        chosen = st.selectbox("Face", faces, format_func=lambda t: f"#{t}", key=widget, on_change=mark_picked)
+        chosen = st.selectbox("Face", faces, format_func=label, key=widget, on_change=mark_picked)
     return int(chosen if chosen is not None else faces[0])
 
 
@@ -145,27 +151,52 @@ def face_charts_ui(
     key: str = "faces",
     seekable: bool = False,
     present: Collection[int] = (),
+    names: dict[int, str] | None = None,
 ) -> None:
     """One face's emotion timeline (averaged over 1 s with a band of the dominant emotion; per-frame output one
     toggle away) and the blink rate of every face. ``seekable``: a click on the timeline is kept for the page
     (read it with ``charts.clicked_time(st.session_state.get(TIMELINE_KEY.format(key=key)))``). ``present``: the
-    faces on screen now, shown first (:func:`face_choice_ui`)."""
+    faces on screen now, shown first (:func:`face_choice_ui`). ``names``: track id -> the name a user gave it."""
     if table.empty:
         st.info("No face data yet.")
         return
     choose, raw_toggle = st.columns([3, 2])
     with choose:
-        track_id = face_choice_ui(table, key, present)
+        track_id = face_choice_ui(table, key, present, names)
     with raw_toggle:
         raw = st.toggle("Per frame", key=f"{key}-raw", help="Each frame's output instead of the 1 s average")
-    figure = charts.emotion_timeline(table, track_id, emotions, raw=raw)
+    name = (names or {}).get(track_id)
+    figure = charts.emotion_timeline(table, track_id, emotions, raw=raw, label=f"#{track_id} {name}" if name else None)
     chart_key = TIMELINE_KEY.format(key=key)
     if seekable:
         st.plotly_chart(figure, width="stretch", key=chart_key, on_select="rerun", selection_mode="points")
         st.caption("Click a point of the timeline to play the video from that second.")
     else:
         st.plotly_chart(figure, width="stretch", key=chart_key)
-    st.plotly_chart(charts.blink_rate_chart(table), width="stretch", key=f"{key}-blinks")
+    st.plotly_chart(charts.blink_rate_chart(table, names), width="stretch", key=f"{key}-blinks")
+
+
+def face_names_ui(faces: list[FaceSummary], key: str) -> dict[int, str] | None:
+    """A field per face to name it (e.g. Interviewer, Candidate), in a collapsed section; the names (track id ->
+    name, "" for none) when the user applies them, else None. Names show in the tables, charts, report and exports
+    (and in the history, once saved there)."""
+    if not faces:
+        return None
+    with st.expander("Name the faces"):
+        with st.form(key=f"{key}-names-form", border=False):
+            names = {
+                face.track_id: st.text_input(
+                    f"Face #{face.track_id}",
+                    value=face.name,
+                    max_chars=MAX_FACE_NAME,
+                    key=f"{key}-name-{face.track_id}",
+                    placeholder="e.g. Interviewer",
+                )
+                for face in faces
+            }
+            if st.form_submit_button("Apply the names", icon=":material/badge:"):
+                return names
+    return None
 
 
 def save_to_history_ui(kind: str, default_name: str, summary: dict, table: pd.DataFrame, key: str) -> int | None:

@@ -63,8 +63,8 @@ def report_html(title: str, summary: dict, table: pd.DataFrame, model: dict | No
         parts.append(_figure(charts.emotion_share_bars(faces)))
         for face in sorted(faces, key=lambda f: -f.time_on_screen_s):
             if (table["track_id"] == face.track_id).any():
-                parts.append(_figure(charts.emotion_timeline(table, face.track_id)))
-        parts.append(_figure(charts.blink_rate_chart(table)))
+                parts.append(_figure(charts.emotion_timeline(table, face.track_id, label=face.label)))
+        parts.append(_figure(charts.blink_rate_chart(table, {f.track_id: f.name for f in faces if f.name})))
     script = f"<script>{get_plotlyjs()}</script>"
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"

@@ -29,7 +29,7 @@ def export_table(records: list[FaceRecord]) -> pd.DataFrame:
 
 
 def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
-    """One row per face summary: identity, first and last seen
+    """One row per face summary: identity, the name a user gave it (empty if none), first and last seen
     (s), time on screen (s), frames, dominant emotion, blinks, blinks per minute (empty when under 5 s on screen),
     then ``share_<reading>`` (0..1, share of frames read as each emotion, then ``share_uncertain``) and
     ``mean_p_<emotion>`` for the 7 emotions."""
@@ -40,6 +40,7 @@ def faces_table(faces: list[FaceSummary]) -> pd.DataFrame:
 def _face_row(face: FaceSummary) -> dict:
     row = {
         "track_id": face.track_id,
+        "name": face.name,
         "first_seen_s": round(face.first_seen_s, 3),
         "last_seen_s": round(face.last_seen_s, 3),
         "time_on_screen_s": round(face.time_on_screen_s, 3),

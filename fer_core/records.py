@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -75,8 +76,9 @@ class FaceSummary:
     :data:`~fer_core.labels.SHARE_LABELS`: the top emotion, or ``Uncertain`` when its probability is under
     :data:`~fer_core.labels.UNCERTAIN_BELOW`; sums to 1), the emotion read most often (``Uncertain`` only when no
     frame was certain), mean probability per emotion, blinks and blinks per minute (None when the face was on
-    screen under 5 s, too short for a rate), and the reading of each whole second from ``int(first_seen_s)`` on
-    (the top emotion of the second's mean probabilities, ``Uncertain`` under the level, ``""`` when away)."""
+    screen under 5 s, too short for a rate), the reading of each whole second from ``int(first_seen_s)`` on
+    (the top emotion of the second's mean probabilities, ``Uncertain`` under the level, ``""`` when away), and the
+    name a user gave the face (``""`` until then; see :func:`with_face_names`)."""
 
     track_id: int
     first_seen_s: float
@@ -89,6 +91,12 @@ class FaceSummary:
     blink_count: int
     blinks_per_minute: float | None
     emotion_per_second: tuple[str, ...] = ()
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the face is called on screen and in reports: ``#1``, or ``#1 Interviewer`` once named."""
+        return f"#{self.track_id} {self.name}" if self.name else f"#{self.track_id}"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -110,12 +118,47 @@ class FaceSummary:
             blink_count=int(data.get("blink_count", 0)),
             blinks_per_minute=None if rate is None else float(rate),
             emotion_per_second=tuple(str(e) for e in data.get("emotion_per_second", ())),
+            name=plain_face_name(data.get("name") or ""),
         )
 
 
 def face_summaries(summary: dict) -> list[FaceSummary]:
     """The faces of a JSON summary (an analysis's, a live session's or a history entry's), typed."""
     return [FaceSummary.from_dict(face) for face in summary.get("faces", [])]
+
+
+# Longest name a user can give a face (characters).
+MAX_FACE_NAME = 40
+
+
+def face_names(summary: dict) -> dict[int, str]:
+    """Track id -> name of the faces of a JSON summary that a user has named."""
+    return {face.track_id: face.name for face in face_summaries(summary) if face.name}
+
+
+def plain_face_name(text: str) -> str:
+    """A name as a face keeps it: letters, digits, spaces and ``. - '`` only (so that no chart, page or report can
+    read it as markup: no HTML, Markdown link or emphasis), spaces collapsed, at most :data:`MAX_FACE_NAME`
+    characters."""
+    kept = re.sub(r"[^\w .'-]|_", "", str(text))
+    return " ".join(kept.split())[:MAX_FACE_NAME].strip()
+
+
+def with_face_names(summary: dict, names: dict[int, str]) -> dict:
+    """A copy of a JSON summary whose faces carry ``names`` (track id -> name, as :func:`plain_face_name` keeps
+    it; ``""`` unnames a face); faces not in ``names`` keep theirs."""
+    faces = []
+    for face in summary.get("faces", []):
+        face = dict(face)
+        track_id = int(face["track_id"])
+        if track_id in names:
+            name = plain_face_name(names[track_id])
+            if name:
+                face["name"] = name
+            else:
+                face.pop("name", None)
+        faces.append(face)
+    return {**summary, "faces": faces}
 
 
 MIN_SECONDS_FOR_RATE = 5.0

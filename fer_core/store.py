@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.errors import HistoryError
+from fer_core.records import with_face_names
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,20 @@ class HistoryStore:
                 (name, int(entry_id), self.owner, self.owner),
             ).rowcount
         return renamed > 0
+
+    def name_faces(self, entry_id: int, names: dict[int, str]) -> bool:
+        """Give the faces of entry ``entry_id`` names (track id -> name, see
+        :func:`fer_core.records.with_face_names`), in its summary; False when there is no such entry (or it is
+        someone else's)."""
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT summary_json FROM entries WHERE id = ? AND {_VISIBLE}", (int(entry_id), self.owner, self.owner)
+            ).fetchone()
+            if row is None:
+                return False
+            summary = with_face_names(json.loads(row[0]), names)
+            db.execute("UPDATE entries SET summary_json = ? WHERE id = ?", (json.dumps(summary), int(entry_id)))
+        return True
 
     def delete(self, entry_id: int) -> bool:
         """Delete the entry ``entry_id``; False when there was none (or it is someone else's)."""

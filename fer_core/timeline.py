@@ -92,7 +92,7 @@ def plain_summary(face: FaceSummary) -> str:
         parts.append(f"{rate:.0f} blinks a minute so far (no verdict before {MIN_SECONDS_FOR_VERDICT:.0f} s)")
     else:
         parts.append(f"{rate:.0f} blinks a minute ({verdict})")
-    return f"Face #{face.track_id}: " + ", ".join(parts) + f", {mm_ss(seconds)} on screen."
+    return f"Face {face.label}: " + ", ".join(parts) + f", {mm_ss(seconds)} on screen."
 
 
 # Emotion series: the records keep each frame's probabilities; these readings smooth them over time.

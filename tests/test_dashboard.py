@@ -196,9 +196,17 @@ def test_recorded_page_analyses_a_real_video_and_saves_it(video_path, tmp_path):
     assert not at.get("progress") and not [b for b in at.button if b.label == "Cancel"]  # progress cleared
     assert not at.get("help")  # no stray expression drawn by Streamlit's magic (it once showed the models' docs)
     assert set(Path(tempfile.gettempdir()).glob("fer-upload-*")) <= uploads_before  # temporary files removed
+    # the researcher names the face: the table and the history entry carry the name (markup dropped from it)
+    names_form = next(k for k in at.session_state if str(k).startswith("rec-face-names-") and k.endswith("-name-1"))
+    at.text_input(key=names_form).set_value("Candidate <b>A</b>")
+    _button(at, "Apply the names").click().run()
+    assert not at.exception
+    assert at.dataframe[0].value["face"].tolist()[0] == "#1 Candidate bAb"
     _button(at, "Save to history").click().run()
-    entries = HistoryStore.in_folder(tmp_path / "data").list()
+    store = HistoryStore.in_folder(tmp_path / "data")
+    entries = store.list()
     assert [(e.name, e.kind) for e in entries] == [("d18 surprise!.mp4", "video")]
+    assert store.load(entries[0].id).summary["faces"][0]["name"] == "Candidate bAb"
     at.button(key="rec_analyse").click().run(timeout=300)  # the next analysis replaces the result on the page
     assert at.session_state["recorded_result"].mp4_path.parent != folder and folder.exists()  # the first is kept
     assert any("Your analyses (2, kept for a day)" in e.label for e in at.expander)
@@ -649,3 +657,22 @@ def test_history_follows_practice_sessions_over_time(tmp_path):
     assert [x.split(": ")[1].split(" (")[0] for x in line["x"]] == ["first", "third"] and line["y"] == [30.0, 14.0]
     at.radio(key="history_trend_kind").set_value("video").run()
     assert not at.exception and "Save at least two recorded videos" in _texts(at)
+
+
+def test_history_entry_faces_can_be_named_and_the_report_says_so(tmp_path):
+    from dashboard.report import report_html
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    probabilities = {f"p_{e}": [0.1, 0.1] for e in ("angry", "disgust", "fear", "sad", "surprise", "neutral")}
+    table = pd.DataFrame({"time_s": [0.0, 6.0], "track_id": 2, "blink_count": [0, 1], **probabilities, "p_happy": 0.4})
+    face = {"track_id": 2, "time_on_screen_s": 6.0, "frames": 2, "dominant_emotion": "Happy", "blink_count": 1}
+    entry = store.save("session", "video", {"faces": [dict(face, emotion_share={"Happy": 1.0})]}, table)
+    at = _app("history")
+    at.text_input(key=f"history-{entry}-name-2").set_value("Interviewer")
+    _button(at, "Apply the names").click().run()
+    assert not at.exception
+    saved = store.load(entry)
+    assert saved.summary["faces"][0]["name"] == "Interviewer"
+    assert at.dataframe[1].value["face"].tolist() == ["#2 Interviewer"]  # [0] is the list of entries
+    report = report_html("session", saved.summary, saved.table)
+    assert "Face #2 Interviewer: mostly Happy" in report and "#2 Interviewer: emotion over time" in report

@@ -200,6 +200,8 @@ def test_each_signed_in_person_sees_their_own_entries_and_the_shared_ones(tmp_pa
     # the shared entries stay everyone's, as they were before people signed in
     assert alice.rename(shared, "renamed by alice") is True
     assert bob.load(shared).info.name == "renamed by alice"
+    assert bob.name_faces(theirs, {1: "Candidate"}) and not alice.name_faces(theirs, {1: "mine"})
+    assert bob.load(theirs).summary["faces"][0]["name"] == "Candidate"
     assert everyone.owner is None and alice.owner == "alice"  # for_owner made a new view, not a changed store
     with pytest.raises(ValueError):
         everyone.for_owner("  ")

@@ -100,3 +100,21 @@ def test_uncertain_frames_do_not_inflate_an_emotions_share():
     assert unsure.dominant_emotion == UNCERTAIN
     assert "uncertain 100% of the time" in plain_summary(unsure)
     assert "uncertain 50% of the time" in plain_summary(face)
+
+
+def test_named_faces_keep_their_names_through_the_summary_the_sentence_and_the_faces_table():
+    from fer_core.export import faces_table
+    from fer_core.records import face_names, face_summaries, with_face_names
+
+    face = {"track_id": 3, "time_on_screen_s": 40.0, "frames": 10, "dominant_emotion": "Happy", "blink_count": 12}
+    summary = {"source": "x.mp4", "faces": [dict(face, emotion_share={"Happy": 1.0}, blinks_per_minute=18.0)]}
+    named = with_face_names(summary, {3: "  Dr.  O'Brien <i>x</i> [link](http://example.org) ", 9: "nobody"})
+    assert "name" not in summary["faces"][0]  # a copy: the summary given is left as it was
+    (typed,) = face_summaries(named)
+    assert typed.name == "Dr. O'Brien ixi linkhttpexample.org"[:40] and typed.label == f"#3 {typed.name}"
+    assert face_names(named) == {3: typed.name}
+    assert plain_summary(typed).startswith(f"Face #3 {typed.name}: mostly Happy")
+    assert faces_table([typed])["name"].tolist() == [typed.name]
+    assert FaceSummary.from_dict(typed.as_dict()) == typed  # through the JSON summary and back
+    unnamed = with_face_names(named, {3: "<>"})
+    assert face_names(unnamed) == {} and face_summaries(unnamed)[0].label == "#3"

@@ -10,10 +10,10 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import history_store, plain_label, plain_markdown
-from dashboard.components import face_charts_ui, report_downloads_ui, summary_table_ui
+from dashboard.components import face_charts_ui, face_names_ui, report_downloads_ui, summary_table_ui
 from fer_core.errors import HistoryError
 from fer_core.labels import SHARE_LABELS
-from fer_core.records import face_summaries
+from fer_core.records import face_names, face_summaries
 from fer_core.store import Entry, EntryInfo
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def blink_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "face": f"#{f.track_id}",
+                "face": f.label,
                 "blinks": f.blink_count,
                 "blinks/min": "needs 5 s on screen" if f.blinks_per_minute is None else f"{f.blinks_per_minute:.1f}",
             }
@@ -81,8 +81,12 @@ def open_ui(entry: Entry) -> None:
     st.caption(
         f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
     )
+    applied = face_names_ui(face_summaries(entry.summary), key=f"history-{info.id}")
+    if applied is not None:
+        history_store().name_faces(info.id, applied)
+        st.rerun()
     summary_table_ui(face_summaries(entry.summary), key=f"history-{info.id}")
-    face_charts_ui(entry.table, key=f"history-{info.id}")
+    face_charts_ui(entry.table, key=f"history-{info.id}", names=face_names(entry.summary))
     left, right = st.columns(2)
     with left:
         st.download_button(
@@ -167,7 +171,7 @@ def compare_ui(a: Entry, b: Entry) -> None:
             st.markdown(f"**{plain_markdown(entry.info.name)}**")
             faces = face_summaries(entry.summary)
             st.plotly_chart(
-                charts.emotion_share_chart({f"#{f.track_id}": f.emotion_share for f in faces}, "Per face"),
+                charts.emotion_share_chart({plain_label(f.label): f.emotion_share for f in faces}, "Per face"),
                 width="stretch",
                 key=f"history-compare-faces-{entry.info.id}",
             )

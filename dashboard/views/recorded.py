@@ -29,6 +29,7 @@ from dashboard import charts
 from dashboard.components import (
     TIMELINE_KEY,
     face_charts_ui,
+    face_names_ui,
     player_width,
     report_downloads_ui,
     save_to_history_ui,
@@ -36,7 +37,7 @@ from dashboard.components import (
 )
 from fer_core.detect import DetectorSettings
 from fer_core.jobs import FINISHED, Job
-from fer_core.records import face_summaries
+from fer_core.records import face_names, face_summaries, with_face_names
 from fer_core.timeline import mm_ss
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,9 @@ def draw_video_ui(result: RecordedResult) -> None:
 
 
 def results_ui(result: RecordedResult) -> None:
-    summary = result.summary
+    names_key = f"rec-face-names-{st.session_state.get('rec_run', 0)}"  # a new result starts unnamed
+    names = st.session_state.get(names_key)
+    summary = with_face_names(result.summary, names) if names else result.summary
     st.subheader(f"Results: {plain_markdown(result.source_name)}")
     st.caption(
         f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
@@ -341,7 +344,7 @@ def results_ui(result: RecordedResult) -> None:
         )
         st.download_button(
             "Summary (JSON)",
-            result.summary_json,
+            json.dumps(summary, indent=1).encode() if names else result.summary_json,
             f"{result.stem}.summary.json",
             "application/json",
             icon=":material/download:",
@@ -360,8 +363,12 @@ def results_ui(result: RecordedResult) -> None:
             )
         report_downloads_ui(result.source_name, result.stem, summary, result.table, key="rec")
     st.markdown("#### Faces")
+    applied = face_names_ui(face_summaries(summary), key=names_key)
+    if applied is not None:
+        st.session_state[names_key] = applied
+        st.rerun()  # the downloads above carry the names too
     summary_table_ui(face_summaries(summary), key="recorded")
-    face_charts_ui(result.table, key="recorded", seekable=result.mp4_path is not None)
+    face_charts_ui(result.table, key="recorded", seekable=result.mp4_path is not None, names=face_names(summary))
     save_to_history_ui(
         "video", result.source_name, summary, result.table, key=f"recorded-{st.session_state.get('rec_run', 0)}"
     )
