@@ -17,7 +17,9 @@ from dashboard.common import history_store
 
 from fer_core.labels import EMOTIONS, reading
 from fer_core.live import LiveSnapshot
+from fer_core.export import faces_table
 from fer_core.records import MAX_FACE_NAME, FaceSummary, face_summaries
+from fer_core.store import EntryInfo, HistoryStore
 from fer_core.timeline import BLINK_RANGE_SOURCE, blink_verdict, mm_ss
 
 log = logging.getLogger(__name__)
@@ -199,6 +201,23 @@ def face_names_ui(faces: list[FaceSummary], key: str) -> dict[int, str] | None:
     return None
 
 
+def all_faces_table(store: HistoryStore, entries: list[EntryInfo]) -> pd.DataFrame:
+    """One row per face of every entry listed (newest entry first): the entry's id, name, kind and saving time
+    (UTC, ISO 8601), then the per-face columns of :func:`fer_core.export.faces_table`."""
+    summaries = store.summaries([e.id for e in entries])
+    parts = []
+    for e in entries:
+        if e.id not in summaries:
+            continue
+        faces = faces_table(face_summaries(summaries[e.id]))
+        entry = {"entry_id": e.id, "entry_name": e.name, "kind": e.kind, "saved_utc": e.created_at.isoformat()}
+        for i, (column, value) in enumerate(entry.items()):
+            faces.insert(i, column, value)
+        parts.append(faces)
+    columns = ["entry_id", "entry_name", "kind", "saved_utc", *faces_table([]).columns]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
 def save_to_history_ui(kind: str, default_name: str, summary: dict, table: pd.DataFrame, key: str) -> int | None:
     """A name field and a save button; returns the new entry's id once saved (nothing is saved otherwise)."""
     saved = st.session_state.get(f"{key}-saved-id")
@@ -231,7 +250,6 @@ def report_downloads_ui(title: str, stem: str, summary: dict, table: pd.DataFram
     when clicked."""
     from dashboard.common import model_accuracy
     from dashboard.report import report_html
-    from fer_core.export import faces_table
 
     choice = summary.get("emotion_model")
     model = {"name": choice, "accuracy": model_accuracy(choice)} if choice in ("fast", "accurate") else None

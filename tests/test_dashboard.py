@@ -676,3 +676,23 @@ def test_history_entry_faces_can_be_named_and_the_report_says_so(tmp_path):
     assert at.dataframe[1].value["face"].tolist() == ["#2 Interviewer"]  # [0] is the list of entries
     report = report_html("session", saved.summary, saved.table)
     assert "Face #2 Interviewer: mostly Happy" in report and "#2 Interviewer: emotion over time" in report
+
+
+def test_every_history_entry_exports_as_one_table_of_faces(tmp_path):
+    """A study's sessions in one spreadsheet: one row per face of every entry, the entry named on each row."""
+    from dashboard.components import all_faces_table
+
+    store = HistoryStore.in_folder(tmp_path / "data")
+    face = {"track_id": 1, "time_on_screen_s": 60.0, "frames": 100, "dominant_emotion": "Happy", "blink_count": 12}
+    two = {"faces": [dict(face, emotion_share={"Happy": 1.0}), dict(face, track_id=2, name="Candidate")]}
+    first = store.save("session A", "video", two, pd.DataFrame())
+    second = store.save(
+        "session B", "live", {"faces": [dict(face, emotion_share={"Sad": 0.5, "Neutral": 0.5})]}, pd.DataFrame()
+    )
+    empty = store.save("no face", "live", {"faces": []}, pd.DataFrame())
+    table = all_faces_table(store, store.list())
+    assert table["entry_id"].tolist() == [second, first, first]  # newest entry first; the faceless one has no row
+    assert table["entry_name"].tolist() == ["session B", "session A", "session A"]
+    assert table["name"].tolist() == ["", "", "Candidate"] and table["share_sad"].tolist() == [0.5, 0.0, 0.0]
+    assert list(table.columns[:5]) == ["entry_id", "entry_name", "kind", "saved_utc", "track_id"]
+    assert all_faces_table(store, [e for e in store.list() if e.id == empty]).empty

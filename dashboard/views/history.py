@@ -10,7 +10,13 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import history_store, plain_label, plain_markdown
-from dashboard.components import face_charts_ui, face_names_ui, report_downloads_ui, summary_table_ui
+from dashboard.components import (
+    all_faces_table,
+    face_charts_ui,
+    face_names_ui,
+    report_downloads_ui,
+    summary_table_ui,
+)
 from fer_core.errors import HistoryError
 from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_names, face_summaries
@@ -229,6 +235,17 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+)
+st.download_button(
+    "All entries, one row per face (CSV)",
+    lambda: all_faces_table(store, entries).to_csv(index=False).encode(),
+    "history-faces.csv",
+    "text/csv",
+    icon=":material/download:",
+    on_click="ignore",  # a download needs no rerun of the page
+    key="history-dl-all",
+    help="Every entry listed here: its name, kind and date, then each face's time on screen, share of each "
+    "emotion, mean probabilities and blinks, for a spreadsheet or a study's statistics.",
 )
 by_id = {e.id: e for e in entries}
 open_tab, compare_tab, trend_tab = st.tabs(["Open", "Compare two", "Over time"])
