@@ -138,20 +138,7 @@ def clicked_time(selection: object) -> float | None:
 def emotion_share_bars(faces: list[FaceSummary]) -> go.Figure:
     """One 100% bar per face: the share of its frames each emotion was read (and ``Uncertain``, in light grey), in the
     emotions' colours, faces in the given order."""
-    names = [face.label for face in faces]
-    fig = go.Figure()
-    for emotion in SHARE_LABELS:
-        shares = [face.emotion_share.get(emotion, 0.0) for face in faces]
-        fig.add_bar(
-            x=shares,
-            y=names,
-            orientation="h",
-            name=emotion,
-            marker_color=EMOTION_COLOURS[emotion],
-            text=[f"{v:.0%}" if v >= 0.08 else "" for v in shares],
-            textposition="inside",
-            hovertemplate=f"face %{{y}}: {emotion} %{{x:.0%}} of the time<extra></extra>",
-        )
+    fig = _stacked_shares([face.label for face in faces], [face.emotion_share for face in faces], horizontal=True)
     fig.update_layout(
         title="Share of time per emotion",
         barmode="stack",
@@ -161,6 +148,25 @@ def emotion_share_bars(faces: list[FaceSummary]) -> go.Figure:
         legend=dict(orientation="h", y=-0.2),
         height=120 + 34 * len(faces),
     )
+    return fig
+
+
+def _stacked_shares(names: list[str], shares: list[dict[str, float]], horizontal: bool) -> go.Figure:
+    """One bar per name, stacked from the share (0..1) of each reading in the emotions' colours; bars along the y
+    axis when ``horizontal``, else along x."""
+    fig = go.Figure()
+    along, value = ("y", "x") if horizontal else ("x", "y")
+    for emotion in SHARE_LABELS:
+        values = [share.get(emotion, 0.0) for share in shares]
+        fig.add_bar(
+            **{along: names, value: values},
+            orientation="h" if horizontal else "v",
+            name=emotion,
+            marker_color=EMOTION_COLOURS[emotion],
+            text=[f"{v:.0%}" if v >= 0.08 else "" for v in values],
+            textposition="inside",
+            hovertemplate=f"%{{{along}}}: {emotion} %{{{value}:.0%}} of the time<extra></extra>",
+        )
     return fig
 
 
@@ -222,18 +228,7 @@ def emotion_share_chart(shares: dict[str, dict[str, float]], title: str = "Share
 def entries_share_chart(labels: list[str], shares: list[dict[str, float]]) -> go.Figure:
     """One 100% bar per saved entry, in the given (time) order: the share of its frames each emotion was read, all
     its faces together, in the emotions' colours (``Uncertain`` light grey)."""
-    fig = go.Figure()
-    for emotion in SHARE_LABELS:
-        values = [share.get(emotion, 0.0) for share in shares]
-        fig.add_bar(
-            x=labels,
-            y=values,
-            name=emotion,
-            marker_color=EMOTION_COLOURS[emotion],
-            text=[f"{v:.0%}" if v >= 0.08 else "" for v in values],
-            textposition="inside",
-            hovertemplate=f"%{{x}}: {emotion} %{{y:.0%}} of the time<extra></extra>",
-        )
+    fig = _stacked_shares(labels, shares, horizontal=False)
     fig.update_layout(
         title="Share of time per emotion, entry by entry",
         barmode="stack",
