@@ -86,11 +86,16 @@ def test_live_page_offers_save_after_a_stream_and_saves(image_path, tmp_path):
         session.process(image)
     at.run()
     assert "Recording stopped" in _texts(at)
+    at.text_input(key="live-face-names-0-name-1").set_value("Me")
+    _button(at, "Apply the names").click().run()
+    assert not at.exception and "Face #1 Me: " in _texts(at)
     at.text_input(key="live-0-name").set_value("my webcam test")
     _button(at, "Save to history").click().run()
     assert not at.exception
-    entries = HistoryStore.in_folder(tmp_path / "data").list()
+    store = HistoryStore.in_folder(tmp_path / "data")
+    entries = store.list()
     assert [(e.name, e.kind, e.faces) for e in entries] == [("my webcam test", "live", 1)]
+    assert store.load(entries[0].id).summary["faces"][0]["name"] == "Me"
     at.button(key="live_discard").click().run()
     assert "Press START" in at.info[0].value
 

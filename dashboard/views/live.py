@@ -17,6 +17,7 @@ from dashboard.components import (
     camera_help_ui,
     current_faces_table,
     face_charts_ui,
+    face_names_ui,
     report_downloads_ui,
     save_to_history_ui,
     summary_table_ui,
@@ -26,7 +27,7 @@ from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
 from fer_core.live import DisplaySettings, LiveSession, Replay
 from fer_core.pipeline import PipelineSettings
-from fer_core.records import face_summaries
+from fer_core.records import face_names, face_summaries, with_face_names
 from fer_core.timeline import plain_summary
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,9 @@ def stopped_ui(session: LiveSession) -> None:
     if snapshot.frames == 0:
         return
     st.subheader("Recording stopped")
-    summary = snapshot.summary()
+    names_key = f"live-face-names-{st.session_state.get('live_run', 0)}"  # a new stream starts unnamed
+    names = st.session_state.get(names_key)
+    summary = with_face_names(snapshot.summary(), names) if names else snapshot.summary()
     faces = face_summaries(summary)
     st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(faces)} face(s).")
     for face in sorted(faces, key=lambda f: -f.time_on_screen_s)[:3]:
@@ -195,8 +198,12 @@ def stopped_ui(session: LiveSession) -> None:
             session.reset()
             _drop_replay()
             st.rerun()
+    applied = face_names_ui(faces, key=names_key)
+    if applied is not None:
+        st.session_state[names_key] = applied
+        st.rerun()
     summary_table_ui(faces, key="live-stopped")
-    face_charts_ui(table, key="live-stopped")
+    face_charts_ui(table, key="live-stopped", names=face_names(summary))
 
 
 def _playable(replay: Replay | None) -> bool:
