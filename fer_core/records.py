@@ -152,11 +152,7 @@ def with_face_names(summary: dict, names: dict[int, str]) -> dict:
         face = dict(face)
         track_id = int(face["track_id"])
         if track_id in names:
-            name = plain_face_name(names[track_id])
-            if name:
-                face["name"] = name
-            else:
-                face.pop("name", None)
+            face["name"] = plain_face_name(names[track_id])
         faces.append(face)
     return {**summary, "faces": faces}
 
