@@ -377,6 +377,7 @@ def run_epochs(
             "torch_rng": torch.get_rng_state(),
             "history": history,
         }
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, checkpoint.with_suffix(".tmp"))
         os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
 
