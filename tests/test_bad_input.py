@@ -164,6 +164,20 @@ def test_corrupt_model_files(tmp_path):
         EmotionClassifier(tmp_path)
 
 
+def test_face_describer_model_missing_or_corrupt(tmp_path):
+    """Missing: said at once. The network itself loads on its first use (most videos never need it), and a corrupt
+    file is named then, as a model error, not a crash."""
+    from fer_core.identity import FaceDescriber
+
+    with pytest.raises(ModelFileError, match="face descriptor model .* is missing"):
+        FaceDescriber(tmp_path / "absent.dat")
+    corrupt = tmp_path / "corrupt.dat"
+    corrupt.write_bytes(b"\x00" * 1000)
+    describer = FaceDescriber(corrupt)
+    with pytest.raises(ModelFileError, match="face descriptor model .* is unreadable"):
+        describer.describe(np.zeros((150, 150, 3), np.uint8))
+
+
 def _model_copy(folder, **meta_changes):
     import shutil
 
