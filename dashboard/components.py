@@ -60,8 +60,9 @@ RECENT_S = 2.0  # the panel's "last 2 s": a steadier reading than any single fra
 
 def current_faces_table(snapshot: LiveSnapshot, recent_s: float = RECENT_S) -> pd.DataFrame:
     """The faces of the latest frame: identity, the reading (an emotion, or Uncertain) that dominated their last
-    ``recent_s`` seconds and its share of those frames, eyes, blinks. (Each frame's own emotion and probability are on the video itself: a
-    one-second refresh could only show an older frame's numbers beside it.)"""
+    ``recent_s`` seconds and its share of those frames, eyes, blinks (and per minute from 5 s on screen). (Each
+    frame's own emotion and probability are on the video itself: a one-second refresh could only show an older
+    frame's numbers beside it.)"""
     rates = {s.track_id: s.blinks_per_minute for s in snapshot.summaries}
     rows = []
     for r in snapshot.current:
@@ -75,8 +76,8 @@ def current_faces_table(snapshot: LiveSnapshot, recent_s: float = RECENT_S) -> p
                 f"mostly, last {recent_s:.0f} s": mostly,
                 "share": 100 * recent.count(mostly) / len(recent),
                 "eyes": "closed" if r.eyes_closed else "open",
-                "blinks": r.blink_count,
-                "blinks/min": "after 5 s" if rate is None else f"{rate:.1f}",
+                # the count and the rate in one column, so that the table fits beside the video
+                "blinks": f"{r.blink_count}" if rate is None else f"{r.blink_count} ({rate:.0f}/min)",
             }
         )
     return pd.DataFrame(rows)

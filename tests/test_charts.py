@@ -129,7 +129,8 @@ def test_the_live_panel_shows_the_last_seconds_not_an_older_frames_numbers():
     points = [record(t / 10, "Happy" if t < 25 else "Neutral") for t in range(30)]  # 3 s: Neutral only at the end
     snapshot = LiveSnapshot(frames=30, fps=10.0, duration_s=2.9, faces={1: points}, current=[points[-1]], summaries=[])
     table = current_faces_table(snapshot)
-    assert list(table.columns) == ["face", "mostly, last 2 s", "share", "eyes", "blinks", "blinks/min"]
+    assert list(table.columns) == ["face", "mostly, last 2 s", "share", "eyes", "blinks"]
+    assert table.iloc[0]["blinks"] == "2"  # no rate before 5 s on screen
     assert table.iloc[0]["mostly, last 2 s"] == "Happy" and round(table.iloc[0]["share"]) == 76  # 16 of 21 frames
 
 

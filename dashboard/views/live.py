@@ -144,7 +144,10 @@ def live_panel(session: LiveSession, emotions: tuple[str, ...]) -> None:
             hide_index=True,
             width="stretch",
             column_config={
-                "share": st.column_config.ProgressColumn("share of frames", format="%.0f%%", min_value=0, max_value=100)
+                "share": st.column_config.ProgressColumn(
+                    "share", format="%.0f%%", min_value=0, max_value=100, width="small"
+                ),
+                "blinks": st.column_config.TextColumn(help="blinks counted, and per minute from 5 s on screen"),
             },
         )
     if not snapshot.empty:
