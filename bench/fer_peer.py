@@ -9,8 +9,9 @@ bench/video_throughput.py start it themselves when that environment exists.
 ``frames``: ``FER().detect_emotions(frame)`` per frame (its defaults: OpenCV Haar cascade, its quantised TFLite
 classifier) on the frames of bench/frames.py, one thread asked of every library; median, p10, p90, mean in ms.
 ``video``: ``Video(FILE).analyze(FER(), display=False, save_frames=False, save_video=True)``: every frame, annotated
-video written (as ours writes one), no per-frame JPEGs or zip; ``--library-defaults`` calls it as its README does
-(``analyze(detector, display=False)``: also a JPEG per frame, zipped, which is slower). Time from the call to its
+video written (as ours writes one), no per-frame JPEGs or zip; ``--tables-only``: nothing drawn, no video (as
+``fer analyze`` by default); ``--library-defaults`` calls it as its README does (``analyze(detector,
+display=False)``: also a JPEG per frame, zipped, which is slower). Time from the call to its
 return, imports and model loading excluded.
 """
 
@@ -66,7 +67,7 @@ def run_frames(count: int, passes: int) -> dict:
     return results
 
 
-def run_video(path: Path, library_defaults: bool = False) -> dict:
+def run_video(path: Path, library_defaults: bool = False, tables_only: bool = False) -> dict:
     from fer.classes import Video
 
     detector = _fer()
@@ -75,6 +76,16 @@ def run_video(path: Path, library_defaults: bool = False) -> dict:
         started, started_cpu = time.perf_counter(), time.process_time()
         if library_defaults:  # as its README calls it: also a JPEG per frame, zipped
             data = video.analyze(detector, display=False, output="pandas")
+        elif tables_only:  # its table only, as `fer analyze` writes by default: nothing drawn, no video
+            data = video.analyze(
+                detector,
+                display=False,
+                save_frames=False,
+                save_video=False,
+                annotate_frames=False,
+                zip_images=False,
+                output="pandas",
+            )
         else:
             data = video.analyze(
                 detector, display=False, save_frames=False, save_video=True, zip_images=False, output="pandas"
@@ -89,6 +100,7 @@ def run_video(path: Path, library_defaults: bool = False) -> dict:
     result = {
         "file": path.name,
         "library_defaults": library_defaults,
+        "tables_only": tables_only,
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "frames": frames,
@@ -122,13 +134,18 @@ def main() -> None:
         help="fer's own defaults: also save every frame as "
         "a JPEG and zip them (slower; the default here writes only the annotated video, as ours does)",
     )
+    v.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="no annotated video and nothing drawn: only its table, as `fer analyze` writes by default",
+    )
     v.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.what == "frames":
         bench.one_core()
         result = run_frames(30 if args.quick else args.frames, 1 if args.quick else args.passes)
     else:
-        result = run_video(args.file, args.library_defaults)
+        result = run_video(args.file, args.library_defaults, args.tables_only)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
 
