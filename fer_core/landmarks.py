@@ -25,6 +25,11 @@ REGIONS: dict[str, slice] = {
     "mouth": slice(48, 68),
 }
 
+# The box the emotion classifier crops, from the 68 points alone: its centre moved from the points' mean by (dx, dy)
+# and its side, in units of the points' root-mean-square distance from that mean. dx fitted to dlib HOG's boxes on the
+# shared videos; dy and the side chosen on FER2013 Training faces (bench/RESULTS.md, session 16).
+CROP_BOX = (0.018, -0.15, 2.65)
+
 # madvise(2): collapse a range's pages into 2 MB transparent huge pages now (Linux 6.1 and later).
 MADV_COLLAPSE = 25
 HUGE_PAGE = 2 << 20
@@ -54,6 +59,15 @@ class FaceLandmarks:
 
     def regions(self) -> dict[str, np.ndarray]:
         return {name: self.points[s] for name, s in REGIONS.items()}
+
+    def crop_box(self) -> np.ndarray:
+        """The square (4,) float x1, y1, x2, y2 (pixels) that the emotion classifier crops, in the detector's box
+        convention (:data:`CROP_BOX`): it follows the face from frame to frame without the detector box's jumps."""
+        dx, dy, side = CROP_BOX
+        centre = self.points.mean(axis=0)
+        radius = float(np.sqrt(((self.points - centre) ** 2).sum(axis=1).mean()))
+        cx, cy, half = centre[0] + dx * radius, centre[1] + dy * radius, side * radius / 2
+        return np.array([cx - half, cy - half, cx + half, cy + half])
 
 
 def default_predictor_path() -> Path:

@@ -134,6 +134,14 @@ class LocatedFaces:
     scores: np.ndarray
     shapes: list[FaceLandmarks]
 
+    @property
+    def crop_boxes(self) -> np.ndarray:
+        """(N, 4) int x1, y1, x2, y2: what the classifier crops, from each face's landmarks
+        (:meth:`FaceLandmarks.crop_box`): steadier from frame to frame than the detector's boxes."""
+        if not self.shapes:
+            return np.zeros((0, 4), dtype=np.int64)
+        return np.round(np.stack([s.crop_box() for s in self.shapes])).astype(np.int64)
+
 
 class FramePipeline:
     """``process(image, time_s, frame_index)`` -> :class:`FrameResult`. Models load in the constructor.
@@ -179,7 +187,7 @@ class FramePipeline:
         """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds
         (``image`` and ``gray`` as for :meth:`locate`)."""
         located = self.locate(image, time_s, frame_index, gray)
-        return self.finish(located, self.classifier.classify(located.gray, located.boxes))
+        return self.finish(located, self.classifier.classify(located.gray, located.crop_boxes))
 
     def locate(self, image: Picture, time_s: float, frame_index: int, gray: np.ndarray | None = None) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
@@ -275,7 +283,7 @@ class FramePipeline:
 
     def finish(self, located: LocatedFaces, probabilities: np.ndarray) -> FrameResult:
         """The second half of :meth:`process`: smoothing, blinks and records of a located frame, given its
-        ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.boxes)``. Touches only the
+        ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.crop_boxes)``. Touches only the
         tracks' probability and blink state, which :meth:`locate` never reads."""
         labels = self.classifier.labels
         time_s, boxes, shapes, scores = located.time_s, located.boxes, located.shapes, located.scores
