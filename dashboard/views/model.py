@@ -154,8 +154,8 @@ def serving_ui(choice: str) -> None:
     right.metric("Serving time per face, 16 faces per call", f"{many:.2f} ms")
     st.caption(
         f"Measured on this server ({when}, once per model file) with the LiteRT interpreter (1 thread) on "
-        "random 48x48 inputs; face detection (about 17 ms per 640x480 frame) costs far more than "
-        "classification."
+        "random 48x48 inputs. On a video, finding and following each face (the detector, the 68 landmarks) "
+        "takes several times longer than classifying it (docs/speed.md)."
     )
 
 
