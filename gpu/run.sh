@@ -5,6 +5,7 @@
 #   $OUT/teachers.tar.NN               teachers/<name>/{teacher.npz,probs.npz,record.json}, split in 15 MB parts
 #                                      (none when the teachers were carried in .gpu/teachers: students only)
 #   $OUT/students/<arch>.npz            each student's weights and record (rewritten when it ends)
+#   $OUT/gpu_use.csv                   the GPU's utilisation every 5 s (nvidia-smi)
 # Usage: OUT=/somewhere bash gpu/run.sh [TOTAL_SECONDS=540] [LIMIT_FACES=0]
 set -u
 TOTAL=${1:-540}
@@ -27,6 +28,14 @@ cd "$(dirname "$0")/.."
 echo "start $(date -u) total ${TOTAL}s limit ${LIMIT}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
 $PY -c 'import torch, numpy; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "numpy", numpy.__version__)'
+# how busy the GPU is, every 5 s (GPU and memory utilisation in %, memory used in MiB): whether the processes that
+# share it leave it idle, which decides how many teachers the next run trains at once
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,utilization.gpu,utilization.memory,memory.used --format=csv,noheader -l 5 \
+    > "$OUT/gpu_use.csv" 2>/dev/null &
+  SMI=$!
+  trap 'kill $SMI 2>/dev/null' EXIT
+fi
 $PY gpu/train_torch.py unpack --src .gpu/fer2013.npz.xz --dst "$WORK/fer2013.npz" || exit 1
 echo "unpacked at +$(( $(date +%s) - START ))s"
 
