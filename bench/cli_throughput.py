@@ -45,9 +45,10 @@ def run_once(clip: Path, options: list[str], peer: bool = False) -> tuple[float,
     """Wall and CPU seconds (the command and its children) of one ``fer analyze``, or with ``peer`` of one
     ``bench/fer_peer.py video`` in .venv-fer."""
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "fer_core", "analyze", str(clip), "--out", out, "--quiet", *options]
         if peer:
             command = [str(FER_PYTHON), str(bench.ROOT / "bench" / "fer_peer.py"), "video", str(clip), *options]
+        else:
+            command = [sys.executable, "-m", "fer_core", "analyze", str(clip), "--out", out, "--quiet", *options]
         before = os.times()
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
