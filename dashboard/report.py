@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 from dashboard import charts
 from dashboard.components import summary_table
 from fer_core.records import face_summaries
-from fer_core.timeline import BLINK_RANGE_SOURCE, mm_ss, plain_summary
+from fer_core.timeline import BLINK_RANGE_SOURCE, mm_ss, part_words, plain_summary
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -39,6 +39,7 @@ def report_html(title: str, summary: dict, table: pd.DataFrame, model: dict | No
         "frames analysed": summary.get("frames_analysed"),
         "every n-th frame": summary.get("every"),
         "duration": mm_ss(summary["duration_s"]) if summary.get("duration_s") is not None else None,
+        "part of the video": part_words(summary),
         "emotion model": summary.get("emotion_model") or (model or {}).get("name"),
     }
     if model and model.get("accuracy") is not None:

@@ -54,6 +54,8 @@ def _analyze(args: argparse.Namespace) -> int:
             write_video=args.draw_video,
             overwrite=args.overwrite,
             processes=args.processes,
+            start_s=args.start,
+            end_s=args.end,
         )
     for warning in analysis.warnings:
         log.warning("%s", warning)
@@ -119,6 +121,16 @@ DETECTOR_HELP = (
 )
 
 
+def _time(text: str) -> float:
+    """An argparse type: a time in the video, as seconds, m:ss or h:mm:ss."""
+    from fer_core.timeline import parse_time  # on use: --help need not load pandas
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _whole(low: int, high: int | None = None):
     """An argparse type: a whole number from ``low`` to ``high`` (inclusive; no upper bound when None)."""
 
@@ -164,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         help="emotion model: fast (default), accurate (71.8%% instead of 71.1%% on FER2013 "
         "PublicTest, about 2x the classifier's time per face), or a model folder",
     )
+    analyze.add_argument("--start", type=_time, default=0.0, help="analyse from this time (seconds, m:ss or h:mm:ss)")
+    analyze.add_argument("--end", type=_time, default=None, help="analyse up to this time (default: the end)")
     analyze.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help=DETECTOR_HELP)
     analyze.add_argument(
         "--upsample",
@@ -233,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "detector", "hog") == "blazeface" and getattr(args, "upsample", 0):
         parser.error("--upsample is the HOG detector's: BlazeFace finds faces from about a tenth of the frame")
+    if args.command == "analyze" and args.end is not None and args.end <= args.start:
+        parser.error(f"--end ({args.end:g} s) must come after --start ({args.start:g} s)")
+    if args.command == "analyze" and args.draw_video and (args.start or args.end is not None):
+        parser.error("--video draws the whole video: with --start or --end, draw it afterwards with fer render")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         return {"render": _render, "batch": _batch}.get(args.command, _analyze)(args)

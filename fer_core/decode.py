@@ -197,9 +197,12 @@ def check_every(every) -> None:
         raise ValueError(f"every must be a whole number of frames, 1 or more; got {every!r}")
 
 
-def iter_frames(path: str | Path, every: int = 1, start: int = 0, bgr: bool = True) -> Generator[Frame, None, None]:
+def iter_frames(
+    path: str | Path, every: int = 1, start: int = 0, bgr: bool = True, stop: int | None = None
+) -> Generator[Frame, None, None]:
     """Decode every ``every``-th frame of a video from frame index ``start`` on (the frames before are decoded for
-    their timestamps but not converted), in order, with container timestamps. ``bgr``: convert each frame to BGR
+    their timestamps but not converted) up to, not including, frame index ``stop`` (None: to the end; decoding
+    ends there), in order, with container timestamps. ``bgr``: convert each frame to BGR
     here (for a caller that uses every frame's ``image``); False converts only the frames whose ``image`` is used,
     on first use (the gray picture alone is cheaper to get). Where they go backwards,
     stand still or jump ahead by more than :data:`MAX_TIME_STEP_S` (two recordings joined, a broken remux), the
@@ -226,6 +229,8 @@ def iter_frames(path: str | Path, every: int = 1, start: int = 0, bgr: bool = Tr
         try:
             for frame in container.decode(stream):
                 index += 1
+                if stop is not None and index >= stop:
+                    return  # the end of the part asked for: not a truncated file
                 if frame.pts is not None and frame.time_base is not None:
                     t = float(frame.pts * frame.time_base)
                 else:

@@ -27,6 +27,10 @@ class TruncatedVideoError(DecodeError):
         self.frames_read = frames_read
 
 
+class VideoPartError(FerError, ValueError):
+    """A part of a video to analyse that holds no frame: empty, negative, or starting after the video's end."""
+
+
 class NoFaceError(FerError):
     """An analysis that found no face in any analysed frame. ``smallest_face``: about the narrowest face (pixels)
     the detector settings could find in that video (0 if unknown)."""

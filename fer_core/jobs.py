@@ -272,18 +272,22 @@ def draw_over(video: Path, out: Path, analysis: Path, progress, should_stop) -> 
 
 def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
     """A :data:`Runner` that analyses the video with :func:`fer_core.video.analyze_video` into the job's ``out/``:
-    options ``every`` (default 1) and ``video`` (draw the annotated MP4, default True); ``pipeline_for(options)``
-    gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on models the server already loaded). With
-    ``draw_over`` (the results folder of an earlier job of the same video, drawn without the MP4), only the MP4 is
-    drawn from that job's records (:func:`draw_over`)."""
+    options ``every`` (default 1), ``video`` (draw the annotated MP4, default True) and ``start_s`` / ``end_s`` (the
+    part to analyse, default all of it; its annotated MP4 is drawn afterwards over the whole video, the progress
+    going from 0 again); ``pipeline_for(options)`` gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on
+    models the server already loaded). With ``draw_over`` (the results folder of an earlier job of the same video,
+    drawn without the MP4), only the MP4 is drawn from that job's records (:func:`draw_over`)."""
 
     def run(video: Path, out: Path, options: dict, progress, should_stop) -> None:
+        from fer_core.render import render_results
         from fer_core.video import analyze_video
 
         if options.get("draw_over"):
             draw_over(video, out, Path(options["draw_over"]), progress, should_stop)
             return
-
+        start_s, end_s = float(options.get("start_s") or 0.0), options.get("end_s")
+        part = bool(start_s) or end_s is not None
+        draw = bool(options.get("video", True))
         analyze_video(
             video,
             out,
@@ -291,9 +295,13 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
             pipeline=pipeline_for(options),  # type: ignore[arg-type]
             progress=progress,
             should_stop=should_stop,
-            write_video=bool(options.get("video", True)),
+            write_video=draw and not part,
             require_face=True,
             processes=min(2, os.cpu_count() or 1),  # a long video without the annotated MP4: two halves at once
+            start_s=start_s,
+            end_s=None if end_s is None else float(end_s),
         )
+        if draw and part:
+            render_results(video, out, progress=progress, should_stop=should_stop)
 
     return run

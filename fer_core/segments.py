@@ -61,21 +61,28 @@ FrameRecords = tuple[int, float, bool, list[FaceRecord]]
 
 @dataclass(frozen=True)
 class SegmentPlan:
-    """Analysed-frame numbers (``frame_index // every``): where the worker starts, and the checkpoints."""
+    """Analysed-frame numbers (``frame_index // every``): where the worker starts, and the checkpoints; ``stop``:
+    the frame index where the part analysed ends (None: the video's end)."""
 
     start: int
     checkpoints: tuple[int, ...]
+    stop: int | None = None
 
 
-def plan_segments(frame_count: int, every: int) -> SegmentPlan | None:
-    """The split of a video of ``frame_count`` frames (0: unknown) analysed every ``every``-th frame into two
-    segments of about equal work, or None when it is too short (or its length unknown) to be worth it."""
-    analysed = -(-frame_count // every)
+def plan_segments(frame_count: int, every: int, start: int = 0, stop: int | None = None) -> SegmentPlan | None:
+    """The split of a video of ``frame_count`` frames (0: unknown) analysed every ``every``-th frame from frame
+    index ``start`` up to ``stop`` (None: the end) into two segments of about equal work, or None when that part
+    is too short (or the video's length unknown) to be worth it."""
+    if not frame_count:
+        return None
+    first = -(-start // every)  # the first analysed frame's number
+    end = -(-min(frame_count, stop if stop is not None else frame_count) // every)
+    analysed = end - first
     if analysed < MIN_FRAMES:
         return None
-    middle = (analysed + WARM_UP) // 2 + HEAD_START  # the caller analyses [0, middle), the worker the rest
-    checkpoints = tuple(c for c in (middle + k * CHECKPOINT_STEP for k in range(CHECKPOINTS)) if c < analysed)
-    return SegmentPlan(middle - WARM_UP, checkpoints)
+    middle = first + (analysed + WARM_UP) // 2 + HEAD_START  # the caller analyses [first, middle), the worker the rest
+    checkpoints = tuple(c for c in (middle + k * CHECKPOINT_STEP for k in range(CHECKPOINTS)) if c < end)
+    return SegmentPlan(middle - WARM_UP, checkpoints, stop)
 
 
 def can_split(settings: PipelineSettings) -> bool:
@@ -227,7 +234,7 @@ class SegmentWorker:
 
 
 def _analyse_segment(video: str, every: int, settings: PipelineSettings, plan: SegmentPlan, send) -> None:
-    """The worker: analyse ``video`` from analysed frame ``plan.start`` to the end, sending its pipeline's state at
+    """The worker: analyse ``video`` from analysed frame ``plan.start`` to ``plan.stop`` or the end, sending its pipeline's state at
     each checkpoint, its progress, and at the end the records from the first checkpoint on."""
     try:
         import cv2
@@ -245,7 +252,7 @@ def _analyse_segment(video: str, every: int, settings: PipelineSettings, plan: S
 
         started = time.perf_counter()
         with OverlappedFrames(pipeline) as overlapped:
-            for frame in decoded_ahead(iter_frames(video, every, start=plan.start * every, bgr=False)):
+            for frame in decoded_ahead(iter_frames(video, every, start=plan.start * every, bgr=False, stop=plan.stop)):
                 number = frame.index // every
                 if number in checkpoints:
                     keep(overlapped.drain())

@@ -62,6 +62,36 @@ def mm_ss(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def part_words(summary: dict) -> str:
+    """The part of the video an analysis's ``summary`` covers, in words: ``"0:02 to 0:04"``, ``"1:00 to the end"``,
+    or ``""`` for the whole video."""
+    start, end = summary.get("start_s") or 0.0, summary.get("end_s")
+    if not start and end is None:
+        return ""
+    return f"{mm_ss(start)} to {mm_ss(end) if end is not None else 'the end'}"
+
+
+def parse_time(text: str) -> float:
+    """The inverse of :func:`mm_ss`: ``"83.4"`` (seconds), ``"1:23"``, ``"1:23.5"`` or ``"1:02:03"`` -> seconds.
+    Raises ValueError for anything else, negative times included."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) > 3 or any(not p.strip() for p in parts):
+            raise ValueError
+        *whole, last = parts
+        seconds = float(last)
+        if not 0 <= seconds < float("inf") or (whole and seconds >= 60):
+            raise ValueError
+        units = [int(p) for p in whole]
+        if any(u < 0 for u in units) or (len(units) == 2 and units[1] >= 60):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"expected a time as seconds, m:ss or h:mm:ss; got {text!r}") from None
+    minutes = units[-1] if units else 0
+    hours = units[-2] if len(units) == 2 else 0
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def blink_verdict(rate: float | None, seconds_on_screen: float, min_seconds: float = MIN_SECONDS_FOR_VERDICT) -> str:
     """How a blink rate compares with people in conversation, in words: ``"within the usual range"``, ``"below
     the usual range"``, ``"above the usual range"``, or why there is no verdict yet."""

@@ -4,6 +4,7 @@ annotated MP4 written to an output folder."""
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -11,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fer_core.decode import Frame, check_every, iter_frames, probe_video
+from fer_core.decode import Frame, VideoInfo, check_every, iter_frames, probe_video
 from fer_core.draw import annotate
-from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError
+from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError, VideoPartError
 from fer_core.export import Mp4Writer, export_table, write_summary, write_table
 from fer_core.flow import QUEUE_FRAMES, OverlappedFrames, decoded_ahead
 from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
@@ -58,6 +59,8 @@ class VideoAnalysis:
     warnings: list[str] = field(default_factory=list)
     outputs: AnalysisOutputs = AnalysisOutputs()
     second_process_from: int | None = None  # the analysed frame from which a second process gave the records
+    start_s: float = 0.0  # the part of the video analysed, in seconds from its start; end_s None: to the end
+    end_s: float | None = None
 
     def summary(self) -> dict:
         """The JSON summary: source, frames, timing, warnings and one entry per face."""
@@ -66,6 +69,8 @@ class VideoAnalysis:
             "frames_decoded": self.frames_decoded,
             "frames_analysed": self.frames_analysed,
             "every": self.every,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
             "duration_s": self.duration_s,
             "fps": self.fps,
             "seconds_taken": self.seconds_taken,
@@ -87,8 +92,11 @@ def analyze_video(
     require_face: bool = False,
     overwrite: bool = False,
     processes: int = 1,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> VideoAnalysis:
-    """Analyse every ``every``-th frame of ``path``. With ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``,
+    """Analyse every ``every``-th frame of ``path``, or of the part from ``start_s`` to ``end_s`` seconds (None:
+    to the end; frames from ``ceil(start_s * fps)``, records keep the video's own times). With ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``,
     ``<stem>.summary.json`` and (``write_video``) ``<stem>.annotated.mp4`` there.
 
     A truncated file is analysed up to the break and flagged in the result. ``require_face`` raises
@@ -97,7 +105,8 @@ def analyze_video(
 
     ``processes`` 2: a second process analyses the second half of a long video at the same time, and the records
     are stitched to be exactly those of one process (:mod:`fer_core.segments`); not while drawing the annotated
-    video, which needs every frame in order here.
+    video, which needs every frame in order here. A part of the video is analysed without drawing it (ValueError):
+    :func:`fer_core.render.render_results` draws its records over the whole video afterwards.
 
     The files are written under temporary names and put in place when all are complete (:mod:`fer_core.outputs`):
     results already in ``out_dir`` for the same stem raise :class:`OutputError` unless ``overwrite``, and a failed
@@ -106,9 +115,16 @@ def analyze_video(
     path = Path(path)
     check_every(every)  # before any output name is claimed
     info = probe_video(path)
+    first, stop = frame_range(path.name, info, start_s, end_s)
     settings = pipeline.settings if pipeline is not None else settings
     drawing = write_video and out_dir is not None
-    plan = plan_segments(info.frame_count, every) if processes > 1 and not drawing else None
+    if drawing and (first or stop is not None):
+        raise ValueError(
+            "a part of a video is analysed without the annotated video: draw it afterwards with "
+            "`fer render` (fer_core.render.render_results), which draws the part's records over the whole video"
+        )
+    total = max(0, min(info.frame_count, stop if stop is not None else info.frame_count) - first)  # 0: unknown
+    plan = plan_segments(info.frame_count, every, first, stop) if processes > 1 and not drawing else None
     # the second process starts first: it loads its models while this one loads its own
     segment = SegmentWorker(path, every, settings, plan) if plan and can_split(settings) else None
     files = None
@@ -148,11 +164,11 @@ def analyze_video(
         frames_read, analysed, last_time = index + 1, analysed + 1, time_s
         retimed += frame_retimed
         if progress is not None:
-            done = frames_read
+            done = frames_read - first
             if segment is not None and not segment.given_up:
                 segment.poll()
                 done += max(0, segment.frames_read - segment.plan.start * every)
-            progress(min(done, info.frame_count) if info.frame_count else done, info.frame_count)
+            progress(min(done, total) if total else done, total)
 
     def finished(done: list[tuple[Frame, FrameResult]]) -> None:
         for frame, result in done:
@@ -164,7 +180,7 @@ def analyze_video(
         with OverlappedFrames(pipeline) as overlapped:
             try:
                 # the colours only where the annotated video needs them: the analysis reads the luma
-                for frame in decoded_ahead(iter_frames(path, every, bgr=writer is not None)):
+                for frame in decoded_ahead(iter_frames(path, every, first, bgr=writer is not None, stop=stop)):
                     if should_stop is not None and should_stop():
                         raise Cancelled(f"analysis of {path.name} cancelled after {analysed} frames")
                     if segment is not None and frame.index // every in segment.plan.checkpoints:
@@ -177,9 +193,9 @@ def analyze_video(
                             break
                     finished(overlapped.add(frame))
                 finished(overlapped.drain())
-                # decoding reached the end (iter_frames checked it against the container's count); frames after
-                # the last analysed one were decoded too when analysing every n-th
-                decoded = max(frames_read, info.frame_count)
+                # decoding reached the end or `stop` (iter_frames checked the end against the container's
+                # count); frames after the last analysed one were decoded too when analysing every n-th
+                decoded = max(frames_read, min(info.frame_count, stop if stop is not None else info.frame_count))
             except TruncatedVideoError as exc:
                 finished(overlapped.drain())
                 truncated = True
@@ -226,9 +242,9 @@ def analyze_video(
         source=str(path),
         records=records,
         faces=summarize(records, frame_interval),
-        frames_decoded=decoded,
+        frames_decoded=max(0, decoded - first),
         frames_analysed=analysed,
-        duration_s=last_time + (1.0 / info.fps if info.fps else 0.0),
+        duration_s=max(0.0, last_time + (1.0 - first) / info.fps) if info.fps else last_time,
         fps=info.fps,
         every=every,
         seconds_taken=time.perf_counter() - started,
@@ -236,6 +252,8 @@ def analyze_video(
         warnings=warnings,
         outputs=files.final if files is not None else outputs,
         second_process_from=second_process_from,
+        start_s=float(start_s),
+        end_s=None if end_s is None else float(end_s),
     )
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder
@@ -255,6 +273,24 @@ def analyze_video(
             raise
         files.commit()
     return analysis
+
+
+def frame_range(name: str, info: VideoInfo, start_s: float = 0.0, end_s: float | None = None) -> tuple[int, int | None]:
+    """The frame indices ``(first, stop)`` (stop exclusive, None: the end) of the part of a video from ``start_s``
+    to ``end_s`` seconds (None: the end). Raises :class:`VideoPartError` for a part that is empty, negative or starts
+    after the video's end (``name``: the file's name, for the message)."""
+    if not 0.0 <= start_s < float("inf") or (end_s is not None and not start_s < end_s < float("inf")):
+        raise VideoPartError(
+            f"the part to analyse must start at 0 s or later and end after it starts; got {start_s} to {end_s} s"
+        )
+    if info.duration_s and start_s >= info.duration_s:
+        raise VideoPartError(f"{name} is {info.duration_s:.1f} s long: a part starting at {start_s:g} s holds no frame")
+    fps = info.fps or 30.0
+    first = math.ceil(start_s * fps - 1e-6)
+    stop = None if end_s is None or (info.duration_s and end_s >= info.duration_s) else math.ceil(end_s * fps - 1e-6)
+    if stop is not None and stop <= first:
+        raise VideoPartError(f"the part from {start_s:g} s to {end_s:g} s is shorter than one frame of {name}")
+    return first, stop
 
 
 class _WriterThread:

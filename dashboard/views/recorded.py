@@ -38,7 +38,7 @@ from dashboard.components import (
 from fer_core.detect import DetectorSettings
 from fer_core.jobs import FINISHED, Job
 from fer_core.records import face_names, face_summaries, with_face_names
-from fer_core.timeline import mm_ss
+from fer_core.timeline import mm_ss, parse_time, part_words
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,39 @@ def options_ui() -> tuple[int, DetectorSettings, bool]:
     return every, FACE_SIZES[sizes], video
 
 
+def part_ui() -> tuple[float, float | None] | None:
+    """Which part of the video to analyse: (start, end) in seconds (end None: to the end), or None (with the
+    reason shown) when what was typed is not a time or the part is empty."""
+    start_col, end_col = st.columns(2)
+    start_text = start_col.text_input(
+        "Analyse from",
+        value="0:00",
+        key="rec_from",
+        help="Analyse the video from this time (m:ss, h:mm:ss or seconds); earlier frames are skipped.",
+    )
+    end_text = end_col.text_input(
+        "to",
+        value="",
+        key="rec_to",
+        placeholder="the end",
+        help="Analyse up to this time (m:ss, h:mm:ss or seconds); empty: to the end. The table, charts and "
+        "summary then hold that part only, at the video's own times; the annotated video is the whole video, "
+        "drawn where it was analysed.",
+    )
+    try:
+        start = parse_time(start_text or "0")
+        end = parse_time(end_text) if end_text.strip() else None
+    except ValueError as exc:
+        st.error(f"The part to analyse: {exc}", icon=":material/schedule:")
+        return None
+    if end is not None and end <= start:
+        st.error(
+            f"The part to analyse ends ({mm_ss(end)}) before it starts ({mm_ss(start)}).", icon=":material/schedule:"
+        )
+        return None
+    return start, end
+
+
 JOB_KEY = "rec_job"  # the id of the analysis this session is waiting for
 
 
@@ -120,7 +153,12 @@ def _cancel(job_id: str) -> None:
 
 
 def run_analysis(
-    upload, every: int, detector: DetectorSettings = DetectorSettings(), model: str = "fast", video: bool = True
+    upload,
+    every: int,
+    detector: DetectorSettings = DetectorSettings(),
+    model: str = "fast",
+    video: bool = True,
+    part: tuple[float, float | None] = (0.0, None),
 ) -> RecordedResult | None:
     """Queue the upload as a background analysis (:mod:`fer_core.jobs`) and wait for it here with its progress.
     The analysis does not depend on this page: changing an option, opening another page or closing the tab leaves
@@ -135,6 +173,8 @@ def run_analysis(
         "detector": detector.model,
         "video": video,
     }
+    if part != (0.0, None):
+        options["start_s"], options["end_s"] = part
     return wait_for_job(submit_upload(upload, options))
 
 
@@ -312,9 +352,10 @@ def results_ui(result: RecordedResult) -> None:
     names = st.session_state.get(names_key)
     summary = with_face_names(result.summary, names) if names else result.summary
     st.subheader(f"Results: {plain_markdown(result.source_name)}")
+    part = f" from {words}" if (words := part_words(summary)) else ""
     st.caption(
         f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
-        f"(every {summary['every']}), {summary['duration_s']:.1f} s of video, "
+        f"(every {summary['every']}), {summary['duration_s']:.1f} s of video{part}, "
         f"{len(summary['faces'])} face(s)."
     )
     for warning in summary.get("warnings", []):
@@ -381,13 +422,19 @@ st.caption(
     "as soon as it is analysed and the results are kept for a day under *Your analyses*."
 )
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
+part = part_ui()
 every, detector, draw_video = options_ui()
 model = model_choice_ui("rec_model")
-analyse = upload is not None and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse")
+analyse = (
+    upload is not None
+    and st.button("Analyse", type="primary", icon=":material/play_arrow:", key="rec_analyse", disabled=part is None)
+    and part is not None
+)
 waiting, opened = st.session_state.get(JOB_KEY), st.session_state.pop("rec_open", None)
 if analyse or waiting or opened:
     if analyse:
-        result = run_analysis(upload, every, detector, model, draw_video)
+        assert part is not None  # the button is disabled without one
+        result = run_analysis(upload, every, detector, model, draw_video, part)
     elif waiting:  # an analysis started before this rerun (an option changed, another page visited): still going
         result = wait_for_job(waiting)
     else:
