@@ -562,8 +562,12 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     number = page.get_by_label("n", exact=True)
     number.fill("3")
     number.press("Enter")
+    start = page.get_by_role("textbox", name="Start at")  # a part: the first second is small talk
+    start.fill("0:01")
+    start.press("Enter")
     page.get_by_role("button", name="Analyse").click(timeout=180_000)
     page.get_by_text("Results:").wait_for(timeout=600_000)
+    page.get_by_text("s of video from 0:01 to the end").wait_for()
     page.get_by_role("button", name="Save to history").wait_for()  # the last element of the results
     page.locator("video").first.wait_for()
     _wait_for(
@@ -584,6 +588,7 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     assert len({r["track_id"] for r in rows}) >= 2  # both faces of the composite video
     summary = json.loads(downloads["Summary (JSON)"].read_text())
     assert summary["every"] == 3 and len(summary["faces"]) >= 2
+    assert summary["start_s"] == 1.0 and min(float(r["time_s"]) for r in rows) >= 1.0
     assert downloads["Annotated video (MP4)"].read_bytes()[4:8] == b"ftyp"
     assert downloads["Table (CSV)"].name == "composite_two_faces_d3_d18.csv"
     faces = list(csv.DictReader(io.StringIO(downloads["Faces (CSV)"].read_text())))

@@ -117,13 +117,13 @@ def part_ui() -> tuple[float, float | None] | None:
     reason shown) when what was typed is not a time or the part is empty."""
     start_col, end_col = st.columns(2)
     start_text = start_col.text_input(
-        "Analyse from",
+        "Start at",
         value="0:00",
         key="rec_from",
         help="Analyse the video from this time (m:ss, h:mm:ss or seconds); earlier frames are skipped.",
     )
     end_text = end_col.text_input(
-        "to",
+        "End at",
         value="",
         key="rec_to",
         placeholder="the end",
