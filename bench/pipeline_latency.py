@@ -1,11 +1,13 @@
 """Per-frame latency on one core: our full pipeline against the original project's pipeline, same frames, same run.
 
     taskset -c 0 .venv/bin/python bench/pipeline_latency.py [--quick] [--frames 90] [--keras FILE] [--json OUT]
+        [--detector blazeface]
 
 Frames: consecutive real frames made 640x480 (bench/frames.py): one face (liveportrait_d3_expressions.mp4) and two
 faces (composite_two_faces_d3_d18.mp4). Per frame, timed from BGR frame in to annotated frame out:
 
-* ours: ``FramePipeline.process`` (detect every 3rd frame, follow by landmarks between, blink, one batched LiteRT
+* ours: ``FramePipeline.process`` (dlib's HOG, or MediaPipe's BlazeFace with ``--detector blazeface``, as the Live
+  page offers; detect every 3rd frame, follow by landmarks between, blink, one batched LiteRT
   call with 1 thread) + ``fer_core.draw.annotate`` on a copy of the frame, as the live view does;
 * baseline (bench/baseline_original.py): dlib HOG upsample 1 on the full frame, 68 landmarks, scipy ``zoom`` to
   48x48, one Keras ``model.predict`` per face, box and label drawn.
@@ -36,6 +38,7 @@ bench.one_core()  # before numpy and the models load: thread counts are read at 
 import numpy as np  # noqa: E402
 
 from fer_core.classifier import EmotionClassifier  # noqa: E402
+from fer_core.detect import DetectorSettings  # noqa: E402
 from fer_core.draw import annotate  # noqa: E402
 from fer_core.pipeline import FramePipeline, PipelineSettings  # noqa: E402
 
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--keras", type=Path, default=None, help=".keras file for the baseline's weights")
     parser.add_argument("--no-fer", action="store_true", help="skip the fer peer (run when .venv-fer exists)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help="our face detector")
     args = parser.parse_args()
     count, passes = (30, 2) if args.quick else (args.frames, args.passes)
 
@@ -139,10 +143,11 @@ def main() -> None:
             f"digest {bench.frames_digest(images)}"
         )
 
-    ours = FramePipeline(PipelineSettings(), classifier=EmotionClassifier(num_threads=1))
+    settings = PipelineSettings(detector=DetectorSettings(model=args.detector))
+    ours = FramePipeline(settings, classifier=EmotionClassifier(num_threads=1))
     print(
         f"ours: FramePipeline(PipelineSettings()) detect_every={ours.settings.detect_every}, "
-        f"detector upsample={ours.settings.detector.upsample}, LiteRT 1 thread, + annotate"
+        f"detector {args.detector} upsample={ours.settings.detector.upsample}, LiteRT 1 thread, + annotate"
     )
 
     started = time.perf_counter()
@@ -163,7 +168,13 @@ def main() -> None:
         time_ours(ours, images[:6], fps)
         time_baseline(baseline, images[:2])
 
-    results = {"machine": bench.machine(), "frames": count, "baseline_weights": weights, "scenes": {}}
+    results = {
+        "machine": bench.machine(),
+        "frames": count,
+        "detector": args.detector,
+        "baseline_weights": weights,
+        "scenes": {},
+    }
     for label, (images, fps) in scenes.items():
         ours_ms, ours_cpu, base_ms, base_cpu, ours_faces, base_faces = [], [], [], [], [], []
         for p in range(passes):

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import EMOTIONS
 from fer_core.model_file import NAMED_MODELS, read_meta
+from fer_core.detect import DetectorSettings
 from fer_core.store import HistoryStore
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -74,6 +75,11 @@ def test_live_page_renders_settings_and_start_hint():
     assert not at.exception
     session = at.session_state["live_session"]
     assert session.display.landmarks and session.settings.detector.threshold == -0.5
+    at.sidebar.radio(key="live_upsample").set_value(1)
+    at.sidebar.radio(key="live_detector").set_value("BlazeFace")
+    at.run()
+    assert not at.exception and at.sidebar.slider(key="live_threshold").disabled
+    assert session.settings.detector == DetectorSettings(model="blazeface")  # dlib's upsampling left behind
 
 
 def test_live_page_offers_save_after_a_stream_and_saves(image_path, tmp_path):

@@ -216,20 +216,26 @@ def test_session_tells_how_long_the_camera_has_been_silent():
     assert session.snapshot().seconds_since_frame == 0.0
 
 
-def test_session_with_the_real_pipeline_finds_a_face(image_path):
+@pytest.mark.parametrize("detector", ["hog", "blazeface"])  # the Live page's two face detectors
+def test_session_with_the_real_pipeline_finds_a_face(image_path, detector):
     from fer_core.classifier import EmotionClassifier
+    from fer_core.detect import DetectorSettings
+    from fer_core.pipeline import PipelineSettings
 
     image = cv2.imread(str(image_path("happy_liveportrait_d0_t1.67.jpg")))
     from fer_core.landmarks import LandmarkPredictor
 
     landmarks = SharedLandmarks(LandmarkPredictor())
     session = LiveSession(
-        SharedClassifier(EmotionClassifier()), display=DisplaySettings(landmarks=True), landmarks=landmarks
+        SharedClassifier(EmotionClassifier()),
+        settings=PipelineSettings(detector=DetectorSettings(model=detector)),
+        display=DisplaySettings(landmarks=True),
+        landmarks=landmarks,
     )
     annotated = session.process(image)
     snap = session.snapshot()
     assert snap.error is None
-    assert len(snap.current) == 1 and snap.current[0].track_id == 1
+    assert len(snap.current) == 1 and snap.current[0].track_id == 1 and snap.current[0].emotion == "Happy"
     assert annotated.shape == image.shape and not np.array_equal(annotated, image)
 
 

@@ -74,6 +74,19 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
             "It is removed when you start again, discard it or leave. Off: no frame is written anywhere.",
         )
         with st.expander("Advanced"):
+            blazeface = (
+                st.radio(
+                    "Face detector",
+                    ["dlib HOG", "BlazeFace"],
+                    horizontal=True,
+                    key="live_detector",
+                    help="BlazeFace (MediaPipe's, on this server like dlib's): less CPU for a face that fills a good "
+                    "part of the picture, as a webcam's does, so more sessions fit on a shared server; it finds "
+                    "faces from about a tenth of the picture's width. The threshold and upsampling below are "
+                    "dlib's only.",
+                )
+                == "BlazeFace"
+            )
             threshold = st.slider(
                 "Detection threshold",
                 -1.0,
@@ -81,6 +94,7 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
                 0.0,
                 0.1,
                 key="live_threshold",
+                disabled=blazeface,
                 help="dlib's HOG score threshold: lower finds more (and less sure) faces.",
             )
             upsample = st.radio(
@@ -88,10 +102,16 @@ def settings_ui() -> tuple[PipelineSettings, DisplaySettings]:
                 [0, 1],
                 horizontal=True,
                 key="live_upsample",
+                disabled=blazeface,
                 help="1 finds faces half as small, at about 4x the detection time.",
             )
+    detector = (
+        DetectorSettings(model="blazeface")
+        if blazeface
+        else DetectorSettings(threshold=float(threshold), upsample=int(upsample))
+    )
     settings = PipelineSettings(
-        detector=DetectorSettings(threshold=float(threshold), upsample=int(upsample)),
+        detector=detector,
         smoothing=SMOOTHING[steadiness],
         same_person=SAME_PERSON if recognise else 0.0,
         scene_cut=0.0,  # a webcam does not cut; a lamp switched on would end every face
