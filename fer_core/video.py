@@ -253,7 +253,7 @@ def analyze_video(
         outputs=files.final if files is not None else outputs,
         second_process_from=second_process_from,
         start_s=float(start_s),
-        end_s=None if end_s is None else float(end_s),
+        end_s=None if stop is None or end_s is None else float(end_s),  # a part past the end is "to the end"
     )
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder

@@ -56,6 +56,11 @@ def test_a_part_holds_only_its_frames_at_the_videos_own_times(video_path, tmp_pa
     assert table["time_s"].between(2.5 - 1e-9, 5.0).all()
 
 
+def test_a_part_past_the_end_goes_to_the_end(video_path):
+    part = analyze_video(video_path(CLIP), write_video=False, every=6, start_s=6.0, end_s=600.0)
+    assert (part.start_s, part.end_s) == (6.0, None) and max(r.frame_index for r in part.records) == 210
+
+
 def test_a_part_in_two_processes_gives_the_records_of_one(video_path, monkeypatch):
     """The split of issue 15 within the part: the worker starts in the part's second half and stops at its end."""
     monkeypatch.setattr(segments, "MIN_FRAMES", 100)
