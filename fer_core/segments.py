@@ -234,8 +234,8 @@ class SegmentWorker:
 
 
 def _analyse_segment(video: str, every: int, settings: PipelineSettings, plan: SegmentPlan, send) -> None:
-    """The worker: analyse ``video`` from analysed frame ``plan.start`` to ``plan.stop`` or the end, sending its pipeline's state at
-    each checkpoint, its progress, and at the end the records from the first checkpoint on."""
+    """The worker: analyse ``video`` from analysed frame ``plan.start`` to frame ``plan.stop`` or the end, sending
+    its pipeline's state at each checkpoint, its progress, and at the end the records from the first checkpoint on."""
     try:
         import cv2
 

@@ -147,6 +147,11 @@ def test_the_recorded_page_analyses_the_part_asked_for(video_path, tmp_path, mon
     at.text_input(key="rec_from").input("0:05").run()
     at.text_input(key="rec_to").input("3").run()
     assert "ends (0:03) before it starts (0:05)" in at.error[0].value
+    at.text_input(key="rec_to").input("").run()
+    at.text_input(key="rec_from").input("10:00").run()
+    at.button(key="rec_analyse").click().run(timeout=300)
+    said = at.error[0].value.replace("\\", "")  # markdown escapes out
+    assert "d18.mp4 is 7.2 s long: a part starting at 600 s holds no frame" in said
     at.text_input(key="rec_from").input("2").run()
     at.text_input(key="rec_to").input("0:04").run()
     at.checkbox(key="rec_video").uncheck().run()
