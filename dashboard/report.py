@@ -39,7 +39,7 @@ def report_html(title: str, summary: dict, table: pd.DataFrame, model: dict | No
         "frames analysed": summary.get("frames_analysed"),
         "every n-th frame": summary.get("every"),
         "duration": mm_ss(summary["duration_s"]) if summary.get("duration_s") is not None else None,
-        "part of the video": part_words(summary),
+        "part of the video": part_words(summary.get("start_s"), summary.get("end_s")),
         "emotion model": summary.get("emotion_model") or (model or {}).get("name"),
     }
     if model and model.get("accuracy") is not None:

@@ -75,10 +75,14 @@ def _analyze(args: argparse.Namespace) -> int:
         )
     if not args.draw_video:
         log.info("for the annotated video: fer render %s --results %s", args.video, args.out)
+    from fer_core.timeline import part_words
+
     outputs = [p for p in vars(analysis.outputs).values() if p is not None]
+    part = part_words(analysis.start_s, analysis.end_s)
     log.info(
-        "%d frames analysed in %.1f s; wrote %s",
+        "%d frames analysed%s in %.1f s; wrote %s",
         analysis.frames_analysed,
+        f" ({part})" if part else "",
         analysis.seconds_taken,
         ", ".join(str(p) for p in outputs),
     )

@@ -62,10 +62,10 @@ def mm_ss(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def part_words(summary: dict) -> str:
-    """The part of the video an analysis's ``summary`` covers, in words: ``"0:02 to 0:04"``, ``"1:00 to the end"``,
-    or ``""`` for the whole video."""
-    start, end = summary.get("start_s") or 0.0, summary.get("end_s")
+def part_words(start_s: float | None, end_s: float | None) -> str:
+    """The part of a video from ``start_s`` to ``end_s`` seconds (None: the start / the end) in words:
+    ``"0:02 to 0:04"``, ``"1:00 to the end"``, or ``""`` for the whole video."""
+    start, end = start_s or 0.0, end_s
     if not start and end is None:
         return ""
     return f"{mm_ss(start)} to {mm_ss(end) if end is not None else 'the end'}"

@@ -109,6 +109,7 @@ def test_the_command_line_analyses_a_part(video_path, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "liveportrait_d18_surprise.summary.json").read_text())
     assert (summary["start_s"], summary["end_s"], summary["frames_analysed"]) == (2.0, 4.5, 75)
+    assert "75 frames analysed (0:02 to 0:04)" in done.stderr
     for args, words in (
         (("--start", "5", "--end", "0:03"), "must come after"),
         (("--start", "1", "--video"), "fer render"),

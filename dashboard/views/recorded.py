@@ -352,7 +352,7 @@ def results_ui(result: RecordedResult) -> None:
     names = st.session_state.get(names_key)
     summary = with_face_names(result.summary, names) if names else result.summary
     st.subheader(f"Results: {plain_markdown(result.source_name)}")
-    part = f" from {words}" if (words := part_words(summary)) else ""
+    part = f" from {words}" if (words := part_words(summary.get("start_s"), summary.get("end_s"))) else ""
     st.caption(
         f"{summary['frames_analysed']} of {summary['frames_decoded']} frames analysed "
         f"(every {summary['every']}), {summary['duration_s']:.1f} s of video{part}, "
