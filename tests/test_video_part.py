@@ -56,6 +56,13 @@ def test_a_part_holds_only_its_frames_at_the_videos_own_times(video_path, tmp_pa
     assert table["time_s"].between(2.5 - 1e-9, 5.0).all()
 
 
+def test_the_split_of_a_part_lies_within_it():
+    plan = segments.plan_segments(108_000, 3, start=30_000, stop=60_000)  # an hour at 30 fps: 16:40 to 33:20
+    assert plan is not None and plan.stop == 60_000
+    assert 10_000 < plan.start < plan.checkpoints[0] <= plan.checkpoints[-1] < 20_000
+    assert segments.plan_segments(108_000, 3, start=30_000, stop=31_000) is None  # too short a part to split
+
+
 def test_a_part_past_the_end_goes_to_the_end(video_path):
     part = analyze_video(video_path(CLIP), write_video=False, every=6, start_s=6.0, end_s=600.0)
     assert (part.start_s, part.end_s) == (6.0, None) and max(r.frame_index for r in part.records) == 210
