@@ -180,6 +180,24 @@ def probe_video(path: str | Path) -> VideoInfo:
         return VideoInfo(str(path), width, height, fps, duration, frames, rotation, stream.codec_context.name)
 
 
+def stated_length(file) -> float | None:
+    """The length (seconds) a video's header states, read from an open binary file (e.g. an upload) without
+    decoding, which is left at its start; None when the header states none (a browser's MediaRecorder WebM) or the
+    file is not a readable video (the analysis says why)."""
+    import av
+
+    try:
+        with av.open(file, metadata_errors="ignore") as container:
+            stream = _main_video_stream(container)
+            if stream is not None and stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base) or None
+            return container.duration / 1_000_000 if container.duration else None
+    except (av.FFmpegError, ValueError, OSError):
+        return None
+    finally:
+        file.seek(0)
+
+
 def _upright_turns(frame) -> int:
     """Quarter turns clockwise that make ``frame`` upright. PyAV's ``frame.rotation`` is the display matrix's
     angle, counter-clockwise (a phone's portrait video, tagged "rotate 90", reports -90)."""

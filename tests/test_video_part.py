@@ -33,6 +33,16 @@ def test_times_are_read_as_seconds_minutes_or_hours():
             parse_time(bad)
 
 
+def test_the_stated_length_is_read_from_an_open_file_left_at_its_start(video_path, tmp_path):
+    import io
+
+    from fer_core.decode import stated_length
+
+    with open(video_path(CLIP), "rb") as file:
+        assert abs(stated_length(file) - 7.2) < 0.05 and file.tell() == 0
+    assert stated_length(io.BytesIO(b"not a video at all")) is None
+
+
 def test_decoding_stops_where_the_part_ends(video_path):
     frames = list(iter_frames(video_path(CLIP), every=2, start=31, stop=61))
     assert [f.index for f in frames] == list(range(32, 61, 2))  # no TruncatedVideoError for stopping early
@@ -150,6 +160,7 @@ def test_the_recorded_page_analyses_the_part_asked_for(video_path, tmp_path, mon
     at.switch_page("views/recorded.py").run()
     at.file_uploader(key="rec_upload").upload("d18.mp4", Path(video_path(CLIP)).read_bytes(), "video/mp4")
     at.run()
+    assert any(c.value == "The video lasts 0:07 (7.2 s)." for c in at.caption)
     at.text_input(key="rec_to").input("1:0x").run()
     assert "m:ss" in at.error[0].value and at.button(key="rec_analyse").disabled
     at.text_input(key="rec_from").input("0:05").run()

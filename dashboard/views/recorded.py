@@ -35,6 +35,7 @@ from dashboard.components import (
     save_to_history_ui,
     summary_table_ui,
 )
+from fer_core.decode import stated_length
 from fer_core.detect import DetectorSettings
 from fer_core.jobs import FINISHED, Job
 from fer_core.records import face_names, face_summaries, with_face_names
@@ -112,9 +113,10 @@ def options_ui() -> tuple[int, DetectorSettings, bool]:
     return every, FACE_SIZES[sizes], video
 
 
-def part_ui() -> tuple[float, float | None] | None:
+def part_ui(upload) -> tuple[float, float | None] | None:
     """Which part of the video to analyse: (start, end) in seconds (end None: to the end), or None (with the
-    reason shown) when what was typed is not a time or the part is empty."""
+    reason shown) when what was typed is not a time or the part is empty. Says the upload's length where its
+    header states one."""
     start_col, end_col = st.columns(2)
     start_text = start_col.text_input(
         "Start at",
@@ -131,6 +133,12 @@ def part_ui() -> tuple[float, float | None] | None:
         "summary then hold that part only, at the video's own times; the annotated video is the whole video, "
         "drawn where it was analysed.",
     )
+    if upload is not None:
+        length = st.session_state.get(key := f"rec_length_{upload.file_id}")
+        if key not in st.session_state:
+            length = st.session_state[key] = stated_length(upload)
+        if length:
+            st.caption(f"The video lasts {mm_ss(length)} ({length:.1f} s).")
     try:
         start = parse_time(start_text or "0")
         end = parse_time(end_text) if end_text.strip() else None
@@ -422,7 +430,7 @@ st.caption(
     "as soon as it is analysed and the results are kept for a day under *Your analyses*."
 )
 upload = st.file_uploader("Video file", type=list(VIDEO_TYPES), key="rec_upload")
-part = part_ui()
+part = part_ui(upload)
 every, detector, draw_video = options_ui()
 model = model_choice_ui("rec_model")
 analyse = (
