@@ -179,6 +179,9 @@ def test_the_recorded_page_analyses_the_part_asked_for(video_path, tmp_path, mon
     result = at.session_state["recorded_result"]
     assert result.table["time_s"].between(2.0, 4.0).all() and len(result.table) == 60
     assert any("from 0:02 to 0:04" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Save to history").click().run()
+    at.switch_page("views/history.py").run()  # the saved entry (the newest, opened first) says its part
+    assert not at.exception and any("2.0 s (0:02 to 0:04)" in c.value for c in at.caption)
     from dashboard.report import report_html
 
     assert "<th>part of the video</th><td>0:02 to 0:04</td>" in report_html("d18.mp4", result.summary, result.table)

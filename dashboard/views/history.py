@@ -21,6 +21,7 @@ from fer_core.errors import HistoryError
 from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_names, face_summaries
 from fer_core.store import Entry, EntryInfo
+from fer_core.timeline import part_words
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,10 @@ def _rename(entry_id: int) -> None:
 
 def open_ui(entry: Entry) -> None:
     info = entry.info
+    part = part_words(entry.summary.get("start_s"), entry.summary.get("end_s"))
     st.caption(
         f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
+        + (f" ({part})" if part else "")
     )
     applied = face_names_ui(face_summaries(entry.summary), key=f"history-{info.id}")
     if applied is not None:
