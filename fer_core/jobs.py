@@ -274,11 +274,12 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
     """A :data:`Runner` that analyses the video with :func:`fer_core.video.analyze_video` into the job's ``out/``:
     options ``every`` (default 1), ``video`` (draw the annotated MP4, default True) and ``start_s`` / ``end_s`` (the
     part to analyse, default all of it; its annotated MP4 is drawn afterwards over the whole video, the progress
-    going from 0 again); ``pipeline_for(options)`` gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on
+    counting the part's frames and then the video's); ``pipeline_for(options)`` gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on
     models the server already loaded). With ``draw_over`` (the results folder of an earlier job of the same video,
     drawn without the MP4), only the MP4 is drawn from that job's records (:func:`draw_over`)."""
 
     def run(video: Path, out: Path, options: dict, progress, should_stop) -> None:
+        from fer_core.decode import probe_video
         from fer_core.render import render_results
         from fer_core.video import analyze_video
 
@@ -288,12 +289,24 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
         start_s, end_s = float(options.get("start_s") or 0.0), options.get("end_s")
         part = bool(start_s) or end_s is not None
         draw = bool(options.get("video", True))
+        analysing = progress
+        if draw and part:  # one bar for both: the part's frames analysed, then every frame drawn
+            whole = probe_video(video).frame_count
+            analysed_total = [0]
+
+            def analysing(done: int, total: int) -> None:
+                analysed_total[0] = total
+                progress(done, total + whole)
+
+            def drawing(done: int, total: int) -> None:
+                progress(analysed_total[0] + done, analysed_total[0] + total)
+
         analyze_video(
             video,
             out,
             every=int(options.get("every", 1)),
             pipeline=pipeline_for(options),  # type: ignore[arg-type]
-            progress=progress,
+            progress=analysing,
             should_stop=should_stop,
             write_video=draw and not part,
             require_face=True,
@@ -302,6 +315,6 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
             end_s=None if end_s is None else float(end_s),
         )
         if draw and part:
-            render_results(video, out, progress=progress, should_stop=should_stop)
+            render_results(video, out, progress=drawing, should_stop=should_stop)
 
     return run

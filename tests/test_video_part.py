@@ -151,7 +151,8 @@ def test_a_background_job_on_a_part_draws_the_whole_video_afterwards(video_path,
     assert table["time_s"].min() >= 3.0 and table["frame_index"].max() == 213
     with av.open(str(tmp_path / "out" / "input.annotated.mp4")) as drawn:
         assert sum(1 for _ in drawn.decode(video=0)) == 216
-    assert steps[-1] == (216, 216)  # the drawing's progress comes last
+    done = [d for d, _ in steps]
+    assert done == sorted(done) and {t for _, t in steps} == {126 + 216} and steps[-1] == (342, 342)  # one bar
 
 
 def test_the_recorded_page_analyses_the_part_asked_for(video_path, tmp_path, monkeypatch):

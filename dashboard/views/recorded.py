@@ -211,8 +211,12 @@ def wait_for_job(job_id: str) -> RecordedResult | None:
     while (job := queue.job(owner, job_id)) is not None and job.status not in FINISHED:
         if job.status == "running" and job.done:
             left = job.seconds_left()
-            verb = "Drew" if "draw_over" in json.loads(job.options) else "Analysed"
+            options = json.loads(job.options)
+            drawn_after = options.get("video", True) and ("start_s" in options or "end_s" in options)
+            verb = "Drew" if "draw_over" in options else "Analysed"
             text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
+            if drawn_after:  # one count for both steps (fer_core.jobs.analysis_runner)
+                text = f"Frame {job.done} of {job.total or '?'} (the part analysed, then the whole video drawn)"
             text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
             bar.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
         time.sleep(0.25)
