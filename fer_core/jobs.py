@@ -274,9 +274,10 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
     """A :data:`Runner` that analyses the video with :func:`fer_core.video.analyze_video` into the job's ``out/``:
     options ``every`` (default 1), ``video`` (draw the annotated MP4, default True) and ``start_s`` / ``end_s`` (the
     part to analyse, default all of it; its annotated MP4 is drawn afterwards over the whole video, the progress
-    counting the part's frames and then the video's); ``pipeline_for(options)`` gives the :class:`~fer_core.pipeline.FramePipeline` (e.g. built on
-    models the server already loaded). With ``draw_over`` (the results folder of an earlier job of the same video,
-    drawn without the MP4), only the MP4 is drawn from that job's records (:func:`draw_over`)."""
+    counting the part's frames and then the video's); ``pipeline_for(options)`` gives the
+    :class:`~fer_core.pipeline.FramePipeline` (e.g. built on models the server already loaded). With ``draw_over``
+    (the results folder of an earlier job of the same video, drawn without the MP4), only the MP4 is drawn from that
+    job's records (:func:`draw_over`)."""
 
     def run(video: Path, out: Path, options: dict, progress, should_stop) -> None:
         from fer_core.decode import probe_video

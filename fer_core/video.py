@@ -96,8 +96,9 @@ def analyze_video(
     end_s: float | None = None,
 ) -> VideoAnalysis:
     """Analyse every ``every``-th frame of ``path``, or of the part from ``start_s`` to ``end_s`` seconds (None:
-    to the end; frames from ``ceil(start_s * fps)``, records keep the video's own times). With ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``,
-    ``<stem>.summary.json`` and (``write_video``) ``<stem>.annotated.mp4`` there.
+    to the end; frames from ``ceil(start_s * fps)``; records keep the video's own times and frame indices). With
+    ``out_dir``, writes ``<stem>.csv``, ``<stem>.parquet``, ``<stem>.summary.json`` and (``write_video``)
+    ``<stem>.annotated.mp4`` there.
 
     A truncated file is analysed up to the break and flagged in the result. ``require_face`` raises
     :class:`NoFaceError` when no face was found in any frame (otherwise that is a warning). ``should_stop`` is
