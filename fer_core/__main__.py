@@ -251,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "detector", "hog") == "blazeface" and getattr(args, "upsample", 0):
         parser.error("--upsample is the HOG detector's: BlazeFace finds faces from about a tenth of the frame")
-    if args.command == "analyze" and args.end is not None and args.end <= args.start:
-        parser.error(f"--end ({args.end:g} s) must come after --start ({args.start:g} s)")
-    if args.command == "analyze" and args.draw_video and (args.start or args.end is not None):
-        parser.error("--video draws the whole video: with --start or --end, draw it afterwards with fer render")
+    if args.command == "analyze":
+        from fer_core.timeline import is_part  # here, not at the top: --help need not load pandas
+
+        if args.end is not None and args.end <= args.start:
+            parser.error(f"--end ({args.end:g} s) must come after --start ({args.start:g} s)")
+        if args.draw_video and is_part(args.start, args.end):
+            parser.error("--video draws the whole video: with --start or --end, draw it afterwards with fer render")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         return {"render": _render, "batch": _batch}.get(args.command, _analyze)(args)

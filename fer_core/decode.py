@@ -156,12 +156,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     container, stream = _open(path)
     with container:
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            duration = 0.0
+        duration = _stated_duration(container, stream)
         frames = _expected_frames(container, stream)
         if not frames or not duration:  # e.g. a browser's recording (MediaRecorder WebM): no length in its header
             frames, duration = _count_frames(path, stream.index)
@@ -180,6 +175,13 @@ def probe_video(path: str | Path) -> VideoInfo:
         return VideoInfo(str(path), width, height, fps, duration, frames, rotation, stream.codec_context.name)
 
 
+def _stated_duration(container, stream) -> float:
+    """The length (seconds) the header states for ``stream``, else for the whole ``container``; 0.0 if neither."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration is not None else 0.0
+
+
 def stated_length(file) -> float | None:
     """The length (seconds) a video's header states, read from an open binary file (e.g. an upload) without
     decoding, which is left at its start; None when the header states none (a browser's MediaRecorder WebM) or the
@@ -189,9 +191,7 @@ def stated_length(file) -> float | None:
     try:
         with av.open(file, metadata_errors="ignore") as container:
             stream = _main_video_stream(container)
-            if stream is not None and stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base) or None
-            return container.duration / 1_000_000 if container.duration else None
+            return (_stated_duration(container, stream) if stream is not None else 0.0) or None
     except (av.FFmpegError, ValueError, OSError):
         return None
     finally:

@@ -282,13 +282,14 @@ def analysis_runner(pipeline_for: Callable[[dict], object]) -> Runner:
     def run(video: Path, out: Path, options: dict, progress, should_stop) -> None:
         from fer_core.decode import probe_video
         from fer_core.render import render_results
+        from fer_core.timeline import is_part
         from fer_core.video import analyze_video
 
         if options.get("draw_over"):
             draw_over(video, out, Path(options["draw_over"]), progress, should_stop)
             return
         start_s, end_s = float(options.get("start_s") or 0.0), options.get("end_s")
-        part = bool(start_s) or end_s is not None
+        part = is_part(start_s, end_s)
         draw = bool(options.get("video", True))
         analysing = progress
         if draw and part:  # one bar for both: the part's frames analysed, then every frame drawn

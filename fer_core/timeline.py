@@ -62,13 +62,18 @@ def mm_ss(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def is_part(start: float | None, end: float | None) -> bool:
+    """Whether a start and an end (seconds or frames; None or 0: the video's start, None: its end) leave out some
+    of the video."""
+    return bool(start) or end is not None
+
+
 def part_words(start_s: float | None, end_s: float | None) -> str:
     """The part of a video from ``start_s`` to ``end_s`` seconds (None: the start / the end) in words:
     ``"0:02 to 0:04"``, ``"1:00 to the end"``, or ``""`` for the whole video."""
-    start, end = start_s or 0.0, end_s
-    if not start and end is None:
+    if not is_part(start_s, end_s):
         return ""
-    return f"{mm_ss(start)} to {mm_ss(end) if end is not None else 'the end'}"
+    return f"{mm_ss(start_s or 0.0)} to {mm_ss(end_s) if end_s is not None else 'the end'}"
 
 
 def parse_time(text: str) -> float:

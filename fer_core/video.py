@@ -21,6 +21,7 @@ from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
 from fer_core.pipeline import FramePipeline, FrameResult, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, summarize
 from fer_core.segments import SegmentWorker, can_split, plan_segments
+from fer_core.timeline import is_part
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,13 @@ def analyze_video(
     first, stop = frame_range(path.name, info, start_s, end_s)
     settings = pipeline.settings if pipeline is not None else settings
     drawing = write_video and out_dir is not None
-    if drawing and (first or stop is not None):
+    if drawing and is_part(first, stop):
         raise ValueError(
             "a part of a video is analysed without the annotated video: draw it afterwards with "
             "`fer render` (fer_core.render.render_results), which draws the part's records over the whole video"
         )
-    total = max(0, min(info.frame_count, stop if stop is not None else info.frame_count) - first)  # 0: unknown
+    end_frame = info.frame_count if stop is None else min(info.frame_count, stop)  # 0: unknown
+    total = max(0, end_frame - first)
     plan = plan_segments(info.frame_count, every, first, stop) if processes > 1 and not drawing else None
     # the second process starts first: it loads its models while this one loads its own
     segment = SegmentWorker(path, every, settings, plan) if plan and can_split(settings) else None
@@ -196,7 +198,7 @@ def analyze_video(
                 finished(overlapped.drain())
                 # decoding reached the end or `stop` (iter_frames checked the end against the container's
                 # count); frames after the last analysed one were decoded too when analysing every n-th
-                decoded = max(frames_read, min(info.frame_count, stop if stop is not None else info.frame_count))
+                decoded = max(frames_read, end_frame)
             except TruncatedVideoError as exc:
                 finished(overlapped.drain())
                 truncated = True

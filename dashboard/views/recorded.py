@@ -39,7 +39,7 @@ from fer_core.decode import stated_length
 from fer_core.detect import DetectorSettings
 from fer_core.jobs import FINISHED, Job
 from fer_core.records import face_names, face_summaries, with_face_names
-from fer_core.timeline import mm_ss, parse_time, part_words
+from fer_core.timeline import is_part, mm_ss, parse_time, part_words
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,10 @@ def part_ui(upload) -> tuple[float, float | None] | None:
         "drawn where it was analysed.",
     )
     if upload is not None:
-        length = st.session_state.get(key := f"rec_length_{upload.file_id}")
+        key = f"rec_length_{upload.file_id}"  # read once per upload
         if key not in st.session_state:
-            length = st.session_state[key] = stated_length(upload)
-        if length:
+            st.session_state[key] = stated_length(upload)
+        if length := st.session_state[key]:
             st.caption(f"The video lasts {mm_ss(length)} ({length:.1f} s).")
     try:
         start = parse_time(start_text or "0")
@@ -181,7 +181,7 @@ def run_analysis(
         "detector": detector.model,
         "video": video,
     }
-    if part != (0.0, None):
+    if is_part(*part):
         options["start_s"], options["end_s"] = part
     return wait_for_job(submit_upload(upload, options))
 
@@ -212,11 +212,12 @@ def wait_for_job(job_id: str) -> RecordedResult | None:
         if job.status == "running" and job.done:
             left = job.seconds_left()
             options = json.loads(job.options)
-            drawn_after = options.get("video", True) and ("start_s" in options or "end_s" in options)
-            verb = "Drew" if "draw_over" in options else "Analysed"
-            text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
-            if drawn_after:  # one count for both steps (fer_core.jobs.analysis_runner)
+            if options.get("video", True) and is_part(options.get("start_s"), options.get("end_s")):
+                # one count for both steps (fer_core.jobs.analysis_runner)
                 text = f"Frame {job.done} of {job.total or '?'} (the part analysed, then the whole video drawn)"
+            else:
+                verb = "Drew" if "draw_over" in options else "Analysed"
+                text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
             text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
             bar.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
         time.sleep(0.25)
