@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import run_count
 from dashboard.common import return_freed_frames_to_the_system, signed_in_user, sweep_uploads_once
 
 VIEWS = Path(__file__).resolve().parent / "views"
@@ -38,4 +39,5 @@ navigation = st.navigation(
         st.Page(VIEWS / "history.py", title="History", icon=":material/history:", url_path="history"),
     ]
 )
-navigation.run()
+run_count.use_for_webrtc()
+run_count.run_counted(navigation.run)

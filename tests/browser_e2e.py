@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -95,6 +96,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# What a failed test reports (conftest's diagnostics section): the servers still running and the browser contexts.
+RUNNING_SERVERS: list[dict] = []
+OPEN_CONTEXTS: list = []
+
+# ``streamlit run`` with every thread's Python stack written to its log on SIGUSR1 (for a test that timed out)
+STREAMLIT_WITH_STACK_DUMPS = (
+    "import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; main()"
+)
+
+
+def diagnostics() -> str:
+    """Each open page's address and visible text (its frames' too), then each running server's log tail after it
+    wrote its threads' stacks."""
+    parts = []
+    for context in OPEN_CONTEXTS:
+        for page in context.pages:
+            for frame in page.frames:
+                try:
+                    text = frame.locator("body").inner_text(timeout=5000)
+                except Exception as exc:  # noqa: BLE001
+                    text = f"(unreadable: {exc!r})"
+                parts.append(f"--- {frame.url}\n{text[:1200]}")
+    for served in RUNNING_SERVERS:
+        with contextlib.suppress(OSError):
+            os.kill(served["pid"], signal.SIGUSR1)
+            time.sleep(1.0)
+        parts.append(f"--- server log tail ({served['url']})\n{served['log'].read_text()[-5000:]}")
+    return "\n".join(parts)
+
+
 @contextlib.contextmanager
 def serve_dashboard(folder: Path, settings: dict[str, str] | None = None):
     """The dashboard served by ``streamlit run`` on a free port, its history in ``folder/data`` and its log in
@@ -107,8 +139,8 @@ def serve_dashboard(folder: Path, settings: dict[str, str] | None = None):
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "streamlit",
+                "-c",
+                STREAMLIT_WITH_STACK_DUMPS,
                 "run",
                 str(ROOT / "dashboard" / "app.py"),
                 "--server.port",
@@ -138,8 +170,12 @@ def serve_dashboard(folder: Path, settings: dict[str, str] | None = None):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.5)
-        yield {"url": url, "log": log_path, "data": folder / "data", "pid": process.pid}
+        served = {"url": url, "log": log_path, "data": folder / "data", "pid": process.pid}
+        RUNNING_SERVERS.append(served)
+        yield served
     finally:
+        if RUNNING_SERVERS and RUNNING_SERVERS[-1]["url"] == url:
+            RUNNING_SERVERS.pop()
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -222,6 +258,8 @@ def browser(launch):
 def _context(browser, init_script: str | None = None):
     context = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
     context.set_default_timeout(120_000)
+    context.on("close", lambda closed: OPEN_CONTEXTS.remove(closed) if closed in OPEN_CONTEXTS else None)
+    OPEN_CONTEXTS.append(context)
     if init_script:
         context.add_init_script(init_script)
     return context

@@ -27,6 +27,20 @@ def _need(path: Path) -> Path:
     return path
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test of a module with a ``diagnostics()`` function gets what it returns as a report section (the
+    browser tests: each open page's text and the server's log with its threads' stacks)."""
+    outcome = yield
+    report = outcome.get_result()
+    diagnostics = getattr(item.module, "diagnostics", None)
+    if report.failed and callable(diagnostics):
+        try:
+            report.sections.append(("diagnostics", diagnostics()))
+        except Exception as exc:  # noqa: BLE001 - the failure itself must still be reported
+            report.sections.append(("diagnostics", f"could not be gathered: {exc!r}"))
+
+
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     return _need(MEDIA)

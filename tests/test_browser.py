@@ -54,7 +54,7 @@ def test_dashboard_in_a_real_browser(video_path):
         video_path(name)  # skips when the shared media are absent
     inner = (
         f"ip link set lo up && ip addr add 127.0.0.2/8 dev lo && "
-        f"exec {sys.executable} -m pytest -q -p no:cacheprovider -x {INNER_MODULE}"
+        f"exec {sys.executable} -m pytest -q -p no:cacheprovider -x --tb=short {INNER_MODULE}"
     )
     for attempt in (1, 2):
         run = subprocess.run(
