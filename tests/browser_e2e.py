@@ -1,7 +1,8 @@
 """The browser tests proper, run by ``tests/test_browser.py`` inside a private network namespace (WebRTC needs an
 address other than 127.0.0.1). In file order, sharing one server: the live stream comes back annotated with faces
-found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; three browsers
-with three different webcams at once each see only their own faces and uploads; a recorded-video analysis is
+found and charts drawn, then saved; a camera that stops mid-stream is reported and loses nothing; a live page left
+mid-stream keeps what it recorded and starts again; three browsers with three different webcams at once each see only
+their own faces and uploads; a recorded-video analysis is
 cancelled, then one runs to the end and its downloads are checked; an upload over the size limit is refused; the
 history and model pages render; behind a login, each person sees only their own history. Screenshots are saved as it goes.
 Nothing here asserts on wall-clock times; the measured numbers go to ``browser_metrics.json``.
@@ -431,6 +432,26 @@ def test_camera_stopping_mid_stream_is_reported_and_loses_nothing(browser, serve
         assert page.get_by_text(f"{frames} frames over").count() == 1  # every analysed frame is kept
         page.get_by_role("button", name="Save to history").click()
         page.get_by_text("Saved to the history as entry").wait_for()
+    finally:
+        context.close()
+
+
+def test_leaving_the_live_page_mid_stream_keeps_the_recording_and_start_works_again(browser, server):
+    context = _context(browser)
+    page = context.new_page()
+    try:
+        start_live(page, server)
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("History", exact=True).click()
+        page.get_by_role("heading", name="History", exact=True).wait_for()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Live", exact=True).click()
+        # the stream ended with the page; what it recorded is there to save
+        page.get_by_text("Recording stopped").wait_for(timeout=60_000)
+        kept = int(re.search(r"(\d+) frames over", page.get_by_text("frames over").inner_text()).group(1))
+        assert kept > 30
+        page.frame_locator("iframe").first.get_by_role("button", name="START").click()
+        _wait_for(lambda: page.locator('[data-testid="stMetric"]').count() >= 3, 180, "the live numbers again")
+        _wait_for(lambda: int(metric_value(page, "Frames analysed")) > 30, 180, "30 frames of the new stream")
+        _stop_live(page)
     finally:
         context.close()
 

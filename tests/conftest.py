@@ -7,6 +7,7 @@ a file skip with the reason when it is absent.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ def _need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"test media {path} is absent (set FER_SHARED_DATA to the shared data folder)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module(monkeypatch):
+    """Streamlit's AppTest leaves its script as ``sys.modules["__main__"]``; a later test's "spawn" process would
+    run that script (a function's source, without its arguments) and fail before its own code: put it back."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -22,7 +22,7 @@ from browser_e2e import CHROMIUM, NO_FACE_VIDEO, PRIVATE_UPLOAD, UPLOAD_VIDEO, W
 
 ROOT = Path(__file__).resolve().parents[1]
 INNER_MODULE = Path(__file__).resolve().parent / "browser_e2e.py"
-INNER_TESTS = 11
+INNER_TESTS = 12
 
 
 def _why_not_runnable() -> str | None:

@@ -28,21 +28,21 @@ def _count(at: AppTest) -> int:
     return int(at.markdown[0].value.rsplit(" ", 1)[1])
 
 
-def test_every_ended_run_counts_but_not_one_cut_short_for_a_rerun():
+def test_every_ended_run_counts_but_not_one_cut_short():
     at = AppTest.from_function(_app, default_timeout=30).run()
     assert _count(at) == 0
     assert _count(at.run()) == 1
-    at.session_state["mode"] = "stop"
+    at.session_state["mode"] = "stop"  # StopException: also how Streamlit ends a run that a fast rerun replaces
     at.run()
-    assert _count(at.run()) == 3  # a run ended by st.stop counts
+    assert _count(at.run()) == 2
     at.session_state["mode"] = "error"
     at.run()
     assert at.exception  # the error is shown on the page, as Streamlit does
-    assert _count(at.run()) == 5
+    assert _count(at.run()) == 4
     at.session_state["mode"] = "rerun"
     at.run()  # the cut run and the rerun it asked for, which reads the count before it
-    assert _count(at) == 6
-    assert _count(at.run()) == 7
+    assert _count(at) == 5
+    assert _count(at.run()) == 6
 
 
 def test_streamlit_webrtc_reads_this_count():
