@@ -144,6 +144,15 @@ class JobQueue:
         found = self._select("owner=? AND id=?", (owner, job_id))
         return found[0] if found else None
 
+    def ahead(self, job: Job) -> int:
+        """Jobs of anyone, queued or running, submitted before ``job``: how many it waits for while queued."""
+        with self._db() as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND created_at < ?",
+                (job.created_at,),
+            ).fetchone()
+        return count
+
     def _select(self, where: str, params: tuple) -> list[Job]:
         columns = [f for f in Job.__dataclass_fields__ if f != "folder"]
         with self._db() as db:

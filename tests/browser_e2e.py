@@ -570,13 +570,26 @@ def _upload_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("fer-upload-*"))
 
 
-def test_recorded_video_analysis_can_be_cancelled(page, server, video_path):
+def test_recorded_video_analysis_can_be_cancelled(page, server, browser, video_path):
+    """Cancelled while it runs, and, in another session, while it waits in line behind it."""
     before = _upload_folders()
-    page.goto(f"{server['url']}/recorded")
-    page.get_by_role("heading", name="Recorded video", exact=True).wait_for()
-    page.locator('input[type="file"]').set_input_files(str(video_path(WEBCAM_VIDEO)))
-    page.get_by_role("button", name="Analyse").click()
-    page.get_by_text("Analysed frame").first.wait_for(timeout=120_000)
+    context = _context(browser)
+    waiting = context.new_page()
+    try:
+        for session in (page, waiting):  # both ready, so that the second asks while the first runs
+            session.goto(f"{server['url']}/recorded")
+            session.get_by_role("heading", name="Recorded video", exact=True).wait_for()
+            session.locator('input[type="file"]').set_input_files(str(video_path(WEBCAM_VIDEO)))
+            session.get_by_role("button", name="Analyse").wait_for()
+        page.get_by_text("Small faces too").click()  # upsampled: about 4x the detection time, so it runs long
+        page.get_by_role("button", name="Analyse").click()
+        page.get_by_text("Analysed frame").first.wait_for(timeout=120_000)
+        waiting.get_by_role("button", name="Analyse").click()
+        waiting.get_by_text("In line behind 1 other analysis on this server").wait_for(timeout=60_000)
+        waiting.get_by_role("button", name="Cancel").click()
+        waiting.get_by_text("Analysis cancelled.").wait_for(timeout=30_000)
+    finally:
+        context.close()
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("Analysis cancelled.").wait_for()
     assert page.get_by_text("Results:").count() == 0

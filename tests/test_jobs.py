@@ -117,6 +117,8 @@ def test_queued_jobs_run_in_order_and_cancel_at_once_or_at_the_next_frame(tmp_pa
         second = queue.submit("alice", videos[1], "second.mp4")
         started.wait(10)
         assert queue.job("alice", second).status == "queued"
+        # the second waits for the first, whoever's it is; the running one waits for none
+        assert queue.ahead(queue.job("alice", second)) == 1 and queue.ahead(queue.job("alice", first)) == 0
         queue.cancel("bob", first)  # not bob's
         queue.cancel("alice", second)
         assert queue.job("alice", second).status == "cancelled"

@@ -201,6 +201,25 @@ def submit_upload(upload, options: dict) -> str:
     return job_id
 
 
+def _progress(queue, job: Job) -> tuple[float, str]:
+    """The progress bar's fraction and text for a job not yet finished."""
+    ahead = queue.ahead(job) if job.status == "queued" else 0
+    if ahead:
+        return 0.0, f"In line behind {ahead} other analys{'is' if ahead == 1 else 'es'} on this server..."
+    if not job.done:
+        return 0.0, "Starting the analysis..."
+    options = json.loads(job.options)
+    if options.get("video", True) and is_part(options.get("start_s"), options.get("end_s")):
+        # one count for both steps (fer_core.jobs.analysis_runner)
+        text = f"Frame {job.done} of {job.total or '?'} (the part analysed, then the whole video drawn)"
+    else:
+        verb = "Drew" if "draw_over" in options else "Analysed"
+        text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
+    left = job.seconds_left()
+    text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
+    return (min(job.done / job.total, 1.0) if job.total else 0.0), text
+
+
 def wait_for_job(job_id: str) -> RecordedResult | None:
     """Show the job's progress (frames, time left, Cancel) until it ends; then its result, or why it has none."""
     queue, owner = job_queue(), job_owner()
@@ -209,17 +228,8 @@ def wait_for_job(job_id: str) -> RecordedResult | None:
         bar = st.progress(0.0, text="Starting the analysis...")
         st.button("Cancel", on_click=_cancel, args=(job_id,), icon=":material/cancel:", key="rec_cancel")
     while (job := queue.job(owner, job_id)) is not None and job.status not in FINISHED:
-        if job.status == "running" and job.done:
-            left = job.seconds_left()
-            options = json.loads(job.options)
-            if options.get("video", True) and is_part(options.get("start_s"), options.get("end_s")):
-                # one count for both steps (fer_core.jobs.analysis_runner)
-                text = f"Frame {job.done} of {job.total or '?'} (the part analysed, then the whole video drawn)"
-            else:
-                verb = "Drew" if "draw_over" in options else "Analysed"
-                text = f"{verb} frame {job.done} of {job.total}" if job.total else f"{verb} frame {job.done}"
-            text += f", about {mm_ss(left + 0.5)} left" if left is not None else ""
-            bar.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
+        # drawn every tick: each Streamlit call is where a click (Cancel, another page) can interrupt this run
+        bar.progress(*_progress(queue, job))
         time.sleep(0.25)
     status.empty()
     st.session_state.pop(JOB_KEY, None)
