@@ -109,9 +109,14 @@ STREAMLIT_WITH_STACK_DUMPS = (
 
 
 def diagnostics() -> str:
-    """Each open page's address and visible text (its frames' too), then each running server's log tail after it
-    wrote its threads' stacks."""
+    """Each running server's log tail after it wrote its threads' stacks, then each open page's address and visible
+    text (its frames' too): last, so that a tail of the output keeps them."""
     parts = []
+    for served in RUNNING_SERVERS:
+        with contextlib.suppress(OSError):
+            os.kill(served["pid"], signal.SIGUSR1)
+            time.sleep(1.0)
+        parts.append(f"--- server log tail ({served['url']})\n{served['log'].read_text()[-4000:]}")
     for context in OPEN_CONTEXTS:
         for page in context.pages:
             for frame in page.frames:
@@ -120,11 +125,6 @@ def diagnostics() -> str:
                 except Exception as exc:  # noqa: BLE001
                     text = f"(unreadable: {exc!r})"
                 parts.append(f"--- {frame.url}\n{text[:1200]}")
-    for served in RUNNING_SERVERS:
-        with contextlib.suppress(OSError):
-            os.kill(served["pid"], signal.SIGUSR1)
-            time.sleep(1.0)
-        parts.append(f"--- server log tail ({served['url']})\n{served['log'].read_text()[-5000:]}")
     return "\n".join(parts)
 
 
