@@ -44,7 +44,7 @@ def run_counted(run: Callable[[], None]) -> None:
 
 
 def use_for_webrtc() -> None:
-    """Make streamlit-webrtc read :func:`finished_runs` instead of Streamlit's lagging count."""
+    """Make streamlit-webrtc read :func:`finished_runs` instead of Streamlit's count."""
     import streamlit_webrtc.component
 
     streamlit_webrtc.component.get_script_run_count = finished_runs

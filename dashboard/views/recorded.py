@@ -37,7 +37,7 @@ from dashboard.components import (
 )
 from fer_core.decode import stated_length
 from fer_core.detect import DetectorSettings
-from fer_core.jobs import FINISHED, Job
+from fer_core.jobs import FINISHED, Job, JobQueue
 from fer_core.records import face_names, face_summaries, with_face_names
 from fer_core.timeline import is_part, mm_ss, parse_time, part_words
 
@@ -201,7 +201,7 @@ def submit_upload(upload, options: dict) -> str:
     return job_id
 
 
-def _progress(queue, job: Job) -> tuple[float, str]:
+def _progress(queue: JobQueue, job: Job) -> tuple[float, str]:
     """The progress bar's fraction and text for a job not yet finished."""
     ahead = queue.ahead(job) if job.status == "queued" else 0
     if ahead:
