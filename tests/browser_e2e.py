@@ -675,7 +675,12 @@ def test_recorded_video_analysis_and_downloads(page, server, metrics, video_path
     viewer.close()
     metrics["recorded_faces"] = len(summary["faces"])
     metrics["recorded_frames_analysed"] = summary["frames_analysed"]
+    video = page.locator("video").first  # shown at 0:02, inside the part analysed (the first second is not drawn)
+    video.evaluate("v => { v.currentTime = 2.0; }")
+    _wait_for(lambda: video.evaluate("v => !v.seeking && v.readyState >= 2"), 30, "the video to show 0:02")
     _shot(page, "recorded_results")
+    video.evaluate("v => { v.currentTime = 0; }")
+    _wait_for(lambda: video.evaluate("v => !v.seeking && v.currentTime < 0.1"), 30, "the video back at 0:00")
     # a click on the timeline plays the video from that moment
     timeline = page.locator(".st-key-recorded-timeline .js-plotly-plot").first
     timeline.scroll_into_view_if_needed()
