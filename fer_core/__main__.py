@@ -111,12 +111,22 @@ def _batch(args: argparse.Namespace) -> int:
         detector=args.detector,
         workers=args.workers or default_workers(),
         engine=args.engine,
+        start_s=args.start,
+        end_s=args.end,
     )
     with _progress_bar("batch", "video", args.quiet) as progress:
         table = run_batch(videos, args.out, settings, table_name, progress)
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     log.info("%d videos: %s; table %s", len(table), counts, args.out / table_name)
     return 1 if counts.get("failed") else 0
+
+
+def _add_part_arguments(parser: argparse.ArgumentParser, whose: str) -> None:
+    """--start and --end (seconds, m:ss or h:mm:ss): the part of the video(s) to analyse."""
+    parser.add_argument(
+        "--start", type=_time, default=0.0, help=f"analyse{whose} from this time (seconds, m:ss or h:mm:ss)"
+    )
+    parser.add_argument("--end", type=_time, default=None, help=f"analyse{whose} up to this time (default: the end)")
 
 
 DETECTOR_HELP = (
@@ -180,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         help="emotion model: fast (default), accurate (71.8%% instead of 71.1%% on FER2013 "
         "PublicTest, about 2x the classifier's time per face), or a model folder",
     )
-    analyze.add_argument("--start", type=_time, default=0.0, help="analyse from this time (seconds, m:ss or h:mm:ss)")
-    analyze.add_argument("--end", type=_time, default=None, help="analyse up to this time (default: the end)")
+    _add_part_arguments(analyze, "")
     analyze.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help=DETECTOR_HELP)
     analyze.add_argument(
         "--upsample",
@@ -234,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("source", type=Path, help="a folder of videos (searched recursively) or a text file of paths")
     batch.add_argument("--out", type=Path, required=True, help="output folder: each video's files and batch.csv")
     batch.add_argument("--every", type=_whole(1), default=1, help="analyse every n-th frame (default: every frame)")
+    _add_part_arguments(batch, " each video")
     batch.add_argument("--model", default="fast", help="emotion model: fast (default), accurate, or a model folder")
     batch.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help=DETECTOR_HELP)
     batch.add_argument("--workers", type=_whole(1), default=None, help="processes (default: one per core)")
@@ -251,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "detector", "hog") == "blazeface" and getattr(args, "upsample", 0):
         parser.error("--upsample is the HOG detector's: BlazeFace finds faces from about a tenth of the frame")
+    if args.command in ("analyze", "batch") and args.end is not None and args.end <= args.start:
+        parser.error(f"--end ({args.end:g} s) must come after --start ({args.start:g} s)")
     if args.command == "analyze":
         from fer_core.timeline import is_part  # here, not at the top: --help need not load pandas
 
-        if args.end is not None and args.end <= args.start:
-            parser.error(f"--end ({args.end:g} s) must come after --start ({args.start:g} s)")
         if args.draw_video and is_part(args.start, args.end):
             parser.error("--video draws the whole video: with --start or --end, draw it afterwards with fer render")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")

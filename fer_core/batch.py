@@ -26,6 +26,7 @@ import pandas as pd
 from fer_core.errors import OutputError
 from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_summaries
+from fer_core.timeline import is_part
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv", ".m
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """``every``: analyse every n-th frame; ``model_dir``: the emotion model folder; ``detector``: the face detector
+    """``every``: analyse every n-th frame; ``start_s`` / ``end_s``: the part of each video to analyse (seconds;
+    end None: to the end); ``model_dir``: the emotion model folder; ``detector``: the face detector
     (``hog`` or ``blazeface``, see :class:`~fer_core.detect.DetectorSettings`); ``workers``: processes;
     ``engine``: ``local`` (a process pool on this machine) or ``ray`` (Ray actors: a local Ray instance, or the
     cluster at ``$RAY_ADDRESS``; every node must see the videos and ``out`` at the same paths)."""
@@ -44,6 +46,8 @@ class BatchSettings:
     detector: str = "hog"
     workers: int = 2
     engine: str = "local"
+    start_s: float = 0.0
+    end_s: float | None = None
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -85,6 +89,8 @@ def batch_row(video: Path, summary: dict | None, status: str, error: str = "") -
         faces=len(faces),
         blinks_per_minute=60.0 * sum(f.blink_count for f in faces) / on_screen if on_screen >= 5 else None,
     )
+    if is_part(summary.get("start_s"), summary.get("end_s")):  # --start / --end: the row's figures are the part's
+        row.update(start_s=summary["start_s"], end_s=summary.get("end_s"))
     for emotion in SHARE_LABELS:
         row[f"share_{emotion.lower()}"] = (
             sum(f.emotion_share.get(emotion, 0.0) * f.frames for f in faces) / frames if frames else None
@@ -109,12 +115,20 @@ def _start_worker(settings: BatchSettings) -> None:
     _PIPELINE = FramePipeline(PipelineSettings(model_dir=settings.model_dir or defaults.model_dir, detector=detector))
 
 
-def _analyse_one(video: Path, out: Path, every: int) -> tuple[dict | None, str]:
+def _analyse_one(video: Path, out: Path, settings: BatchSettings) -> tuple[dict | None, str]:
     from fer_core.errors import FerError
     from fer_core.video import analyze_video
 
     try:
-        analysis = analyze_video(video, out, every=every, pipeline=_PIPELINE, write_video=False)
+        analysis = analyze_video(
+            video,
+            out,
+            every=settings.every,
+            pipeline=_PIPELINE,
+            write_video=False,
+            start_s=settings.start_s,
+            end_s=settings.end_s,
+        )
     except (FerError, OSError, ValueError) as exc:
         return None, str(exc)
     return analysis.summary(), ""
@@ -167,7 +181,7 @@ def _run_locally(todo: list[Path], out: Path, settings: BatchSettings) -> Iterat
     """Each video analysed by a pool of ``settings.workers`` processes, outcomes as they finish."""
     workers = max(1, min(settings.workers, len(todo)))
     with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(settings,)) as pool:
-        futures = {pool.submit(_analyse_one, video, out, settings.every): video for video in todo}
+        futures = {pool.submit(_analyse_one, video, out, settings): video for video in todo}
         for future in as_completed(futures):
             try:
                 summary, error = future.result()
@@ -190,8 +204,8 @@ def _run_on_ray(todo: list[Path], out: Path, settings: BatchSettings) -> Iterato
         def __init__(self, settings: BatchSettings) -> None:
             _start_worker(settings)
 
-        def analyse(self, video: Path, out: Path, every: int) -> tuple[Path, dict | None, str]:
-            return (video, *_analyse_one(video, out, every))
+        def analyse(self, video: Path, out: Path, settings: BatchSettings) -> tuple[Path, dict | None, str]:
+            return (video, *_analyse_one(video, out, settings))
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -199,7 +213,7 @@ def _run_on_ray(todo: list[Path], out: Path, settings: BatchSettings) -> Iterato
     try:
         workers = max(1, min(settings.workers, len(todo)))
         pool = ActorPool([Worker.remote(settings) for _ in range(workers)])  # type: ignore[attr-defined]
-        for outcome in pool.map_unordered(lambda actor, video: actor.analyse.remote(video, out, settings.every), todo):
+        for outcome in pool.map_unordered(lambda actor, video: actor.analyse.remote(video, out, settings), todo):
             yield outcome
     finally:
         if started_here:

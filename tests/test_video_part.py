@@ -138,6 +138,23 @@ def test_the_command_line_analyses_a_part(video_path, tmp_path):
         assert "Traceback" not in refused.stderr
 
 
+def test_a_batch_analyses_the_same_part_of_each_video(video_path, tmp_path):
+    """``fer batch --start --end``: each video's part; a video shorter than the start fails alone, saying why."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in (CLIP, "liveportrait_d0_smile.mp4"):  # 7.2 s and 3.1 s
+        (folder / name).symlink_to(video_path(name))
+    done = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--start", "0:04", "--end", "6", "--quiet")
+    assert done.returncode == 1, done.stderr  # one video failed
+    table = pd.read_csv(tmp_path / "out" / "batch.csv").set_index("status")
+    assert "3.1 s long" in table.loc["failed", "error"]
+    summary = json.loads((tmp_path / "out" / "liveportrait_d18_surprise.summary.json").read_text())
+    assert (summary["start_s"], summary["end_s"], summary["frames_analysed"]) == (4.0, 6.0, 60)
+    assert table.loc["analysed", ["start_s", "end_s", "frames_analysed"]].tolist() == [4.0, 6.0, 60]
+    refused = fer("batch", str(folder), "--out", str(tmp_path / "refused"), "--start", "5", "--end", "0:03")
+    assert refused.returncode == 2 and "must come after" in refused.stderr
+
+
 def test_a_background_job_on_a_part_draws_the_whole_video_afterwards(video_path, tmp_path):
     """The Recorded page's job: the part analysed, then its records drawn over every frame of the video."""
     import av
