@@ -41,7 +41,7 @@ def pytest_runtest_makereport(item, call):
     browser tests: each open page's text and the server's log with its threads' stacks)."""
     outcome = yield
     report = outcome.get_result()
-    diagnostics = getattr(item.module, "diagnostics", None)
+    diagnostics = getattr(getattr(item, "module", None), "diagnostics", None)
     if report.failed and callable(diagnostics):
         try:
             report.sections.append(("diagnostics", diagnostics()))
