@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -16,24 +17,79 @@ from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, ModelMeta, read_m
 _INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
 
-def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta) -> np.ndarray:
+def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta, angles: np.ndarray | None = None) -> np.ndarray:
     """Crop each detector box (N, 4) of a uint8 (H, W) image as the model's metadata says (a square widened by
     ``crop_margin`` and moved by ``crop_shift``) and resize it as in training: float32 (N, size, size, 1), gray
-    levels 0..255 (the network scales them itself)."""
+    levels 0..255 (the network scales them itself). ``angles`` (N,) degrees: each square turned by its angle about
+    the box's centre (clockwise on screen for positive; see :meth:`FaceLandmarks.roll_degrees`), so that a tilted
+    face comes out upright."""
     size = meta.input_size
     out = np.empty((len(boxes), size, size, 1), dtype=np.float32)
     height, width = gray.shape[:2]
     for i, box in enumerate(np.asarray(boxes).reshape(-1, 4)):
+        angle = 0.0 if angles is None else float(angles[i])
         x1, y1, x2, y2 = square_crop_box(box, meta.crop_margin, meta.crop_shift)
-        crop = gray[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+        if angle:
+            crop = _turned_square(gray, box, (x1, y1, x2, y2), angle, 4 * size)
+        else:
+            crop = _region(gray, x1, y1, x2, y2)
         if crop.size == 0:
             out[i] = 0.0
             continue
-        pads = (max(-y1, 0), max(y2 - height, 0), max(-x1, 0), max(x2 - width, 0))
-        if any(pads):  # the square reaches past the image edge: mirror, as training augmentation fills
-            crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REFLECT)
         out[i, :, :, 0] = cv2.resize(crop, (size, size), interpolation=_INTERPOLATION[meta.resize])
     return out
+
+
+def _region(gray: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """The pixels of gray[y1:y2, x1:x2], mirrored where they reach past the image's edge (as training augmentation
+    fills); empty when none of it is inside the image."""
+    height, width = gray.shape[:2]
+    crop = gray[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    pads = (max(-y1, 0), max(y2 - height, 0), max(-x1, 0), max(x2 - width, 0))
+    if crop.size and any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REFLECT)
+    return crop
+
+
+def _turned_square(
+    gray: np.ndarray, box: np.ndarray, square: tuple[int, int, int, int], angle: float, most: int
+) -> np.ndarray:
+    """The pixels of ``square`` (x1, y1, x2, y2, made from ``box`` as in :func:`prepare_faces`) turned by ``angle``
+    degrees about ``box``'s centre, as an upright uint8 square image of at most ``most`` pixels a side (larger
+    squares are first area-shrunk, then sampled bilinearly; mirrored past the image's edges). Empty when the square
+    lies outside the image."""
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    side = square[2] - square[0]
+    half = side / 2.0
+    # the square's centre (pixel-index coordinates), its offset from the box's centre turned with the face
+    bx, by = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    ox, oy = square[0] + half - bx, square[1] + half - by
+    cx, cy = bx + cos * ox - sin * oy, by + sin * ox + cos * oy
+    reach = half * (abs(cos) + abs(sin)) + 2.0  # half the side of the turned square's bounding box
+    x1, y1 = math.floor(cx - reach), math.floor(cy - reach)
+    x2, y2 = math.ceil(cx + reach) + 1, math.ceil(cy + reach) + 1
+    region = _region(gray, x1, y1, x2, y2)
+    if region.size == 0:
+        return region
+    sx = sy = 1.0
+    if side > most:
+        shrunk = max(1, round((x2 - x1) * most / side)), max(1, round((y2 - y1) * most / side))
+        region = cv2.resize(region, shrunk, interpolation=cv2.INTER_AREA)
+        sx, sy = shrunk[0] / (x2 - x1), shrunk[1] / (y2 - y1)
+    out = min(side, most)
+    step = side / out  # square pixels per output pixel
+    # output pixel (u, v) -> square offset d = ((u, v) + 0.5) * step - 0.5 - half -> image point centre + turn d
+    # -> region pixel ((point - (x1, y1)) + 0.5) * scale - 0.5 (pixel centres as cv2.resize maps them)
+    d = 0.5 * step - 0.5 - half
+    to_region = np.array(
+        [
+            [sx * cos * step, -sx * sin * step, sx * (cx - x1 + (cos - sin) * d + 0.5) - 0.5],
+            [sy * sin * step, sy * cos * step, sy * (cy - y1 + (sin + cos) * d + 0.5) - 0.5],
+        ]
+    )
+    return cv2.warpAffine(
+        region, to_region, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 class EmotionClassifier:
@@ -82,9 +138,9 @@ class EmotionClassifier:
         """The names of :meth:`predict`'s columns: always :data:`~fer_core.labels.EMOTIONS`."""
         return EMOTIONS
 
-    def prepare(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def prepare(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
         """See :func:`prepare_faces`: (N, size, size, 1) float32 crops of ``boxes`` in ``gray``."""
-        return prepare_faces(gray, boxes, self.meta)
+        return prepare_faces(gray, boxes, self.meta, angles)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """Calibrated probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1), in one call (the
@@ -100,6 +156,7 @@ class EmotionClassifier:
         probabilities = self._interpreter.get_tensor(self._output)[:, self._order]
         return apply_temperature(probabilities, self.meta.temperature)
 
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Probabilities (N, len(labels)) for the faces at ``boxes`` (N, 4) in a uint8 (H, W) image."""
-        return self.predict(self.prepare(gray, boxes))
+    def classify(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities (N, len(labels)) for the faces at ``boxes`` (N, 4) in a uint8 (H, W) image, each turned
+        by its angle (N,) in degrees when given (see :func:`prepare_faces`)."""
+        return self.predict(self.prepare(gray, boxes, angles))

@@ -77,7 +77,9 @@ class OverlappedFrames:
     def add(self, frame: Frame) -> list[tuple[Frame, FrameResult]]:
         pipeline = self.pipeline
         located = pipeline.locate(lambda: frame.image, frame.time_s, frame.index, frame.gray)
-        classified = self._thread.submit(pipeline.classifier.classify, frame.gray, located.crop_boxes)
+        classified = self._thread.submit(
+            pipeline.classifier.classify, frame.gray, located.crop_boxes, located.crop_angles
+        )
         self._in_flight.append((frame, located, classified))
         return [self._finish_oldest()] if len(self._in_flight) > IN_FLIGHT else []
 

@@ -35,3 +35,9 @@ def square_crop_box(box: np.ndarray, margin: float, shift_y: float = 0.0) -> np.
     left = round((x1 + x2) / 2.0 - side / 2.0)
     top = round((y1 + y2) / 2.0 + shift_y * longer - side / 2.0)
     return np.array([left, top, left + side, top + side], dtype=np.int64)
+
+
+def rotation(degrees: float) -> np.ndarray:
+    """(2, 2) matrix turning (x, y) image vectors (y down) by ``degrees``, clockwise on screen for positive."""
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return np.array([[c, -s], [s, c]])

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.errors import ModelFileError
+from fer_core.geometry import rotation
 
 # Index ranges of the 68-point layout. "left"/"right" are the person's own: right_eye is on the image's left.
 REGIONS: dict[str, slice] = {
@@ -29,6 +30,10 @@ REGIONS: dict[str, slice] = {
 # and its side, in units of the points' root-mean-square distance from that mean. dx fitted to dlib HOG's boxes on the
 # shared videos; dy and the side chosen on FER2013 Training faces (bench/RESULTS.md, session 16).
 CROP_BOX = (0.018, -0.15, 2.65)
+
+# Degrees of head roll that the classifier's crop keeps as it is: FER2013's own faces lean too (median 4, p90 15 degrees
+# on PublicTest), and a face leaning more is turned back to this much (bench/RESULTS.md, session 19).
+ROLL_KEPT = 8.0
 
 # madvise(2): collapse a range's pages into 2 MB transparent huge pages now (Linux 6.1 and later).
 MADV_COLLAPSE = 25
@@ -60,13 +65,30 @@ class FaceLandmarks:
     def regions(self) -> dict[str, np.ndarray]:
         return {name: self.points[s] for name, s in REGIONS.items()}
 
-    def crop_box(self) -> np.ndarray:
+    def roll_degrees(self) -> float:
+        """The head's roll in degrees: the angle of the line from the right eye's centre to the left eye's (image
+        left to right), positive when that line goes down the image (the face turned clockwise on screen)."""
+        dx, dy = self.left_eye.mean(axis=0) - self.right_eye.mean(axis=0)
+        return float(np.degrees(np.arctan2(dy, dx)))
+
+    def crop_angle(self) -> float:
+        """Degrees by which the classifier's crop is turned (see :func:`fer_core.classifier.prepare_faces`): the
+        roll beyond :data:`ROLL_KEPT` either way, 0 for a face nearer upright."""
+        roll = self.roll_degrees()
+        return float(np.sign(roll) * max(abs(roll) - ROLL_KEPT, 0.0))
+
+    def crop_box(self, angle: float = 0.0) -> np.ndarray:
         """The square (4,) float x1, y1, x2, y2 (pixels) that the emotion classifier crops, in the detector's box
-        convention (:data:`CROP_BOX`): it follows the face from frame to frame without the detector box's jumps."""
+        convention (:data:`CROP_BOX`): it follows the face from frame to frame without the detector box's jumps.
+        ``angle`` (degrees): the square's offset from the points' mean turned with it, for a crop turned by ``angle``
+        about the square's centre (:meth:`crop_angle`)."""
         dx, dy, side = CROP_BOX
         centre = self.points.mean(axis=0)
         radius = float(np.sqrt(((self.points - centre) ** 2).sum(axis=1).mean()))
-        cx, cy, half = centre[0] + dx * radius, centre[1] + dy * radius, side * radius / 2
+        offset = np.array([dx * radius, dy * radius])
+        if angle:
+            offset = rotation(angle) @ offset
+        cx, cy, half = centre[0] + offset[0], centre[1] + offset[1], side * radius / 2
         return np.array([cx - half, cy - half, cx + half, cy + half])
 
 

@@ -31,8 +31,9 @@ class Classifier(Protocol):
     @property
     def meta(self) -> ModelMeta: ...
 
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, 7) float32 for boxes (N, 4) x1, y1, x2, y2 in a uint8 (H, W) image."""
+    def classify(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+        """(N, 7) float32 for boxes (N, 4) x1, y1, x2, y2 in a uint8 (H, W) image, each turned by its angle (N,)
+        in degrees (clockwise on screen) about its centre when given."""
         ...
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
@@ -71,9 +72,9 @@ class SharedClassifier:
     def meta(self) -> ModelMeta:
         return self.inner.meta
 
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def classify(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
         with self._lock:
-            return self.inner.classify(gray, boxes)
+            return self.inner.classify(gray, boxes, angles)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         with self._lock:

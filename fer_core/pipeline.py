@@ -137,10 +137,18 @@ class LocatedFaces:
     @property
     def crop_boxes(self) -> np.ndarray:
         """(N, 4) int x1, y1, x2, y2: what the classifier crops, from each face's landmarks
-        (:meth:`FaceLandmarks.crop_box`): steadier from frame to frame than the detector's boxes."""
+        (:meth:`FaceLandmarks.crop_box`): steadier from frame to frame than the detector's boxes. Each square is
+        turned by its :attr:`crop_angles` about its centre."""
         if not self.shapes:
             return np.zeros((0, 4), dtype=np.int64)
-        return np.round(np.stack([s.crop_box() for s in self.shapes])).astype(np.int64)
+        boxes = [shape.crop_box(angle) for shape, angle in zip(self.shapes, self.crop_angles)]
+        return np.round(np.stack(boxes)).astype(np.int64)
+
+    @property
+    def crop_angles(self) -> np.ndarray:
+        """(N,) float degrees by which each face's crop is turned about its centre, so that a tilted head reaches
+        the classifier nearly upright, as FER2013's faces are (:meth:`FaceLandmarks.crop_angle`)."""
+        return np.array([shape.crop_angle() for shape in self.shapes], dtype=np.float64)
 
 
 class FramePipeline:
@@ -187,7 +195,7 @@ class FramePipeline:
         """Find, follow and classify every face of one BGR/BGRA/gray frame shown at ``time_s`` seconds
         (``image`` and ``gray`` as for :meth:`locate`)."""
         located = self.locate(image, time_s, frame_index, gray)
-        return self.finish(located, self.classifier.classify(located.gray, located.crop_boxes))
+        return self.finish(located, self.classifier.classify(located.gray, located.crop_boxes, located.crop_angles))
 
     def locate(self, image: Picture, time_s: float, frame_index: int, gray: np.ndarray | None = None) -> LocatedFaces:
         """The first half of :meth:`process`: detect or follow the faces of a frame, with their landmarks.
@@ -283,8 +291,9 @@ class FramePipeline:
 
     def finish(self, located: LocatedFaces, probabilities: np.ndarray) -> FrameResult:
         """The second half of :meth:`process`: smoothing, blinks and records of a located frame, given its
-        ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.crop_boxes)``. Touches only the
-        tracks' probability and blink state, which :meth:`locate` never reads."""
+        ``probabilities`` (N, 7) from ``self.classifier.classify(located.gray, located.crop_boxes,
+        located.crop_angles)``. Touches only the tracks' probability and blink state, which :meth:`locate` never
+        reads."""
         labels = self.classifier.labels
         time_s, boxes, shapes, scores = located.time_s, located.boxes, located.shapes, located.scores
         records, landmarks = [], {}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.geometry import box_iou, clip_boxes, square_crop_box
+from fer_core.geometry import box_iou, clip_boxes, rotation, square_crop_box
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,9 @@ def test_square_crop_box_widens_and_shifts():
     assert square_crop_box(np.array([10, 20, 30, 60]), margin=0.0).tolist() == [0, 20, 40, 60]
     assert square_crop_box(np.array([0, 0, 100, 100]), margin=0.1).tolist() == [-10, -10, 110, 110]
     assert square_crop_box(np.array([0, 0, 100, 100]), margin=0.0, shift_y=-0.1).tolist() == [0, -10, 100, 90]
+
+
+def test_rotation_turns_clockwise_on_screen():
+    # y points down: a quarter turn clockwise takes "right" to "down" and "down" to "left"
+    assert np.allclose(rotation(90) @ [1, 0], [0, 1]) and np.allclose(rotation(90) @ [0, 1], [-1, 0])
+    assert np.allclose(rotation(-30) @ rotation(30), np.eye(2))
