@@ -77,7 +77,8 @@ def annotate(
 def _draw_bars(image: np.ndarray, record: FaceRecord, emotions: tuple[str, ...], scale: float, colour) -> None:
     height, width = image.shape[:2]
     bar_h, bar_w = max(8, round(14 * scale)), max(40, round(70 * scale))
-    label_w = round(70 * scale * 0.8)
+    font_scale = scale * 0.4 + 0.05
+    label_w = 4 + max(cv2.getTextSize(emotion, FONT, font_scale, 1)[0][0] for emotion in emotions)
     x = record.x2 + 4
     if x + label_w + bar_w > width:  # no room on the right: draw on the left of the box
         x = max(0, record.x1 - 4 - label_w - bar_w)
@@ -87,7 +88,5 @@ def _draw_bars(image: np.ndarray, record: FaceRecord, emotions: tuple[str, ...],
             break
         p = record.probabilities[EMOTIONS.index(emotion)]
         cv2.rectangle(image, (x, y), (x + label_w + bar_w, y + bar_h), (0, 0, 0), -1)
-        cv2.putText(
-            image, emotion[:8], (x + 2, y + bar_h - 2), FONT, scale * 0.4 + 0.05, (255, 255, 255), 1, cv2.LINE_AA
-        )
+        cv2.putText(image, emotion, (x + 2, y + bar_h - 2), FONT, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.rectangle(image, (x + label_w, y + 2), (x + label_w + round(bar_w * p), y + bar_h - 2), colour, -1)
