@@ -3,6 +3,7 @@ stitched where the two pipelines' states meet, and the sequential result wheneve
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,13 +118,15 @@ def test_the_detector_runs_on_the_same_frames_wherever_the_analysis_starts(video
 
 
 def _segment_workers() -> list[str]:
-    """Processes of this machine running the segment worker (``python -m fer_core.segments``)."""
+    """This process's children running the segment worker (``python -m fer_core.segments``); another test run on the
+    same machine has its own."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for folder in Path("/proc").glob("[0-9]*"):
         try:
-            if b"fer_core.segments" in cmdline.read_bytes():
-                found.append(cmdline.parent.name)
-        except OSError:  # ended meanwhile
+            parent = int((folder / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and b"fer_core.segments" in (folder / "cmdline").read_bytes():
+                found.append(folder.name)
+        except (OSError, IndexError, ValueError):  # ended meanwhile
             pass
     return found
 
