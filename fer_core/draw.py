@@ -47,6 +47,7 @@ def annotate(
     height, width = out.shape[:2]
     scale = max(0.4, min(1.0, width / 1280.0 * 1.2))
     line = max(1, round(width / 640))
+    panels: list[tuple[int, int, int, int]] = []  # the probability panels drawn so far
     for r in records:
         colour = track_colour(r.track_id)
         cv2.rectangle(out, (r.x1, r.y1), (r.x2 - 1, r.y2 - 1), colour, line)
@@ -67,21 +68,50 @@ def annotate(
             1,
         )
         if show_bars:
-            _draw_bars(out, r, emotions, scale, colour)
+            faces = [(o.x1, o.y1, o.x2, o.y2) for o in records if o is not r]
+            panels.append(_draw_bars(out, r, emotions, scale, colour, faces, panels))
         if landmarks and r.track_id in landmarks:
             for x, y in landmarks[r.track_id].points.round().astype(int):
                 cv2.circle(out, (int(x), int(y)), max(1, line), (0, 255, 255), -1)
     return out
 
 
-def _draw_bars(image: np.ndarray, record: FaceRecord, emotions: tuple[str, ...], scale: float, colour) -> None:
+def _draw_bars(
+    image: np.ndarray,
+    record: FaceRecord,
+    emotions: tuple[str, ...],
+    scale: float,
+    colour,
+    faces: list[tuple[int, int, int, int]],
+    panels: list[tuple[int, int, int, int]],
+) -> tuple[int, int, int, int]:
+    """The probability panel beside the face's box: on its right, else its left, where it fits in the frame without
+    covering another face (``faces``: their boxes) or a panel drawn before (``panels``); where neither side does, on
+    the side away from the nearest other face, kept inside the frame (over the edge of this face's own box rather
+    than over a neighbour). Returns the panel's x1, y1, x2, y2."""
     height, width = image.shape[:2]
     bar_h, bar_w = max(8, round(14 * scale)), max(40, round(70 * scale))
     font_scale = scale * 0.4 + 0.05
     label_w = 4 + max(cv2.getTextSize(emotion, FONT, font_scale, 1)[0][0] for emotion in emotions)
-    x = record.x2 + 4
-    if x + label_w + bar_w > width:  # no room on the right: draw on the left of the box
-        x = max(0, record.x1 - 4 - label_w - bar_w)
+    panel_w = label_w + bar_w
+    top, bottom = record.y1, record.y1 + len(emotions) * (bar_h + 2)
+
+    def free(x: int) -> bool:
+        inside = 0 <= x and x + panel_w <= width
+        return inside and not any(
+            x < x2 and x1 < x + panel_w and top < y2 and y1 < bottom for x1, y1, x2, y2 in faces + panels
+        )
+
+    right, left = record.x2 + 4, record.x1 - 4 - panel_w
+    if free(right):
+        x = right
+    elif free(left):
+        x = left
+    else:
+        centre = (record.x1 + record.x2) / 2
+        nearest = min(faces, key=lambda o: abs((o[0] + o[2]) / 2 - centre), default=None)
+        away_right = nearest is not None and (nearest[0] + nearest[2]) / 2 < centre
+        x = min(max(right if away_right else left, 0), max(width - panel_w, 0))
     for k, emotion in enumerate(emotions):
         y = record.y1 + k * (bar_h + 2)
         if y + bar_h > height:
@@ -90,3 +120,4 @@ def _draw_bars(image: np.ndarray, record: FaceRecord, emotions: tuple[str, ...],
         cv2.rectangle(image, (x, y), (x + label_w + bar_w, y + bar_h), (0, 0, 0), -1)
         cv2.putText(image, emotion, (x + 2, y + bar_h - 2), FONT, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.rectangle(image, (x + label_w, y + 2), (x + label_w + round(bar_w * p), y + bar_h - 2), colour, -1)
+    return x, top, x + panel_w, bottom
