@@ -77,13 +77,22 @@ def targets(y: torch.Tensor, crowd: torch.Tensor, crowd_weight: float) -> torch.
 
 
 def augment(
-    x: torch.Tensor, size: int, shift_px: float, degrees: float, zoom: float, erase_p: float, gen: torch.Generator
+    x: torch.Tensor,
+    size: int,
+    shift_px: float,
+    degrees: float,
+    zoom: float,
+    erase_p: float,
+    gen: torch.Generator,
+    light_p: float = 0.0,
 ) -> torch.Tensor:
     """Random affine view of each face, on its device: (B, 1, 48, 48) -> (B, 1, size, size), same value range.
 
     One warp per face (grid_sample, reflected borders): a crop of ``size`` at a random offset of up to ``shift_px``
     pixels from the centre, rotation up to ``degrees``, zoom by a factor within 1 +- ``zoom``, mirror with p = 0.5;
-    then, with p = ``erase_p``, a random rectangle (2-25% of the area) set to mid-gray (random erasing)."""
+    then, with p = ``light_p``, the face's contrast about its mean gray scaled by 0.4-1.4 and its brightness moved by up to
+    50 gray levels either way (a dim or flat webcam picture); then, with p = ``erase_p``, a random rectangle (2-25% of
+    the area) set to mid-gray (random erasing)."""
     b, dev = x.shape[0], x.device
     rand = lambda *s: torch.rand(*s, device=dev, generator=gen)  # noqa: E731
     angle = (rand(b) * 2 - 1) * math.radians(degrees)
@@ -96,6 +105,8 @@ def augment(
     )
     grid = F.affine_grid(theta, (b, 1, size, size), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if light_p > 0:
+        out = relight(out, light_p, gen)
     if erase_p > 0:
         area = (0.02 + rand(b) * 0.23) * size * size
         ratio = torch.exp((rand(b) * 2 - 1) * math.log(3.3))
@@ -108,6 +119,18 @@ def augment(
         mask = (inside_y[:, :, None] & inside_x[:, None, :]) & (rand(b) < erase_p)[:, None, None]
         out = torch.where(mask[:, None], torch.full_like(out, 127.5), out)
     return out
+
+
+def relight(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """With probability ``p`` per face (B, 1, H, W), 0..255: its contrast about its mean gray scaled by 0.4-1.4 and its
+    brightness moved by up to 50 gray levels either way (a dim or flat webcam picture)."""
+    b, dev = x.shape[0], x.device
+    rand = lambda *s: torch.rand(*s, device=dev, generator=gen)  # noqa: E731
+    contrast = torch.exp(math.log(0.4) + rand(b) * math.log(1.4 / 0.4))[:, None, None, None]
+    brightness = ((rand(b) * 2 - 1) * 50.0)[:, None, None, None]
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    lit = ((x - mean) * contrast + mean + brightness).clamp(0.0, 255.0)
+    return torch.where((rand(b) < p)[:, None, None, None], lit, x)
 
 
 def ten_crops(x: torch.Tensor, size: int = TEACHER_CROP) -> list[torch.Tensor]:
@@ -462,7 +485,7 @@ def train_teacher(args) -> None:
     )
 
     def step(x, t):
-        x = augment(x, TEACHER_CROP, args.shift_px, args.degrees, args.zoom, args.erase, gen)
+        x = augment(x, TEACHER_CROP, args.shift_px, args.degrees, args.zoom, args.erase, gen, args.light)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device):
@@ -662,8 +685,9 @@ def train_student(args) -> None:
         x = augment(x, 48, args.shift_px, args.degrees, args.zoom, args.erase, gen)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
+        seen = relight(x, args.light, gen) if args.light > 0 else x  # the teachers see the face before relighting
         with autocast(device):
-            logits = model(x).float()
+            logits = model(seen).float()
         loss = soft_cross_entropy(logits, t)
         if alpha > 0:
             soft = teacher_probs(x)
@@ -800,6 +824,12 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--degrees", type=float, default=defaults["degrees"])
         p.add_argument("--zoom", type=float, default=defaults["zoom"])
         p.add_argument("--erase", type=float, default=defaults["erase"], help="random-erasing probability")
+        p.add_argument(
+            "--light",
+            type=float,
+            default=0.0,
+            help="probability of a random contrast and brightness change (a student's teachers see the face before it)",
+        )
         p.add_argument(
             "--crowd-weight",
             type=float,
