@@ -77,7 +77,7 @@ def main() -> None:
             (shape,) = landmarks.predict(big, detections.boxes[:1])
             roll = shape.roll_degrees()
             rolls.append(abs(roll))
-            turns = [0.0] + [float(np.sign(roll) * max(abs(roll) - t, 0.0)) for t in args.tolerance]
+            turns = [0.0] + [shape.crop_angle(kept) for kept in args.tolerance]
             boxes = np.round(np.stack([shape.crop_box(turn) for turn in turns])).astype(np.int64)
             right += classifier.predict(classifier.prepare(big, boxes, np.array(turns))).argmax(1) == label
         found = len(rolls)

@@ -10,7 +10,7 @@ import numpy as np
 
 from fer_core.calibration import apply_temperature
 from fer_core.errors import ModelFileError
-from fer_core.geometry import square_crop_box
+from fer_core.geometry import rotation, square_crop_box
 from fer_core.labels import EMOTIONS
 from fer_core.model_file import DEFAULT_MODEL_DIR, MODEL_FILE, ModelMeta, read_meta
 
@@ -25,7 +25,6 @@ def prepare_faces(gray: np.ndarray, boxes: np.ndarray, meta: ModelMeta, angles: 
     face comes out upright."""
     size = meta.input_size
     out = np.empty((len(boxes), size, size, 1), dtype=np.float32)
-    height, width = gray.shape[:2]
     for i, box in enumerate(np.asarray(boxes).reshape(-1, 4)):
         angle = 0.0 if angles is None else float(angles[i])
         x1, y1, x2, y2 = square_crop_box(box, meta.crop_margin, meta.crop_shift)
@@ -58,13 +57,13 @@ def _turned_square(
     degrees about ``box``'s centre, as an upright uint8 square image of at most ``most`` pixels a side (larger
     squares are first area-shrunk, then sampled bilinearly; mirrored past the image's edges). Empty when the square
     lies outside the image."""
-    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    turn = rotation(angle)
+    cos, sin = turn[0, 0], turn[1, 0]
     side = square[2] - square[0]
     half = side / 2.0
     # the square's centre (pixel-index coordinates), its offset from the box's centre turned with the face
-    bx, by = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
-    ox, oy = square[0] + half - bx, square[1] + half - by
-    cx, cy = bx + cos * ox - sin * oy, by + sin * ox + cos * oy
+    box_centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2.0
+    cx, cy = box_centre + turn @ (np.array(square[:2]) + half - box_centre)
     reach = half * (abs(cos) + abs(sin)) + 2.0  # half the side of the turned square's bounding box
     x1, y1 = math.floor(cx - reach), math.floor(cy - reach)
     x2, y2 = math.ceil(cx + reach) + 1, math.ceil(cy + reach) + 1

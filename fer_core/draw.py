@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -76,6 +78,12 @@ def annotate(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _label_width(emotions: tuple[str, ...], font_scale: float) -> int:
+    """Pixels of the panel's label column: the widest name at ``font_scale``, and a margin."""
+    return 4 + max(cv2.getTextSize(emotion, FONT, font_scale, 1)[0][0] for emotion in emotions)
+
+
 def _draw_bars(
     image: np.ndarray,
     record: FaceRecord,
@@ -92,7 +100,7 @@ def _draw_bars(
     height, width = image.shape[:2]
     bar_h, bar_w = max(8, round(14 * scale)), max(40, round(70 * scale))
     font_scale = scale * 0.4 + 0.05
-    label_w = 4 + max(cv2.getTextSize(emotion, FONT, font_scale, 1)[0][0] for emotion in emotions)
+    label_w = _label_width(tuple(emotions), font_scale)
     panel_w = label_w + bar_w
     top, bottom = record.y1, record.y1 + len(emotions) * (bar_h + 2)
 

@@ -71,11 +71,11 @@ class FaceLandmarks:
         dx, dy = self.left_eye.mean(axis=0) - self.right_eye.mean(axis=0)
         return float(np.degrees(np.arctan2(dy, dx)))
 
-    def crop_angle(self) -> float:
+    def crop_angle(self, kept: float = ROLL_KEPT) -> float:
         """Degrees by which the classifier's crop is turned (see :func:`fer_core.classifier.prepare_faces`): the
-        roll beyond :data:`ROLL_KEPT` either way, 0 for a face nearer upright."""
+        roll beyond ``kept`` degrees either way (:data:`ROLL_KEPT` as served), 0 for a face nearer upright."""
         roll = self.roll_degrees()
-        return float(np.sign(roll) * max(abs(roll) - ROLL_KEPT, 0.0))
+        return float(np.sign(roll) * max(abs(roll) - kept, 0.0))
 
     def crop_box(self, angle: float = 0.0) -> np.ndarray:
         """The square (4,) float x1, y1, x2, y2 (pixels) that the emotion classifier crops, in the detector's box

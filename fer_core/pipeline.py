@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 
 import cv2
 import numpy as np
@@ -134,7 +134,7 @@ class LocatedFaces:
     scores: np.ndarray
     shapes: list[FaceLandmarks]
 
-    @property
+    @cached_property
     def crop_boxes(self) -> np.ndarray:
         """(N, 4) int x1, y1, x2, y2: what the classifier crops, from each face's landmarks
         (:meth:`FaceLandmarks.crop_box`): steadier from frame to frame than the detector's boxes. Each square is
@@ -144,7 +144,7 @@ class LocatedFaces:
         boxes = [shape.crop_box(angle) for shape, angle in zip(self.shapes, self.crop_angles)]
         return np.round(np.stack(boxes)).astype(np.int64)
 
-    @property
+    @cached_property
     def crop_angles(self) -> np.ndarray:
         """(N,) float degrees by which each face's crop is turned about its centre, so that a tilted head reaches
         the classifier nearly upright, as FER2013's faces are (:meth:`FaceLandmarks.crop_angle`)."""

@@ -90,9 +90,8 @@ def augment(
 
     One warp per face (grid_sample, reflected borders): a crop of ``size`` at a random offset of up to ``shift_px``
     pixels from the centre, rotation up to ``degrees``, zoom by a factor within 1 +- ``zoom``, mirror with p = 0.5;
-    then, with p = ``light_p``, the face's contrast about its mean gray scaled by 0.4-1.4 and its brightness moved by up to
-    50 gray levels either way (a dim or flat webcam picture); then, with p = ``erase_p``, a random rectangle (2-25% of
-    the area) set to mid-gray (random erasing)."""
+    then, with p = ``light_p``, its contrast and brightness changed (:func:`relight`); then, with p = ``erase_p``, a
+    random rectangle (2-25% of the area) set to mid-gray (random erasing)."""
     b, dev = x.shape[0], x.device
     rand = lambda *s: torch.rand(*s, device=dev, generator=gen)  # noqa: E731
     angle = (rand(b) * 2 - 1) * math.radians(degrees)
