@@ -387,6 +387,15 @@ def recalibrate_batch_norm(model, faces: np.ndarray, batch_size: int = 256, seed
             layer.momentum = momentum
 
 
+def _started_from(init: str | None) -> dict[str, str]:
+    """``{"init": ...}`` naming the weights a GPU run started from (none: from scratch)."""
+    if not init:
+        return {}
+    if ".gpu/init" in init:  # gpu/prepare.sh puts the served models there
+        return {"init": f"{init}: the served model before, recovered by gpu/student_from_tflite.py"}
+    return {"init": init}
+
+
 def write_gpu_run_record(record: dict, out: Path, trained_by: str, **settings_too: Any) -> None:
     """A GPU run's record (``gpu/train_torch.py``: a teacher's ``record.json`` or a student file's ``record``) as the
     run files the Model page reads: ``settings.json`` (data, recipe, device) and ``history.json`` (per epoch: loss,
@@ -409,7 +418,9 @@ def write_gpu_run_record(record: dict, out: Path, trained_by: str, **settings_to
         **({} if "train_seconds" in record or not epochs else {"train_seconds": epochs[-1].get("seconds")}),
         "val_logged": "all of PublicTest, the centre crop"
         if any("val_accuracy_centre" in r for r in epochs)
-        else "the PublicTest faces packed for the GPU (600 in the runs so far), mirror average",
+        else "the PublicTest faces packed with the training data (600 for the GPU runs, all 3,589 for CPU runs), "
+        "mirror average",
+        **_started_from(record["settings"].get("init")),
         **{
             k: v
             for k, v in record["settings"].items()

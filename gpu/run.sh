@@ -19,6 +19,7 @@ TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the stu
 INIT=${INIT:-.gpu/init}  # <arch>.npz there (gpu/student_from_tflite.py): that student starts from it, at INIT_LR
 INIT_LR=${INIT_LR:-0.01}
 TEACHER_VIEWS=${TEACHER_VIEWS:-2}  # 1: the students' teachers see each face once, not also its mirror image
+LIGHT=${LIGHT:-0.5}  # share of the students' faces relit at random (the teachers see them as they were); 0: none
 START=$(date +%s)
 END=$((START + TOTAL))
 export PYTHONUNBUFFERED=1
@@ -78,7 +79,7 @@ for arch in $STUDENTS; do
   start=()
   [ -f "$INIT/$arch.npz" ] && start=(--init "$INIT/$arch.npz" --lr "$INIT_LR")
   FER_TAG="$arch" $PY gpu/train_torch.py student --data "$WORK/fer2013.npz" --arch "$arch" "${start[@]}" \
-    --teacher-views "$TEACHER_VIEWS" \
+    --teacher-views "$TEACHER_VIEWS" --light "$LIGHT" \
     --teachers "$WORK/teachers" --deadline "$S_END" --limit "$LIMIT" --out "$OUT/students/$arch.npz" &
   pids+=($!)
 done

@@ -121,6 +121,7 @@ def test_a_gpu_record_becomes_the_run_files_the_model_page_reads(tmp_path):
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["train_seconds"] == 8.5 and settings["teachers"] == ["vgg-1"] and settings["recalibrate_bn"]
     assert "out" not in settings and "mirror" in settings["val_logged"] and settings["lr"] == 0.05
+    assert "init" not in settings  # from scratch
     history = json.loads((tmp_path / "history.json").read_text())
     assert [h.get("val_accuracy") for h in history] == [None, 0.7]
     record = json.loads((tmp_path / "gpu_record.json").read_text())
@@ -131,3 +132,7 @@ def test_a_gpu_record_becomes_the_run_files_the_model_page_reads(tmp_path):
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["train_seconds"] == 260.0 and "centre" in settings["val_logged"]
     assert json.loads((tmp_path / "history.json").read_text())[0]["val_accuracy"] == 0.65
+    assert "init" not in settings
+    student["settings"]["init"] = ".gpu/init/xception-d4-32.npz"
+    write_gpu_run_record(student, tmp_path, "gpu/train_torch.py student")
+    assert "served model before" in json.loads((tmp_path / "settings.json").read_text())["init"]

@@ -64,6 +64,7 @@ def model_card_ui(record: dict, folder: Path) -> None:
         ("Classes", ", ".join(meta.get("labels", []))),
         ("Training data", f"{settings.get('data', 'not recorded')} (FER2013 Training split)"),
         ("Validation data", f"{settings.get('val', 'not recorded')}"),
+        *([("Started from", settings["init"])] if settings.get("init") else []),
         ("Epochs run", str(len(history)) if history else "not recorded"),
         *(
             [
@@ -181,7 +182,9 @@ model_card_ui(record, folder)
 serving_ui(choice)
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
-    with st.expander("The teachers trained on the GPU (both models are distilled from the first VGG)"):
+    with st.expander(
+        "The teachers (both models distilled from the first VGG; the fast one then taught by vgg-1d and vgg-1e)"
+    ):
         st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")
