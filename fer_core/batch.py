@@ -6,7 +6,8 @@ summary row per video.
 
 Each video's own outputs are those of ``fer analyze`` (``<stem>.csv``, ``.parquet``, ``.summary.json``); a video
 whose summary is already in ``--out`` is not analysed again (the files are put in place only when complete, so a
-summary means a finished analysis). A file that cannot be analysed is reported in its row and the batch goes on.
+summary means a finished analysis); if one was made with other settings (frame step, part, model or detector), the
+batch stops before it starts and says which, so that one table never mixes them. A file that cannot be analysed is reported in its row and the batch goes on.
 The batch table (``batch.csv``, or ``batch.shard-I-of-N.csv``) holds per video: status, error, duration, frames,
 faces, the share of each emotion over all faces' frames, blinks per minute over all faces' time on screen.
 """
@@ -73,6 +74,46 @@ def take_shard(videos: list[Path], shard: str | None) -> tuple[list[Path], str]:
     if not 0 <= index < count:
         raise OutputError(f"--shard {shard}: I must be from 0 to N-1")
     return videos[index::count], f"batch.shard-{index}-of-{count}.csv"
+
+
+def wanted_settings(settings: BatchSettings) -> dict:
+    """What a summary of this batch records: frame step, part, model and detector (as ``analyze_video`` does)."""
+    from dataclasses import asdict
+
+    from fer_core.detect import DetectorSettings
+    from fer_core.model_file import model_identity
+    from fer_core.pipeline import PipelineSettings
+
+    return {
+        "every": settings.every,
+        "start_s": float(settings.start_s),
+        "end_s": settings.end_s,
+        "model": model_identity(settings.model_dir or PipelineSettings().model_dir),
+        "detector": asdict(DetectorSettings(model=settings.detector)),
+    }
+
+
+def settings_differences(summary: dict, wanted: dict) -> list[str]:
+    """How a finished analysis's ``summary`` differs from the ``wanted`` settings (:func:`wanted_settings`), in words;
+    empty when it is what the batch would make. Summaries written before the model and detector were recorded
+    are compared on the frame step and part only."""
+    found = []
+    if summary.get("every", 1) != wanted["every"]:
+        found.append(f"a frame step of {summary.get('every')}, not {wanted['every']}")
+    if float(summary.get("start_s") or 0.0) != wanted["start_s"]:
+        found.append(f"from {summary.get('start_s')} s, not {wanted['start_s']} s")
+    end, wanted_end = summary.get("end_s"), wanted["end_s"]
+    video_end = float(summary.get("start_s") or 0.0) + float(summary.get("duration_s") or 0.0)
+    if end != wanted_end and not (end is None and wanted_end is not None and wanted_end >= video_end - 0.5):
+        found.append(f"to {'the end' if end is None else f'{end} s'}, not {wanted_end or 'the end'}")
+    model = summary.get("model")
+    if model and model.get("sha256") != wanted["model"]["sha256"]:
+        now = wanted["model"]
+        found.append(f"model {model.get('folder')} {model.get('sha256')}, not {now['folder']} {now['sha256']}")
+    detector = summary.get("detector")
+    if detector and detector != wanted["detector"]:
+        found.append(f"detector {detector.get('model')}, not {wanted['detector']['model']}")
+    return found
 
 
 def batch_row(video: Path, summary: dict | None, status: str, error: str = "") -> dict:
@@ -151,12 +192,24 @@ def run_batch(
         stems[video.stem] = video
     rows: dict[Path, dict] = {}
     todo = []
+    mixed = []
+    wanted = wanted_settings(settings)
     for video in videos:
         done = out / f"{video.stem}.summary.json"
         if done.is_file():
-            rows[video] = batch_row(video, json.loads(done.read_text()), "done earlier")
+            summary = json.loads(done.read_text())
+            if differences := settings_differences(summary, wanted):
+                mixed.append(f"{video.name} ({'; '.join(differences)})")
+            rows[video] = batch_row(video, summary, "done earlier")
         else:
             todo.append(video)
+    if mixed:
+        raise OutputError(
+            f"{out} already holds analyses made with other settings than this batch's: {', '.join(mixed[:3])}"
+            + (f" and {len(mixed) - 3} more" if len(mixed) > 3 else "")
+            + ". Nothing was analysed or changed: give another --out folder, or delete those videos' files there "
+            "to analyse them again with these settings."
+        )
     finished = len(rows)
     if progress is not None:
         progress(finished, len(videos))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,3 +66,15 @@ def read_meta(model_dir: Path) -> ModelMeta:
     if len(meta.labels) < 2 or meta.input_size < 8:
         raise ModelFileError(f"{path}: implausible metadata {meta}")
     return meta
+
+
+def model_identity(model_dir: str | Path) -> dict[str, str]:
+    """Which weights made an analysis: the folder's name, the network's name and the first 16 hex digits of
+    ``emotion.tflite``'s SHA-256 (the same weights copied elsewhere keep it; new weights under an old name do not)."""
+    model_dir = Path(model_dir)
+    path = model_dir / MODEL_FILE
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc}): restore it with `git checkout models/`") from exc
+    return {"folder": model_dir.name, "name": read_meta(model_dir).name, "sha256": digest}

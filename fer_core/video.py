@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fer_core.decode import Frame, VideoInfo, check_every, iter_frames, probe_video
@@ -17,6 +17,7 @@ from fer_core.draw import annotate
 from fer_core.errors import NoFaceError, OutputError, TruncatedVideoError, VideoPartError
 from fer_core.export import Mp4Writer, export_table, write_summary, write_table
 from fer_core.flow import QUEUE_FRAMES, OverlappedFrames, decoded_ahead
+from fer_core.model_file import model_identity
 from fer_core.outputs import AnalysisOutputs, OutputFiles, describe_write_error
 from fer_core.pipeline import FramePipeline, FrameResult, PipelineSettings
 from fer_core.records import FaceRecord, FaceSummary, summarize
@@ -62,6 +63,8 @@ class VideoAnalysis:
     second_process_from: int | None = None  # the analysed frame from which a second process gave the records
     start_s: float = 0.0  # the part of the video analysed, in seconds from its start; end_s None: to the end
     end_s: float | None = None
+    model: dict[str, str] = field(default_factory=dict)  # the emotion model (fer_core.model_file.model_identity)
+    detector: dict = field(default_factory=dict)  # the face detector's settings (DetectorSettings, as a dict)
 
     def summary(self) -> dict:
         """The JSON summary: source, frames, timing, warnings and one entry per face."""
@@ -72,6 +75,8 @@ class VideoAnalysis:
             "every": self.every,
             "start_s": self.start_s,
             "end_s": self.end_s,
+            "model": self.model,
+            "detector": self.detector,
             "duration_s": self.duration_s,
             "fps": self.fps,
             "seconds_taken": self.seconds_taken,
@@ -257,6 +262,8 @@ def analyze_video(
         second_process_from=second_process_from,
         start_s=float(start_s),
         end_s=None if stop is None or end_s is None else float(end_s),  # a part past the end is "to the end"
+        model=model_identity(pipeline.settings.model_dir),
+        detector=asdict(pipeline.settings.detector),
     )
     if files is not None:
         assert outputs.table_csv and outputs.table_parquet and outputs.summary_json  # always set with a folder

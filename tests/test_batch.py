@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fer_core.batch import list_videos, take_shard
+from fer_core.batch import BatchSettings, list_videos, settings_differences, take_shard, wanted_settings
 from fer_core.errors import OutputError
+from fer_core.model_file import NAMED_MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("liveportrait_d18_surprise.mp4", "wifs2018_demo_0001_blink.mp4")
+WANTED = ("model", "detector")
 
 
 def fer(*args: str) -> subprocess.CompletedProcess:
@@ -72,6 +74,27 @@ def test_a_batch_with_a_broken_file_analyses_the_rest_and_resumes(video_path, tm
     again = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--every", "6", "--quiet", "--engine", engine)
     table = pd.read_csv(tmp_path / "out" / "batch.csv")
     assert sorted(table["status"]) == ["done earlier", "done earlier", "failed"], again.stderr
+    if engine == "local":  # the same folder with another model: stopped before anything runs, nothing changed
+        other = fer("batch", str(folder), "--out", str(tmp_path / "out"), "--every", "6", "--model", "accurate")
+        assert other.returncode != 0 and "other settings" in other.stderr
+        assert "model emotion " in other.stderr and "not emotion-accurate" in other.stderr
+        assert pd.read_csv(tmp_path / "out" / "batch.csv").equals(table)
+
+
+def test_a_finished_analysis_is_compared_with_the_batch_settings():
+    wanted = wanted_settings(BatchSettings(every=6))
+    summary = {"every": 6, "start_s": 0.0, "end_s": None, "duration_s": 7.2, **{k: wanted[k] for k in WANTED}}
+    assert settings_differences(summary, wanted) == []
+    assert settings_differences({k: summary[k] for k in ("every", "start_s", "end_s")}, wanted) == []  # older files
+    assert settings_differences(summary, wanted_settings(BatchSettings(every=6, end_s=30.0))) == []  # past the end: all
+    assert settings_differences(summary, wanted_settings(BatchSettings(every=6, end_s=3.0))) == ["to the end, not 3.0"]
+    assert settings_differences(summary, wanted_settings(BatchSettings(every=3))) == ["a frame step of 6, not 3"]
+    (detector,) = settings_differences(summary, wanted_settings(BatchSettings(every=6, detector="blazeface")))
+    assert detector == "detector hog, not blazeface"
+    (model,) = settings_differences(
+        summary, wanted_settings(BatchSettings(every=6, model_dir=str(NAMED_MODELS["accurate"])))
+    )
+    assert model.startswith("model emotion ") and "not emotion-accurate" in model
 
 
 def test_listing_and_sharding(tmp_path):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fer_core.model_file import NAMED_MODELS, model_identity
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,6 +37,7 @@ def test_analyze_writes_the_files_it_names(video_path, tmp_path):
     ]  # the annotated video only on request (issue 15)
     summary = json.loads((tmp_path / "out" / "wifs2018_demo_0001_blink.summary.json").read_text())
     assert summary["every"] == 2 and summary["frames_analysed"] == 96 and len(summary["faces"]) == 1
+    assert summary["model"] == model_identity(NAMED_MODELS["fast"]) and summary["detector"]["model"] == "hog"
     assert "face #1" in done.stderr and "fer render" in done.stderr
 
 
