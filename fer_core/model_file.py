@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from fer_core.errors import ModelFileError
@@ -68,13 +69,34 @@ def read_meta(model_dir: Path) -> ModelMeta:
     return meta
 
 
+@lru_cache(maxsize=16)
+def _file_digest(path: Path, modified_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 def model_identity(model_dir: str | Path) -> dict[str, str]:
     """Which weights made an analysis: the folder's name, the network's name and the first 16 hex digits of
     ``emotion.tflite``'s SHA-256 (the same weights copied elsewhere keep it; new weights under an old name do not)."""
     model_dir = Path(model_dir)
     path = model_dir / MODEL_FILE
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        stat = path.stat()
+        digest = _file_digest(path, stat.st_mtime_ns, stat.st_size)
     except OSError as exc:
         raise ModelFileError(f"{path} cannot be read ({exc}): restore it with `git checkout models/`") from exc
     return {"folder": model_dir.name, "name": read_meta(model_dir).name, "sha256": digest}
+
+
+def model_words(identity: dict | None) -> str:
+    """A recorded :func:`model_identity` in words: ``"fast model"``, ``"accurate model, an earlier version"`` (a
+    shipped model's folder, other weights than today's), or the folder's name; ``""`` when not recorded."""
+    if not identity:
+        return ""
+    for name, folder in NAMED_MODELS.items():
+        if identity.get("folder") == folder.name:
+            try:
+                current = model_identity(folder)["sha256"] == identity.get("sha256")
+            except ModelFileError:
+                current = False
+            return f"{name} model" + ("" if current else ", an earlier version")
+    return f"model {identity.get('folder', '?')}"

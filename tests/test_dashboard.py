@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import EMOTIONS
-from fer_core.model_file import NAMED_MODELS, read_meta
+from fer_core.model_file import NAMED_MODELS, model_identity, read_meta
 from fer_core.detect import DetectorSettings
 from fer_core.store import HistoryStore
 
@@ -102,6 +102,7 @@ def test_live_page_offers_save_after_a_stream_and_saves(image_path, tmp_path):
     entries = store.list()
     assert [(e.name, e.kind, e.faces) for e in entries] == [("my webcam test", "live", 1)]
     assert store.load(entries[0].id).summary["faces"][0]["name"] == "Me"
+    assert store.load(entries[0].id).summary["model"] == model_identity(NAMED_MODELS["fast"])  # what made it
     at.button(key="live_discard").click().run()
     assert "Press START" in at.info[0].value
 
@@ -363,7 +364,8 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
         "blink_count": 2,
         "blinks_per_minute": 20.0,
     }
-    first = store.save("first", "video", {"faces": [face], "duration_s": 6.0}, table)
+    earlier = {**model_identity(NAMED_MODELS["accurate"]), "sha256": "0123456789abcdef"}  # weights since replaced
+    first = store.save("first", "video", {"faces": [face], "duration_s": 6.0, "model": earlier}, table)
     second = store.save("second", "live", {"faces": [dict(face, emotion_share={"Sad": 1.0})]}, table)
     at = _app("history")
     assert not at.exception
@@ -371,6 +373,7 @@ def test_history_page_lists_opens_compares_and_deletes(tmp_path):
     assert at.selectbox(key="history_open").value == second
     at.selectbox(key="history_open").set_value(first).run()
     assert not at.exception
+    assert any("accurate model, an earlier version" in c.value for c in at.caption)
     at.text_input(key=f"history-name-{first}").set_value("first, renamed")
     next(b for b in at.button if b.label == "Rename").click().run()
     assert not at.exception and f"Renamed entry {first}" in _texts(at)

@@ -19,6 +19,7 @@ from dashboard.components import (
 )
 from fer_core.errors import HistoryError
 from fer_core.labels import SHARE_LABELS
+from fer_core.model_file import model_words
 from fer_core.records import face_names, face_summaries
 from fer_core.store import Entry, EntryInfo
 from fer_core.timeline import part_words
@@ -86,9 +87,11 @@ def _rename(entry_id: int) -> None:
 def open_ui(entry: Entry) -> None:
     info = entry.info
     part = part_words(entry.summary.get("start_s"), entry.summary.get("end_s"))
+    model = model_words(entry.summary.get("model"))
     st.caption(
         f"{info.kind} · saved {info.created_at:%Y-%m-%d %H:%M} UTC · {info.faces} face(s) · {info.duration_s:.1f} s"
         + (f" ({part})" if part else "")
+        + (f" · {model}" if model else "")
     )
     applied = face_names_ui(face_summaries(entry.summary), key=f"history-{info.id}")
     if applied is not None:

@@ -26,6 +26,7 @@ from fer_core.detect import DetectorSettings
 from fer_core.identity import SAME_PERSON
 from fer_core.labels import EMOTIONS
 from fer_core.live import DisplaySettings, LiveSession, Replay
+from fer_core.model_file import model_identity
 from fer_core.pipeline import PipelineSettings
 from fer_core.records import face_names, face_summaries, with_face_names
 from fer_core.timeline import plain_summary
@@ -185,7 +186,8 @@ def stopped_ui(session: LiveSession) -> None:
     st.subheader("Recording stopped")
     names_key = f"live-face-names-{st.session_state.get('live_run', 0)}"  # a new stream starts unnamed
     names = st.session_state.get(names_key)
-    summary = with_face_names(snapshot.summary(), names) if names else snapshot.summary()
+    summary = {**snapshot.summary(), "model": model_identity(session.settings.model_dir)}  # what made it
+    summary = with_face_names(summary, names) if names else summary
     faces = face_summaries(summary)
     st.write(f"{snapshot.frames} frames over {snapshot.duration_s:.1f} s, {len(faces)} face(s).")
     for face in sorted(faces, key=lambda f: -f.time_on_screen_s)[:3]:
