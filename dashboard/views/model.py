@@ -182,9 +182,7 @@ model_card_ui(record, folder)
 serving_ui(choice)
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
-    with st.expander(
-        "The teachers (both models distilled from the first VGG; the fast one then taught by vgg-1d and vgg-1e)"
-    ):
+    with st.expander("The teachers (both models distilled from the first VGG, then taught by vgg-1d and vgg-1e)"):
         st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")
