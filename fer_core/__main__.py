@@ -101,7 +101,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fer_core.batch import BatchSettings, default_workers, list_videos, run_batch, take_shard
+    from fer_core.batch import BatchSettings, default_workers, finished_analyses, list_videos, run_batch, take_shard
     from fer_core.model_file import model_folder
 
     videos, table_name = take_shard(list_videos(args.source), args.shard)
@@ -114,6 +114,7 @@ def _batch(args: argparse.Namespace) -> int:
         start_s=args.start,
         end_s=args.end,
     )
+    finished_analyses(videos, args.out, settings)  # refused before the progress bar is drawn
     with _progress_bar("batch", "video", args.quiet) as progress:
         table = run_batch(videos, args.out, settings, table_name, progress)
     counts = table["status"].value_counts().to_dict() if len(table) else {}

@@ -175,6 +175,32 @@ def _analyse_one(video: Path, out: Path, settings: BatchSettings) -> tuple[dict 
     return analysis.summary(), ""
 
 
+def finished_analyses(videos: list[Path], out: Path, settings: BatchSettings) -> dict[Path, dict]:
+    """The summaries already in ``out`` by video. Raises :class:`OutputError`, before anything is analysed, when two
+    videos would write the same files or when a finished analysis was made with other settings than ``settings``."""
+    stems: dict[str, Path] = {}
+    for video in videos:
+        if video.stem in stems:
+            raise OutputError(f"{video} and {stems[video.stem]} would write the same files in {out}: rename one")
+        stems[video.stem] = video
+    done, mixed = {}, []
+    wanted = wanted_settings(settings)
+    for video in videos:
+        path = out / f"{video.stem}.summary.json"
+        if path.is_file():
+            done[video] = json.loads(path.read_text())
+            if differences := settings_differences(done[video], wanted):
+                mixed.append(f"{video.name} ({'; '.join(differences)})")
+    if mixed:
+        raise OutputError(
+            f"{out} already holds analyses made with other settings than this batch's: {', '.join(mixed[:3])}"
+            + (f" and {len(mixed) - 3} more" if len(mixed) > 3 else "")
+            + ". Nothing was analysed or changed: give another --out folder, or delete those videos' files there "
+            "to analyse them again with these settings."
+        )
+    return done
+
+
 def run_batch(
     videos: list[Path],
     out: str | Path,
@@ -184,32 +210,10 @@ def run_batch(
 ) -> pd.DataFrame:
     """Analyse ``videos`` into ``out`` with ``settings.workers`` processes; write and return the batch table."""
     out = Path(out)
+    done = finished_analyses(videos, out, settings)
     out.mkdir(parents=True, exist_ok=True)
-    stems: dict[str, Path] = {}
-    for video in videos:
-        if video.stem in stems:
-            raise OutputError(f"{video} and {stems[video.stem]} would write the same files in {out}: rename one")
-        stems[video.stem] = video
-    rows: dict[Path, dict] = {}
-    todo = []
-    mixed = []
-    wanted = wanted_settings(settings)
-    for video in videos:
-        done = out / f"{video.stem}.summary.json"
-        if done.is_file():
-            summary = json.loads(done.read_text())
-            if differences := settings_differences(summary, wanted):
-                mixed.append(f"{video.name} ({'; '.join(differences)})")
-            rows[video] = batch_row(video, summary, "done earlier")
-        else:
-            todo.append(video)
-    if mixed:
-        raise OutputError(
-            f"{out} already holds analyses made with other settings than this batch's: {', '.join(mixed[:3])}"
-            + (f" and {len(mixed) - 3} more" if len(mixed) > 3 else "")
-            + ". Nothing was analysed or changed: give another --out folder, or delete those videos' files there "
-            "to analyse them again with these settings."
-        )
+    rows = {video: batch_row(video, summary, "done earlier") for video, summary in done.items()}
+    todo = [video for video in videos if video not in done]
     finished = len(rows)
     if progress is not None:
         progress(finished, len(videos))
