@@ -21,16 +21,23 @@ log = logging.getLogger("fer_core")
 @contextmanager
 def _progress_bar(desc: str, unit: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """One tqdm bar (none when ``quiet``); yields the ``progress(done, total)`` callback the library calls
-    (``total`` 0 when unknown)."""
+    (``total`` 0 when unknown). The bar is drawn at the first call, so an error raised before any work (a refused
+    output folder, an unreadable file) is printed without an empty bar above it."""
     from tqdm import tqdm
 
-    with tqdm(unit=unit, desc=desc, disable=quiet) as bar:
+    bars: list[tqdm] = []
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total or None
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(unit=unit, desc=desc, disable=quiet))
+        bars[0].total = total or None
+        bars[0].update(done - bars[0].n)
 
+    try:
         yield progress
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -101,7 +108,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fer_core.batch import BatchSettings, default_workers, finished_analyses, list_videos, run_batch, take_shard
+    from fer_core.batch import BatchSettings, default_workers, list_videos, run_batch, take_shard
     from fer_core.model_file import model_folder
 
     videos, table_name = take_shard(list_videos(args.source), args.shard)
@@ -114,7 +121,6 @@ def _batch(args: argparse.Namespace) -> int:
         start_s=args.start,
         end_s=args.end,
     )
-    finished_analyses(videos, args.out, settings)  # refused before the progress bar is drawn
     with _progress_bar("batch", "video", args.quiet) as progress:
         table = run_batch(videos, args.out, settings, table_name, progress)
     counts = table["status"].value_counts().to_dict() if len(table) else {}

@@ -7,7 +7,8 @@ summary row per video.
 Each video's own outputs are those of ``fer analyze`` (``<stem>.csv``, ``.parquet``, ``.summary.json``); a video
 whose summary is already in ``--out`` is not analysed again (the files are put in place only when complete, so a
 summary means a finished analysis); if one was made with other settings (frame step, part, model or detector), the
-batch stops before it starts and says which, so that one table never mixes them. A file that cannot be analysed is reported in its row and the batch goes on.
+batch stops before it starts and says which, so that one table never mixes them. A file that cannot be analysed is
+reported in its row and the batch goes on.
 The batch table (``batch.csv``, or ``batch.shard-I-of-N.csv``) holds per video: status, error, duration, frames,
 faces, the share of each emotion over all faces' frames, blinks per minute over all faces' time on screen.
 """
