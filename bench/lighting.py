@@ -1,7 +1,7 @@
 """Does a dim, bright or flat picture change the emotion reading? FER2013's 48x48 faces changed on purpose (darker,
-brighter, less contrast, a dark gamma) and given to the served model files directly (no detection; ``predict`` as
-served, the mirror-image average inside). Prints a Markdown row of accuracy per condition for each model (about
-20 s a model for PublicTest's 3,589 faces).
+brighter, less contrast, a dark gamma) and given to the served model files directly (no detection;
+``fer_core.evaluate.predict_faces``: as served, the mirror-image average inside). Prints a Markdown row of accuracy
+per condition for each model (about 20 s a model for PublicTest's 3,589 faces).
 
     .venv/bin/python bench/lighting.py --model fast accurate
     .venv/bin/python bench/lighting.py --model models/emotion /tmp/other-model-folder
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_core.classifier import EmotionClassifier  # noqa: E402
+from fer_core.evaluate import predict_faces  # noqa: E402
 from fer_core.model_file import NAMED_MODELS  # noqa: E402
 
 
@@ -35,13 +35,6 @@ def conditions(x: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def accuracy(classifier: EmotionClassifier, faces: np.ndarray, labels: np.ndarray, batch: int = 256) -> float:
-    probabilities = np.concatenate(
-        [classifier.predict(faces[i : i + batch, :, :, None]) for i in range(0, len(faces), batch)]
-    )
-    return float((probabilities.argmax(1) == labels).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.path.join(os.environ.get("FER_SHARED_DATA", "../shared/data"), "fer2013"))
@@ -55,8 +48,8 @@ def main() -> None:
     print("| model | " + " | ".join(changed) + " |")
     print("|---|" + "---:|" * len(changed))
     for model in args.model:
-        classifier = EmotionClassifier(NAMED_MODELS.get(model, model))
-        cells = " | ".join(f"{accuracy(classifier, faces, y):.2%}" for faces in changed.values())
+        folder = Path(NAMED_MODELS.get(model, model))
+        cells = " | ".join(f"{(predict_faces(folder, faces).argmax(1) == y).mean():.2%}" for faces in changed.values())
         print(f"| {model} | {cells} |", flush=True)
 
 
