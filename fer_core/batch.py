@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,6 +30,9 @@ from fer_core.errors import OutputError
 from fer_core.labels import SHARE_LABELS
 from fer_core.records import face_summaries
 from fer_core.timeline import is_part
+
+if TYPE_CHECKING:
+    from fer_core.pipeline import PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,15 @@ class BatchSettings:
     engine: str = "local"
     start_s: float = 0.0
     end_s: float | None = None
+
+    def pipeline_settings(self) -> PipelineSettings:
+        """Each worker's pipeline settings: the model folder (the default when empty) and the detector."""
+        from fer_core.detect import DetectorSettings
+        from fer_core.pipeline import PipelineSettings
+
+        return PipelineSettings(
+            model_dir=self.model_dir or PipelineSettings().model_dir, detector=DetectorSettings(model=self.detector)
+        )
 
 
 def list_videos(source: str | Path) -> list[Path]:
@@ -81,16 +94,15 @@ def wanted_settings(settings: BatchSettings) -> dict:
     """What a summary of this batch records: frame step, part, model and detector (as ``analyze_video`` does)."""
     from dataclasses import asdict
 
-    from fer_core.detect import DetectorSettings
     from fer_core.model_file import model_identity
-    from fer_core.pipeline import PipelineSettings
 
+    pipeline = settings.pipeline_settings()
     return {
         "every": settings.every,
         "start_s": float(settings.start_s),
         "end_s": settings.end_s,
-        "model": model_identity(settings.model_dir or PipelineSettings().model_dir),
-        "detector": asdict(DetectorSettings(model=settings.detector)),
+        "model": model_identity(pipeline.model_dir),
+        "detector": asdict(pipeline.detector),
     }
 
 
@@ -147,14 +159,11 @@ def _start_worker(settings: BatchSettings) -> None:
     """Each worker: one thread for OpenCV (the pool is the parallelism), its own models, loaded once."""
     import cv2
 
-    from fer_core.detect import DetectorSettings
-    from fer_core.pipeline import FramePipeline, PipelineSettings
+    from fer_core.pipeline import FramePipeline
 
     global _PIPELINE
     cv2.setNumThreads(1)
-    defaults = PipelineSettings()
-    detector = DetectorSettings(model=settings.detector)
-    _PIPELINE = FramePipeline(PipelineSettings(model_dir=settings.model_dir or defaults.model_dir, detector=detector))
+    _PIPELINE = FramePipeline(settings.pipeline_settings())
 
 
 def _analyse_one(video: Path, out: Path, settings: BatchSettings) -> tuple[dict | None, str]:
