@@ -1,6 +1,6 @@
 """How often the emotion label changes (flicker), raw and smoothed, and what the smoothing costs in lag.
 
-    .venv/bin/python bench/emotion_flicker.py [--json OUT]
+    .venv/bin/python bench/emotion_flicker.py [--json OUT] [--model fast|accurate|FOLDER]
 
 Every frame of each one-face shared clip goes through ``analyze_video`` (default settings: no smoothing in the
 records). Per clip: label changes per second of the face's dominant emotion, (a) raw, per frame; (b) the dashboard's
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import frames as bench
@@ -24,6 +25,7 @@ import pandas as pd
 
 from fer_core.export import export_table
 from fer_core.labels import EMOTIONS, UNCERTAIN, readings
+from fer_core.model_file import model_folder
 from fer_core.timeline import smoothed_probabilities
 from fer_core.video import analyze_video
 
@@ -75,13 +77,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--detect-every", type=int, default=3, help="as fer analyze --detect-every")
     parser.add_argument("--detector", choices=("hog", "blazeface"), default="hog", help="as fer analyze --detector")
+    parser.add_argument("--model", default="fast", help="as fer analyze --model: fast, accurate or a model folder")
     args = parser.parse_args()
+    settings = replace(
+        bench.pipeline_settings(args.detect_every, args.detector), model_dir=str(model_folder(args.model))
+    )
     rows = []
     for name in CLIPS:
         analysis = analyze_video(
             bench.video_path(name),
             write_video=False,
-            settings=bench.pipeline_settings(args.detect_every, args.detector),
+            settings=settings,
         )
         table = export_table(analysis.records)
         track = table["track_id"].value_counts().index[0]  # the face seen longest

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument(
         "--model",
         default="fast",
-        help="emotion model: fast (default), accurate (72.1%% instead of 71.1%% on FER2013 "
+        help="emotion model: fast (default), accurate (72.1%% instead of 71.5%% on FER2013 "
         "PublicTest, about 2x the classifier's time per face), or a model folder",
     )
     _add_part_arguments(analyze, "")

@@ -32,8 +32,8 @@ REGIONS: dict[str, slice] = {
 CROP_BOX = (0.018, -0.15, 2.65)
 
 # Degrees of head roll that the classifier's crop keeps as it is: FER2013's own faces lean too (median 4, p90 15 degrees
-# on PublicTest), and a face leaning more is turned back to this much (bench/RESULTS.md, session 19).
-ROLL_KEPT = 8.0
+# on PublicTest), and a face leaning more is turned back to this much (bench/RESULTS.md, sessions 19 and 21).
+ROLL_KEPT = 4.0
 
 # madvise(2): collapse a range's pages into 2 MB transparent huge pages now (Linux 6.1 and later).
 MADV_COLLAPSE = 25

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepare .gpu/ (ignored by git) for the next GPU run, in one command (runbook: gpu/README.md, "Next run"):
 #   .gpu/fer2013.npz.xz               FER2013 Training + the first 600 PublicTest faces (logged during training only)
-#   .gpu/init/xception-d4-32.npz       the served fast model, back into a student file to go on from
-#   .gpu/init/xception-d4-48.npz       the served accurate model, likewise
+#   .gpu/init/xception-d4-48.npz       the served models' network (the accurate model; the fast one is the same
+#                                      network served without the mirror pass), back into a student file to go on from
 # then checks that the working tree and .gpu/ together fit the 64 MiB that travel to the GPU machine.
 # Usage: bash gpu/prepare.sh   (about 2 minutes on 2 cores; PY=... picks the Python, .venv's by default)
 set -euo pipefail
@@ -11,9 +11,8 @@ PY=${PY:-.venv/bin/python}
 LIMIT_BYTES=$((64 * 1024 * 1024))
 
 $PY gpu/pack_data.py --val-faces 600
-for pair in emotion:xception-d4-32 emotion-accurate:xception-d4-48; do
-  $PY gpu/student_from_tflite.py "models/${pair%%:*}" --arch "${pair##*:}" --out ".gpu/init/${pair##*:}.npz"
-done
+rm -f .gpu/init/*.npz
+$PY gpu/student_from_tflite.py models/emotion-accurate --arch xception-d4-48 --out .gpu/init/xception-d4-48.npz
 
 # what travels: tracked and untracked-but-not-ignored files, plus the carried .gpu/
 tree_bytes=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | paste -sd+ | bc)

@@ -2,11 +2,12 @@
 that ``gpu/train_torch.py student --init`` starts from: the float weights the GPU run made are not kept, the served
 file is.
 
-    .venv/bin/python gpu/student_from_tflite.py models/emotion --arch xception-d4-32 --out .gpu/init/xception-d4-32.npz
+    .venv/bin/python gpu/student_from_tflite.py models/emotion-accurate --arch xception-d4-48 \
+        --out .gpu/init/xception-d4-48.npz
 
 LiteRT folded each batch norm into the convolution before it and stored the kernels in 8 bits with one scale per
 output channel and the biases in 32 bits (scale: input scale x kernel scale). Each convolution comes back as its
-8-bit kernel and scales (1.3 MB for d4-32, small enough to travel to the GPU beside the data); its batch norm as the
+8-bit kernel and scales (2.4 MB for d4-48, small enough to travel to the GPU beside the data); its batch norm as the
 identity plus the folded bias (running mean 0, running variance 1 - eps,
 weight 1, bias b), so the network in eval mode computes what the served file computes, up to the 8-bit activations.
 ``train_torch.py`` then moves each batch norm's running statistics onto its input's real statistics without changing
@@ -27,6 +28,7 @@ KERAS_BN_EPS = 1e-3  # keras.layers.BatchNormalization's epsilon, as gpu/train_t
 STUDENTS = {
     "xception-d4-32": ((32, 64, 128, 256), 16, 4),
     "xception-d4-48": ((48, 96, 192, 384), 24, 4),
+    "xception-d4-64": ((64, 128, 256, 512), 32, 4),
 }
 
 

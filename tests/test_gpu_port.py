@@ -66,8 +66,8 @@ def test_the_teacher_kept_in_8_bits_answers_as_recorded(fer2013_dir):
     assert right.mean() == pytest.approx(recorded, abs=0.01)
 
 
-def test_the_served_fast_model_comes_back_as_a_student_to_start_from(fer2013_dir):
-    """gpu/student_from_tflite.py turns the served 8-bit fast model back into a student (what the next training
+def test_the_served_accurate_model_comes_back_as_a_student_to_start_from(fer2013_dir):
+    """gpu/student_from_tflite.py turns the served 8-bit accurate model back into a student (what the next training
     starts from): its Keras twin, with the mirror average, gives what the served file gives on PublicTest faces."""
     pytest.importorskip("keras")
     from gpu.import_student import build_from_record, keras_weights
@@ -76,8 +76,8 @@ def test_the_served_fast_model_comes_back_as_a_student_to_start_from(fer2013_dir
     from fer_core.classifier import EmotionClassifier
     from fer_core.datasets import load_faces
 
-    model_dir = ROOT / "models" / "emotion"
-    widths, stem, dense = STUDENTS["xception-d4-32"]
+    model_dir = ROOT / "models" / "emotion-accurate"
+    widths, stem, dense = STUDENTS["xception-d4-48"]
     packed = student_state(folded_convolutions(model_dir / "emotion.tflite"), len(widths))
     state = {
         k: v.astype(np.float32) * packed[f"{k}::scale"].reshape(-1, 1, 1, 1) if f"{k}::scale" in packed else v

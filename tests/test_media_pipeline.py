@@ -113,9 +113,9 @@ def test_landmarks_come_as_named_regions_inside_the_face(image_path):
             "Surprise",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="the fast model (71.1%) calls this wide-open, teeth-bared mouth under lowered brows Angry "
-                "(0.49; Fear 0.25 on the detector's box before the landmark crop, Fear 0.90 by the CPU-trained model "
-                "before the GPU students); so does the accurate one (0.59)",
+                reason="the fast model (71.5%) calls this wide-open, teeth-bared mouth under lowered brows Angry "
+                "(0.63; the fast model before it 0.49, the CPU-trained model before the GPU students Fear 0.90); so "
+                "does the accurate one (0.59)",
             ),
         ),
     ],
@@ -132,7 +132,7 @@ LABELLED_IMAGES = [
 
 
 @pytest.mark.xfail(
-    strict=True, reason="issue 13: the fast model (71.1%) names 7 of the 10 labelled faces right (6 before)"
+    strict=True, reason="issue 13: the fast model (71.5%) names 7 of the 10 labelled faces right, as the one before"
 )
 def test_most_labelled_faces_are_named_as_their_file_says(pipeline, image_path):
     right = []

@@ -167,8 +167,9 @@ choice = st.radio(
     horizontal=True,
     key="model_choice",
     format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
-    help="Fast: an Xception-family network, served everywhere by default. Accurate: a wider one, about twice "
-    "the time per face, that the Recorded page and the command line (--model accurate) can use.",
+    help="Fast: an Xception-family network, served everywhere by default. Accurate: the same network reading each "
+    "face also mirrored, about twice the time per face, that the Recorded page and the command line "
+    "(--model accurate) can use.",
 )
 folder = model_dir(choice)
 record, problems = read_run_record(folder)

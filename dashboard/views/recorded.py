@@ -68,8 +68,9 @@ def model_choice_ui(key: str) -> str:
         format_func=label,
         horizontal=True,
         key=key,
-        help="Fast: an Xception-family network, about 0.7-1.5 ms per face. Accurate: a wider one, about twice "
-        "that per face, right a little more often; the whole analysis takes a little longer. Details on the Model page.",
+        help="Fast: an Xception-family network, about 0.7-1.5 ms per face. Accurate: the same network reading each "
+        "face also mirrored, about twice that per face, right a little more often and steadier from frame to frame; "
+        "the whole analysis takes a little longer. Details on the Model page.",
     )
 
 
