@@ -24,7 +24,9 @@ def read_student(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """(record, state) of a student file."""
     with np.load(path, allow_pickle=False) as data:
         record = json.loads(str(data["record"]))
-        state = {k: data[k] for k in data.files if k != "record" and not k.startswith("fixture_")}
+        state = {
+            k: data[k].astype(np.float32) for k in data.files if k != "record" and not k.startswith("fixture_")
+        }  # saved in float16 since 2026-12-07
     return record, state
 
 

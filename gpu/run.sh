@@ -14,7 +14,7 @@ OUT=${OUT:-/tmp/fer-gpu-out}
 WORK=${WORK:-/tmp/fer-gpu}
 PY=${PY:-python3}
 TEACHERS=${TEACHERS:-"vgg:1 vgg:2 resnet18:1"}
-STUDENTS=${STUDENTS-"xception-d4-48 xception-d4-32"}  # STUDENTS="" for teachers only
+STUDENTS=${STUDENTS-"xception-d4-48 xception-d4-64"}  # STUDENTS="" for teachers only
 TEACHER_SHARE=${TEACHER_SHARE:-40}  # percent of TOTAL for the teachers; the students get the rest
 INIT=${INIT:-.gpu/init}  # <arch>.npz there (gpu/student_from_tflite.py): that student starts from it, at INIT_LR
 INIT_LR=${INIT_LR:-0.01}
