@@ -78,7 +78,7 @@ def model_card_ui(record: dict, folder: Path) -> None:
             else []
         ),
         *([("Distilled from", ", ".join(settings["teachers"]))] if isinstance(settings.get("teachers"), list) else []),
-        *([("Test-time augmentation", meta["test_time_augmentation"])] if meta.get("test_time_augmentation") else []),
+        ("Test-time augmentation", meta.get("test_time_augmentation") or "none: each face read once"),
         *([("Quantisation", f"{meta['quantization']} weights and activations")] if meta.get("quantization") else []),
         *(
             [
