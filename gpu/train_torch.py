@@ -50,8 +50,20 @@ def log(*parts) -> None:
 
 
 def unpack(src: Path, dst: Path) -> None:
+    """``gpu/pack_data.py``'s xz file into a plain ``.npz`` of raw pixels at ``dst`` (what :func:`load` reads)."""
+    import io
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pixels import decode
+
+    with np.load(io.BytesIO(lzma.decompress(src.read_bytes()))) as packed:
+        arrays = {k: packed[k] for k in packed.files}
+    if str(arrays.pop("pixels", "raw")) == "median-edge-zigzag":
+        arrays = {k: decode(v) if k.startswith("x_") else v for k, v in arrays.items()}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.write_bytes(lzma.decompress(src.read_bytes()))
+    with open(dst.with_suffix(".tmp"), "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(dst.with_suffix(".tmp"), dst)
 
 
 def load(path: Path, device: torch.device, limit: int = 0) -> dict:

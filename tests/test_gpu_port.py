@@ -136,3 +136,20 @@ def test_a_gpu_record_becomes_the_run_files_the_model_page_reads(tmp_path):
     student["settings"]["init"] = ".gpu/init/xception-d4-32.npz"
     write_gpu_run_record(student, tmp_path, "gpu/train_torch.py student")
     assert "served model before" in json.loads((tmp_path / "settings.json").read_text())["init"]
+
+
+def test_packed_pixels_come_back_exactly(fer2013_dir):
+    """gpu/pixels.py (the data packed for the GPU as JPEG-LS prediction errors) restores every pixel: real faces,
+    noise, and flat black and white ones."""
+    from gpu.pixels import decode, encode
+
+    from fer_core.datasets import load_faces
+
+    faces = load_faces(fer2013_dir / "val.npz", "PublicTest").x[:500]
+    noise = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
+    flat = np.stack([np.zeros((48, 48), np.uint8), np.full((48, 48), 255, np.uint8)])
+    for x in (faces, noise, flat):
+        errors = encode(x)
+        assert errors.dtype == np.uint8 and errors.shape == x.shape
+        assert (decode(errors) == x).all()
+    assert np.abs(encode(faces).astype(int)).mean() < np.abs(faces.astype(int)).mean() / 4  # mostly small errors
