@@ -26,13 +26,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pixels import encode  # noqa: E402
+from pixels import NAME, encode  # noqa: E402
 
 from fer_core.datasets import LabelledFaces, load_faces  # noqa: E402
 from fer_core.train import DEFAULT_DATA  # noqa: E402
 
 FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9}]
-PIXELS = "median-edge-zigzag"  # how x_* are stored (gpu/pixels.py)
 
 
 def pack(train: Path, val: Path, out: Path, val_faces: int = 0) -> int:
@@ -44,7 +43,7 @@ def pack(train: Path, val: Path, out: Path, val_faces: int = 0) -> int:
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        pixels=np.array(PIXELS),
+        pixels=np.array(NAME),
         x_train=encode(tr.x),
         y_train=tr.y,
         crowd_train=crowd.astype(np.float16),

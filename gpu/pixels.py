@@ -3,13 +3,15 @@
 Each pixel is predicted from its decoded neighbours west, north and north-west by the median edge detector of
 JPEG-LS (LOCO-I): min(W, N) where NW >= max(W, N), max(W, N) where NW <= min(W, N), else W + N - NW. The first row
 predicts from the west, the first column from the north, the first pixel is 0. The error, modulo 256, is stored
-zigzagged (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) so that small errors either way are small bytes: LZMA2 then packs
-FER2013's faces about 9% smaller than delta + LZMA2 on the raw pixels (``gpu/pack_data.py``).
+zigzagged (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) so that small errors either way are small bytes, which LZMA2 packs
+smaller than delta + LZMA2 packs the raw pixels (``gpu/pack_data.py``; sizes in bench/RESULTS.md, session 21).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+NAME = "median-edge-zigzag"  # how a pack names pixels stored by encode (its ``pixels`` array)
 
 
 def _median_edge(west: np.ndarray, north: np.ndarray, north_west: np.ndarray) -> np.ndarray:

@@ -54,11 +54,11 @@ def unpack(src: Path, dst: Path) -> None:
     import io
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pixels import decode
+    from pixels import NAME, decode
 
     with np.load(io.BytesIO(lzma.decompress(src.read_bytes()))) as packed:
         arrays = {k: packed[k] for k in packed.files}
-    if str(arrays.pop("pixels", "raw")) == "median-edge-zigzag":
+    if str(arrays.pop("pixels", "raw")) == NAME:
         arrays = {k: decode(v) if k.startswith("x_") else v for k, v in arrays.items()}
     dst.parent.mkdir(parents=True, exist_ok=True)
     with open(dst.with_suffix(".tmp"), "wb") as handle:

@@ -146,8 +146,8 @@ def test_most_labelled_faces_are_named_as_their_file_says(pipeline, image_path):
 
 def test_the_accurate_model_names_as_many_labelled_faces_right(pipeline, image_path):
     """7 of the 10 for each model (measured: both call the angry LivePortrait frame Sad, the neutral one Sad and the
-    d18 surprise Angry, at 0.46 and 0.49 for the fast model, 0.41 and 0.59 for the accurate one). On the detector's box, before the crop came from the
-    landmarks, the accurate model named 8: the neutral face, Neutral at 0.36 (bench/RESULTS.md, session 16)."""
+    d18 surprise Angry, at 0.41 and 0.63 for the fast model, 0.41 and 0.59 for the accurate one). On the detector's
+    box, before the crop came from the landmarks, the accurate model named 8: the neutral face, Neutral at 0.36 (bench/RESULTS.md, session 16)."""
     accurate = FramePipeline(PipelineSettings(model_dir=str(NAMED_MODELS["accurate"])))
     right = {}
     for model in (pipeline, accurate):
