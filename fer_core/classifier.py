@@ -142,18 +142,28 @@ class EmotionClassifier:
         return prepare_faces(gray, boxes, self.meta, angles)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1), in one call (the
-        network's output at the model's ``temperature``, see :mod:`fer_core.calibration`)."""
+        """Calibrated probabilities float32 (N, len(labels)) for prepared faces (N, size, size, 1): the network's
+        output at the model's ``temperature`` (see :mod:`fer_core.calibration`), in one call. Where the model has
+        ``mirror_below``, the faces whose top probability (before calibration) is below it are read a second time
+        mirrored, in a second call, and get the mean of their two readings."""
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        probabilities = self._read(faces)
+        unsure = probabilities.max(axis=1) < self.meta.mirror_below
+        if unsure.any():
+            probabilities[unsure] = (probabilities[unsure] + self._read(faces[unsure, :, ::-1])) / 2
+        return apply_temperature(probabilities, self.meta.temperature)
+
+    def _read(self, faces: np.ndarray) -> np.ndarray:
+        """One interpreter call: the network's probabilities float32 (N, len(labels)), columns in the order of
+        :data:`EMOTIONS`, for faces (N, size, size, 1)."""
         if len(faces) != self._batch:
             self._interpreter.resize_tensor_input(self._input, list(faces.shape), strict=False)
             self._interpreter.allocate_tensors()
             self._batch = len(faces)
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(faces, dtype=np.float32))
         self._interpreter.invoke()
-        probabilities = self._interpreter.get_tensor(self._output)[:, self._order]
-        return apply_temperature(probabilities, self.meta.temperature)
+        return self._interpreter.get_tensor(self._output)[:, self._order]
 
     def classify(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
         """Probabilities (N, len(labels)) for the faces at ``boxes`` (N, 4) in a uint8 (H, W) image, each turned

@@ -2,9 +2,9 @@
 
     python -m fer_core.evaluate --model models/emotion --data ../shared/data/fer2013/val.npz [--json]
 
-``--model`` is a model folder (``emotion.tflite`` + ``model.json``, served by LiteRT exactly as the dashboard
-serves it) or a Keras ``.keras`` file. ``--data`` is an ``.npz``, a Kaggle ``fer2013.csv`` (with ``--usage``) or a
-folder of class folders. Prints accuracy, per-class precision/recall/F1 and the confusion matrix.
+``--model`` is ``fast``, ``accurate``, a model folder (``emotion.tflite`` + ``model.json``, served by LiteRT exactly
+as the dashboard serves it) or a Keras ``.keras`` file. ``--data`` is an ``.npz``, a Kaggle ``fer2013.csv`` (with
+``--usage``) or a folder of class folders. Prints accuracy, per-class precision/recall/F1 and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from fer_core.datasets import LabelledFaces, load_faces
 from fer_core.errors import FerError
 from fer_core.labels import EMOTIONS
 from fer_core.metrics import classification_report
+from fer_core.model_file import model_folder
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,23 @@ def predict_faces(model: Path, faces: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate([classifier.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def read_twice_share(model: Path, faces: np.ndarray, batch_size: int = 256) -> float | None:
+    """The share (0..1) of uint8 (N, 48, 48) faces that a model folder with ``mirror_below`` reads a second time,
+    mirrored (see :meth:`fer_core.classifier.EmotionClassifier.predict`); None for a model without it."""
+    if model.suffix == ".keras":
+        return None
+    from fer_core.classifier import EmotionClassifier
+
+    classifier = EmotionClassifier(model, num_threads=2)
+    below = classifier.meta.mirror_below
+    if not below:
+        return None
+    classifier.meta = replace(classifier.meta, mirror_below=0.0, temperature=1.0)
+    x = faces[..., None].astype(np.float32)
+    top = np.concatenate([classifier.predict(x[i : i + batch_size]).max(axis=1) for i in range(0, len(x), batch_size)])
+    return float((top < below).mean())
+
+
 def not_in(faces: np.ndarray, other: np.ndarray) -> np.ndarray:
     """bool (N,): which of ``faces`` (N, 48, 48) have no pixel-identical copy in ``other`` (M, 48, 48)."""
     seen = {face.tobytes() for face in other}
@@ -48,9 +67,12 @@ def evaluate(model: Path, data: LabelledFaces, training: LabelledFaces | None = 
     """The classification report (see :func:`fer_core.metrics.classification_report`) of ``model`` on ``data``.
 
     With ``training``, also the accuracy on the faces of ``data`` that have no pixel-identical copy in the training
-    split (FER2013's PublicTest shares 280 images with Training), as ``unseen_faces``."""
+    split (FER2013's PublicTest shares 280 images with Training), as ``unseen_faces``. For a model that reads unsure
+    faces twice (``mirror_below``), the share of ``data`` it read twice, as ``read_twice``."""
     predicted = predict_faces(model, data.x).argmax(1)
     report = {"model": str(model), "data": data.source, **classification_report(data.y, predicted)}
+    if (share := read_twice_share(model, data.x)) is not None:
+        report["read_twice"] = share
     if training is not None:
         keep = not_in(data.x, training.x)
         report["unseen_faces"] = {
@@ -65,6 +87,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"{report['data']}: {report['n']} faces, accuracy {report['accuracy']:.4f}, macro F1 {report['macro_f1']:.4f}"
     ]
+    if "read_twice" in report:
+        lines.append(f"read a second time, mirrored (the model was unsure): {report['read_twice']:.1%} of the faces")
     if "unseen_faces" in report:
         unseen = report["unseen_faces"]
         lines.append(
@@ -84,7 +108,7 @@ def format_report(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_core.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="model folder or .keras file")
+    parser.add_argument("--model", required=True, help="fast, accurate, a model folder or a .keras file")
     parser.add_argument("--data", type=Path, required=True, help=".npz, fer2013.csv or folder of class folders")
     parser.add_argument("--usage", default="PublicTest", help="rows of a fer2013.csv to use (default PublicTest)")
     parser.add_argument(
@@ -99,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         training = load_faces(args.exclude_copies_in, usage="Training") if args.exclude_copies_in else None
-        report = evaluate(args.model, load_faces(args.data, usage=args.usage), training)
+        report = evaluate(model_folder(args.model), load_faces(args.data, usage=args.usage), training)
     except FerError as exc:
         log.error("%s", exc)
         return 2

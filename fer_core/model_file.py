@@ -45,6 +45,7 @@ class ModelMeta:
     weights: int = 0
     name: str = ""
     test_time_augmentation: str = ""  # done inside the served graph, e.g. "horizontal flip"
+    mirror_below: float = 0.0  # faces read below this top probability are read again mirrored (0: never)
     quantization: str = ""  # "int8": integer weights and activations (float32 input and output)
     temperature: float = 1.0  # served probabilities are p ** (1 / temperature), renormalised (fer_core.calibration)
 

@@ -191,15 +191,21 @@ def _history_callback(path: Path):
     return HistoryFile()
 
 
-def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True, int8_faces: np.ndarray | None = None) -> Path:
+def convert_to_tflite(
+    model, out_dir: Path, flip_tta: bool = True, int8_faces: np.ndarray | None = None, mirror_below: float = 0.0
+) -> Path:
     """Convert a Keras model to ``out_dir/emotion.tflite`` and write ``model.json`` beside it.
     ``flip_tta``: the served graph averages the face and its mirror image (see :func:`with_flip_average`).
+    ``mirror_below`` (without ``flip_tta``): serving reads the faces whose top probability is below it a second
+    time, mirrored (see :meth:`fer_core.classifier.EmotionClassifier.predict`).
     ``int8_faces``: uint8 (N, 48, 48) faces to calibrate integer quantisation of weights and activations (input and
     output stay float32); float32 throughout when None."""
     import tensorflow as tf
 
     from fer_core.network import with_flip_average
 
+    if flip_tta and mirror_below:
+        raise ValueError("mirror_below is for a graph without the mirror average (flip_tta=False)")
     served = with_flip_average(model) if flip_tta else model
     converter = tf.lite.TFLiteConverter.from_keras_model(served)
     if int8_faces is not None:
@@ -213,6 +219,7 @@ def convert_to_tflite(model, out_dir: Path, flip_tta: bool = True, int8_faces: n
         weights=int(model.count_params()),
         name=model.name,
         test_time_augmentation="horizontal flip" if flip_tta else "",
+        mirror_below=mirror_below,
         quantization="int8" if int8_faces is not None else "",
     )
     (out_dir / MODEL_META).write_text(json.dumps(asdict(meta), indent=1))
@@ -227,6 +234,7 @@ def serve(
     flip_tta: bool = True,
     int8: bool = False,
     split: str = "PublicTest (val.npz); never trained on",
+    mirror_below: float = 0.0,
 ) -> dict:
     """Convert ``model`` for serving into ``out_dir`` (``int8``: calibrated on 500 random Training faces), evaluate
     the served file on ``val_faces`` (``split`` says what that split was used for), write ``metrics.json`` and fit
@@ -235,7 +243,7 @@ def serve(
     from fer_core.evaluate import evaluate
 
     calibration = train_faces.x[np.random.default_rng(0).permutation(len(train_faces))[:500]] if int8 else None
-    convert_to_tflite(model, out_dir, flip_tta, calibration)
+    convert_to_tflite(model, out_dir, flip_tta, calibration, mirror_below)
     metrics = {"split": split, **evaluate(out_dir, val_faces, train_faces)}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     metrics["calibration"] = calibrate_model(out_dir, val_faces, f"FER2013 {split.split(' ')[0]}")

@@ -81,7 +81,12 @@ def build_from_record(record: dict):
 
 
 def import_student(
-    student: Path, out: Path, recalibrate_bn: bool = True, flip_tta: bool = True, int8: bool = False
+    student: Path,
+    out: Path,
+    recalibrate_bn: bool = True,
+    flip_tta: bool = True,
+    int8: bool = False,
+    mirror_below: float = 0.0,
 ) -> dict:
     from fer_core.datasets import load_faces
     from fer_core.train import DEFAULT_DATA, recalibrate_batch_norm, serve, write_gpu_run_record
@@ -95,7 +100,7 @@ def import_student(
     if recalibrate_bn:
         recalibrate_batch_norm(model, train_faces.x)
     model.save(out / "final.keras")
-    metrics = serve(model, out, train_faces, val_faces, flip_tta, int8)
+    metrics = serve(model, out, train_faces, val_faces, flip_tta, int8, mirror_below=mirror_below)
     write_gpu_run_record(record, out, "gpu/train_torch.py student (PyTorch), distilled", recalibrate_bn=recalibrate_bn)
     return metrics
 
@@ -107,9 +112,16 @@ def main() -> None:
     parser.add_argument("--recalibrate-bn", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--int8", action="store_true", help="integer quantisation calibrated on 500 Training faces")
+    parser.add_argument(
+        "--mirror-below",
+        type=float,
+        default=0.0,
+        help="with --no-flip-tta: serve a second, mirrored reading of the faces read below this top probability "
+        "(choose it on Training: bench/mirror_gate.py)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    metrics = import_student(args.student, args.out, args.recalibrate_bn, args.flip_tta, args.int8)
+    metrics = import_student(args.student, args.out, args.recalibrate_bn, args.flip_tta, args.int8, args.mirror_below)
     print(f"{args.out}: PublicTest accuracy {metrics['accuracy']:.4f}")
 
 

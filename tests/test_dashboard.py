@@ -268,6 +268,11 @@ def test_model_page_shows_the_run_record():
     assert at.title[0].value == "Model"
     assert any("Serving time per face" in m.label for m in at.metric)
     assert "Split:" in _texts(at)
+    # the fast model reads unsure faces twice: the card and the serving time say how often
+    share = f"{json.loads((NAMED_MODELS['fast'] / 'metrics.json').read_text())['read_twice']:.0%}"
+    assert "horizontal flip where unsure" in at.table[0].value.to_string()
+    assert f"{share} of the validation faces" in at.table[0].value.to_string()
+    assert any(f"{share} of the validation faces" in c.value for c in at.caption)
 
 
 def _accuracy(model: str) -> str:

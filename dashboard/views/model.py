@@ -49,6 +49,21 @@ def measure_serving_ms(classifier, batch: int, repeats: int = 30) -> float:
     return 1000.0 * float(np.median(times)) / batch
 
 
+def augmentation_words(meta: dict, metrics: dict) -> str:
+    """What the model does at test time, from its ``model.json``: the mirror inside the graph, or only for faces
+    read below ``mirror_below`` (with the share of the validation faces read twice, from ``metrics.json``), or
+    nothing."""
+    if meta.get("test_time_augmentation"):
+        return f"{meta['test_time_augmentation']}: every face read twice, the two readings averaged"
+    if meta.get("mirror_below"):
+        share = f" ({metrics['read_twice']:.0%} of the validation faces)" if "read_twice" in metrics else ""
+        return (
+            f"horizontal flip where unsure: a face whose top probability is below {meta['mirror_below']:.0%} (before "
+            f"calibration) is read again mirrored{share} and the two readings averaged"
+        )
+    return "none: each face read once"
+
+
 def model_card_ui(record: dict, folder: Path) -> None:
     meta, settings = record.get("model.json", {}), record.get("settings.json", {})
     metrics, history = record.get("metrics.json", {}), record.get("history.json", [])
@@ -78,7 +93,7 @@ def model_card_ui(record: dict, folder: Path) -> None:
             else []
         ),
         *([("Distilled from", ", ".join(settings["teachers"]))] if isinstance(settings.get("teachers"), list) else []),
-        ("Test-time augmentation", meta.get("test_time_augmentation") or "none: each face read once"),
+        ("Test-time augmentation", augmentation_words(meta, metrics)),
         *([("Quantisation", f"{meta['quantization']} weights and activations")] if meta.get("quantization") else []),
         *(
             [
@@ -153,10 +168,18 @@ def serving_ui(choice: str) -> None:
     left, right = st.columns(2)
     left.metric("Serving time per face, one face per call", f"{one:.2f} ms")
     right.metric("Serving time per face, 16 faces per call", f"{many:.2f} ms")
+    metrics = read_run_record(model_dir(choice))[0].get("metrics.json", {})
+    twice = (
+        f" The model is sure of these and reads them once; a face it is unsure of is read a second time, mirrored: "
+        f"{metrics['read_twice']:.0%} of the validation faces, about {one * (1 + metrics['read_twice']):.2f} ms a "
+        "face on average there."
+        if "read_twice" in metrics
+        else ""
+    )
     st.caption(
         f"Measured on this server ({when}, once per model file) with the LiteRT interpreter (1 thread) on "
-        "random 48x48 inputs. On a video, finding and following each face (the detector, the 68 landmarks) "
-        "takes several times longer than classifying it (docs/speed.md)."
+        f"random 48x48 inputs.{twice} On a video, finding and following each face (the "
+        "detector, the 68 landmarks) takes several times longer than classifying it (docs/speed.md)."
     )
 
 
@@ -167,9 +190,9 @@ choice = st.radio(
     horizontal=True,
     key="model_choice",
     format_func={"fast": "Fast (the default)", "accurate": "Accurate"}.get,
-    help="Fast: an Xception-family network, served everywhere by default. Accurate: the same network reading each "
-    "face also mirrored, about twice the time per face, that the Recorded page and the command line "
-    "(--model accurate) can use.",
+    help="Fast: an Xception-family network, served everywhere by default; it reads a face a second time, mirrored, "
+    "only when unsure of it. Accurate: the same network reading every face also mirrored, about 1.5x the time per "
+    "face, that the Recorded page and the command line (--model accurate) can use.",
 )
 folder = model_dir(choice)
 record, problems = read_run_record(folder)
