@@ -67,6 +67,12 @@ def read_meta(model_dir: Path) -> ModelMeta:
         ) from exc
     if len(meta.labels) < 2 or meta.input_size < 8:
         raise ModelFileError(f"{path}: implausible metadata {meta}")
+    below = meta.mirror_below
+    if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0.0 <= below <= 1.0:
+        raise ModelFileError(
+            f"{path}: mirror_below must be a probability from 0 (never read a face twice) to 1, not {below!r}; "
+            "restore it with `git checkout models/`"
+        )
     return meta
 
 

@@ -164,6 +164,15 @@ def test_corrupt_model_files(tmp_path):
         EmotionClassifier(tmp_path)
 
 
+@pytest.mark.parametrize("below", ["0.6", -0.1, 1.5, True, None])
+def test_a_broken_second_reading_threshold_is_refused_with_a_fix(tmp_path, below):
+    meta = json.loads((DEFAULT_MODEL_DIR / MODEL_META).read_text())
+    (tmp_path / MODEL_META).write_text(json.dumps({**meta, "mirror_below": below}))
+    (tmp_path / MODEL_FILE).write_bytes((DEFAULT_MODEL_DIR / MODEL_FILE).read_bytes())
+    with pytest.raises(ModelFileError, match="mirror_below must be a probability.*git checkout models"):
+        EmotionClassifier(tmp_path)
+
+
 def test_face_describer_model_missing_or_corrupt(tmp_path):
     """Missing: said at once. The network itself loads on its first use (most videos never need it), and a corrupt
     file is named then, as a model error, not a crash."""
