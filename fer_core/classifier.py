@@ -131,11 +131,20 @@ class EmotionClassifier:
             )
         # the model's outputs in the order of EMOTIONS, whatever order the model file uses
         self._order = np.array([self.meta.labels.index(name) for name in EMOTIONS])
+        self._faces_read = self._faces_read_twice = 0  # by predict, so far
 
     @property
     def labels(self) -> tuple[str, ...]:
         """The names of :meth:`predict`'s columns: always :data:`~fer_core.labels.EMOTIONS`."""
         return EMOTIONS
+
+    @property
+    def read_twice_share(self) -> float | None:
+        """The share (0..1) of the faces given to :meth:`predict` so far that it read a second time, mirrored; None
+        for a model without ``mirror_below`` or before any face."""
+        if not self.meta.mirror_below or not self._faces_read:
+            return None
+        return self._faces_read_twice / self._faces_read
 
     def prepare(self, gray: np.ndarray, boxes: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
         """See :func:`prepare_faces`: (N, size, size, 1) float32 crops of ``boxes`` in ``gray``."""
@@ -150,6 +159,8 @@ class EmotionClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         probabilities = self._read(faces)
         unsure = probabilities.max(axis=1) < self.meta.mirror_below
+        self._faces_read += len(faces)
+        self._faces_read_twice += int(unsure.sum())
         if unsure.any():
             probabilities[unsure] = (probabilities[unsure] + self._read(faces[unsure, :, ::-1])) / 2
         return apply_temperature(probabilities, self.meta.temperature)

@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,32 +28,28 @@ log = logging.getLogger(__name__)
 
 def predict_faces(model: Path, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Probabilities (N, 7) for uint8 (N, 48, 48) FER2013 faces, from a model folder or a ``.keras`` file."""
+    return _predict(model, faces, batch_size)[0]
+
+
+def predict_in_batches(classifier, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``classifier.predict`` (an :class:`~fer_core.classifier.EmotionClassifier`) over uint8 (N, 48, 48) faces,
+    ``batch_size`` at a time: probabilities (N, 7)."""
     x = faces[..., None].astype(np.float32)
-    if model.suffix == ".keras":
-        import keras
-
-        return keras.models.load_model(model).predict(x, batch_size=batch_size, verbose=0)
-    from fer_core.classifier import EmotionClassifier
-
-    classifier = EmotionClassifier(model, num_threads=2)
     return np.concatenate([classifier.predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
-def read_twice_share(model: Path, faces: np.ndarray, batch_size: int = 256) -> float | None:
-    """The share (0..1) of uint8 (N, 48, 48) faces that a model folder with ``mirror_below`` reads a second time,
-    mirrored (see :meth:`fer_core.classifier.EmotionClassifier.predict`); None for a model without it."""
+def _predict(model: Path, faces: np.ndarray, batch_size: int) -> tuple[np.ndarray, float | None]:
+    """(probabilities (N, 7), the share of the faces read twice, None for a model that never does) for uint8
+    (N, 48, 48) faces, from a model folder or a ``.keras`` file."""
     if model.suffix == ".keras":
-        return None
+        import keras
+
+        x = faces[..., None].astype(np.float32)
+        return keras.models.load_model(model).predict(x, batch_size=batch_size, verbose=0), None
     from fer_core.classifier import EmotionClassifier
 
     classifier = EmotionClassifier(model, num_threads=2)
-    below = classifier.meta.mirror_below
-    if not below:
-        return None
-    classifier.meta = replace(classifier.meta, mirror_below=0.0, temperature=1.0)
-    x = faces[..., None].astype(np.float32)
-    top = np.concatenate([classifier.predict(x[i : i + batch_size]).max(axis=1) for i in range(0, len(x), batch_size)])
-    return float((top < below).mean())
+    return predict_in_batches(classifier, faces, batch_size), classifier.read_twice_share
 
 
 def not_in(faces: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -69,9 +64,10 @@ def evaluate(model: Path, data: LabelledFaces, training: LabelledFaces | None = 
     With ``training``, also the accuracy on the faces of ``data`` that have no pixel-identical copy in the training
     split (FER2013's PublicTest shares 280 images with Training), as ``unseen_faces``. For a model that reads unsure
     faces twice (``mirror_below``), the share of ``data`` it read twice, as ``read_twice``."""
-    predicted = predict_faces(model, data.x).argmax(1)
+    probabilities, share = _predict(model, data.x, 256)
+    predicted = probabilities.argmax(1)
     report = {"model": str(model), "data": data.source, **classification_report(data.y, predicted)}
-    if (share := read_twice_share(model, data.x)) is not None:
+    if share is not None:
         report["read_twice"] = share
     if training is not None:
         keep = not_in(data.x, training.x)

@@ -164,7 +164,9 @@ def _serving_ms(choice: str, stamp: tuple) -> tuple[float, float, str]:
     )
 
 
-def serving_ui(choice: str) -> None:
+def serving_ui(choice: str, metrics: dict) -> None:
+    """The serving time measured here; for a model that reads unsure faces twice, what that adds, from its
+    ``metrics.json`` (``metrics``)."""
     try:
         one, many, when = _serving_ms(choice, model_stamp(model_dir(choice)))
     except ModelFileError as exc:
@@ -173,7 +175,6 @@ def serving_ui(choice: str) -> None:
     left, right = st.columns(2)
     left.metric("Serving time per face, one face per call", f"{one:.2f} ms")
     right.metric("Serving time per face, 16 faces per call", f"{many:.2f} ms")
-    metrics = read_run_record(model_dir(choice))[0].get("metrics.json", {})
     twice = (
         f" The model is sure of these and reads them once; a face it is unsure of is read a second time, mirrored: "
         f"{metrics['read_twice']:.0%} of the validation faces, about {one * (1 + metrics['read_twice']):.2f} ms a "
@@ -208,7 +209,7 @@ for name, problem in problems.items():
     )
 st.subheader("Model card")
 model_card_ui(record, folder)
-serving_ui(choice)
+serving_ui(choice, record.get("metrics.json", {}))
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
     with st.expander("The teachers (both models distilled from the first VGG, then taught by vgg-1d and vgg-1e)"):
