@@ -18,6 +18,7 @@ import numpy as np
 
 from fer_core.datasets import SHARED_DATA, load_faces
 from fer_core.labels import EMOTIONS
+from fer_core.metrics import classification_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +29,9 @@ def read_probs(folder: Path) -> dict[str, np.ndarray]:
 
 
 def describe(probs: np.ndarray, y: np.ndarray) -> str:
-    pred = probs.argmax(1)
-    recall = " / ".join(f"{(pred[y == k] == k).mean() * 100:.0f}" for k in range(len(EMOTIONS)))
-    return f"{(pred == y).mean() * 100:6.2f}%   recall {recall}"
+    report = classification_report(y, probs.argmax(1))
+    recall = " / ".join(f"{report['per_class'][e]['recall'] * 100:.0f}" for e in EMOTIONS)
+    return f"{report['accuracy'] * 100:6.2f}%   recall {recall}"
 
 
 def main() -> None:
