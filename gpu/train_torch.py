@@ -662,11 +662,30 @@ def reseat_batch_norm(model: nn.Module, x: torch.Tensor, batch: int = 256) -> No
         m.running_var.copy_(var)
 
 
+def stored_soft_targets(files: list[Path], temperature: float, n: int, device: torch.device) -> torch.Tensor:
+    """(n, 7): the mean over ``files`` (teachers' ``probs.npz``, 10-crop probabilities on Training, float16) of each
+    teacher's probabilities softened by ``temperature`` (p ** (1 / T), renormalised: softmax(logits / T) exactly)."""
+    soft = []
+    for path in files:
+        with np.load(path) as saved:
+            p = torch.from_numpy(saved["train"][:n].astype(np.float32)).clamp_min(1e-6)
+        p = p ** (1.0 / temperature)
+        soft.append(p / p.sum(1, keepdim=True))
+        log(f"stored teacher probabilities {path}")
+    return torch.stack(soft).mean(0).to(device)
+
+
 def train_student(args) -> None:
     device, gen = setup(args.seed)
     data = load(args.data, device, args.limit)
     data["targets"] = targets(data["y_train"], data["crowd_train"], args.crowd_weight)
     teachers = load_teachers(args.teachers, device)
+    stored = bool(args.stored_probs)
+    if stored:  # the stored soft targets travel beside the hard ones: (N, 14) = label | teachers
+        if teachers:
+            raise ValueError("--teachers and --stored-probs: choose one")
+        soft_all = stored_soft_targets(args.stored_probs, args.temperature, len(data["y_train"]), device)
+        data["targets"] = torch.cat([data["targets"], soft_all], 1)
     model = build_student(args.arch)
     if args.init:
         read_state(args.init, model)
@@ -680,7 +699,7 @@ def train_student(args) -> None:
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temperature, alpha = args.temperature, (args.alpha if teachers else 0.0)
+    temperature, alpha = args.temperature, (args.alpha if teachers or stored else 0.0)
 
     def teacher_probs(x48: torch.Tensor) -> torch.Tensor:
         o = (x48.shape[-1] - TEACHER_CROP) // 2
@@ -694,6 +713,8 @@ def train_student(args) -> None:
         return torch.stack([F.softmax(z / temperature, 1) for z in logits]).mean(0)
 
     def step(x, t):
+        k = len(EMOTIONS)
+        t, soft = (t[:, :k], t[:, k:]) if stored else (t, None)
         x = augment(x, 48, args.shift_px, args.degrees, args.zoom, args.erase, gen)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
@@ -702,7 +723,7 @@ def train_student(args) -> None:
             logits = model(seen).float()
         loss = soft_cross_entropy(logits, t)
         if alpha > 0:
-            soft = teacher_probs(x)
+            soft = soft if stored else teacher_probs(x)
             kd = F.kl_div(F.log_softmax(logits / temperature, 1), soft, reduction="batchmean") * temperature**2
             loss = alpha * kd + (1 - alpha) * loss
         return loss
@@ -726,7 +747,8 @@ def train_student(args) -> None:
             "dense_blocks": dense,
             "epochs": epochs,
             "final": final,
-            "teachers": [p.parent.name for p in teacher_files(args.teachers)],
+            "teachers": [p.parent.name for p in teacher_files(args.teachers)]
+            + [Path(p).parent.name for p in args.stored_probs],
             "settings": vars_json(args),
             "history": history,
             "weights": sum(p.numel() for p in model.parameters()),
@@ -779,7 +801,10 @@ def train_student(args) -> None:
 
 
 def vars_json(args) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    def plain(v):
+        return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
+
+    return {k: plain(v) for k, v in vars(args).items() if k != "func"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -857,6 +882,13 @@ def main(argv: list[str] | None = None) -> None:
         if verb == "student":
             p.add_argument(
                 "--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz, */student.npz)"
+            )
+            p.add_argument(
+                "--stored-probs",
+                type=Path,
+                nargs="*",
+                default=[],
+                help="teachers' probs.npz (10-crop probabilities on Training): their mean is the soft target",
             )
             p.add_argument("--temperature", type=float, default=4.0)
             p.add_argument(
