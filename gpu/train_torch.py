@@ -682,8 +682,6 @@ def train_student(args) -> None:
     teachers = load_teachers(args.teachers, device)
     stored = bool(args.stored_probs)
     if stored:  # the stored soft targets travel beside the hard ones: (N, 14) = label | teachers
-        if teachers:
-            raise ValueError("--teachers and --stored-probs: choose one")
         soft_all = stored_soft_targets(args.stored_probs, args.temperature, len(data["y_train"]), device)
         data["targets"] = torch.cat([data["targets"], soft_all], 1)
     model = build_student(args.arch)
@@ -748,7 +746,7 @@ def train_student(args) -> None:
             "epochs": epochs,
             "final": final,
             "teachers": [p.parent.name for p in teacher_files(args.teachers)]
-            + [Path(p).parent.name for p in args.stored_probs],
+            + [p.parent.name for p in args.stored_probs],
             "settings": vars_json(args),
             "history": history,
             "weights": sum(p.numel() for p in model.parameters()),
@@ -880,10 +878,11 @@ def main(argv: list[str] | None = None) -> None:
             "--checkpoint", type=Path, default=None, help="save the training state here; resume from it if it exists"
         )
         if verb == "student":
-            p.add_argument(
+            soft_targets = p.add_mutually_exclusive_group()
+            soft_targets.add_argument(
                 "--teachers", type=Path, default=None, help="folder of teacher folders (*/teacher.npz, */student.npz)"
             )
-            p.add_argument(
+            soft_targets.add_argument(
                 "--stored-probs",
                 type=Path,
                 nargs="*",
