@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare .gpu/ (ignored by git) for the next GPU run, in one command (runbook: gpu/README.md, "Next run"):
-#   .gpu/fer2013.npz.xz               FER2013 Training + the first 600 PublicTest faces (logged during training only)
+#   .gpu/fer2013.npz.xz               FER2013 Training + the first 300 PublicTest faces (logged during training only)
 #   .gpu/init/xception-d4-48.npz       the served models' network (the accurate model; the fast one is the same
 #                                      network served without the mirror pass), back into a student file to go on from
 # then checks that the working tree and .gpu/ together fit the 64 MiB that travel to the GPU machine.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 LIMIT_BYTES=$((64 * 1024 * 1024))
 
-$PY gpu/pack_data.py --val-faces 600
+$PY gpu/pack_data.py --val-faces 300
 rm -f .gpu/init/*.npz
 $PY gpu/student_from_tflite.py models/emotion-accurate --arch xception-d4-48 --out .gpu/init/xception-d4-48.npz
 
