@@ -212,7 +212,9 @@ model_card_ui(record, folder)
 serving_ui(choice, record.get("metrics.json", {}))
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
-    with st.expander("The teachers (both models distilled from the first VGG, then taught by vgg-1d and vgg-1e)"):
+    with st.expander(
+        "The teachers (both models distilled from the first VGG, then taught by vgg-1d + vgg-1e and by vgg-1g + vgg-6b)"
+    ):
         st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")
