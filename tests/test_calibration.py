@@ -52,7 +52,10 @@ def test_shipped_models_serve_their_fitted_temperature(name):
     meta = read_meta(folder)
     calibration = json.loads((folder / "metrics.json").read_text())["calibration"]
     assert meta.temperature == pytest.approx(calibration["temperature"], abs=1e-4) and meta.temperature != 1.0
-    assert calibration["after"]["ece"] < calibration["before"]["ece"] and calibration["split"] == "FER2013 PublicTest"
+    assert calibration["split"] == "FER2013 PublicTest"
+    # the fit lowers what it minimises; the binned gap (ECE) need not fall with it where the network's own
+    # probabilities were close already (the fast model of session 25: 2.6% before, 2.7% after), but stays small
+    assert calibration["nll_after"] <= calibration["nll_before"] and calibration["after"]["ece"] < 0.04
     served = EmotionClassifier(folder)
     raw = EmotionClassifier(folder)
     raw.meta = replace(raw.meta, temperature=1.0)
