@@ -212,9 +212,7 @@ model_card_ui(record, folder)
 serving_ui(choice, record.get("metrics.json", {}))
 teachers = folder.parent / "teachers" / "README.md"
 if teachers.exists():
-    with st.expander(
-        "The teachers (both models distilled from the first VGG, then taught by vgg-1d + vgg-1e and by vgg-1g + vgg-6b)"
-    ):
+    with st.expander("The teachers (each model's card above names the ones it learnt from)"):
         st.markdown(teachers.read_text().split("\n", 1)[1])
 
 history = record.get("history.json")
